@@ -1,0 +1,92 @@
+//! The admin server: `/metrics`, `/healthz` (the process is alive) and `/readyz` (every
+//! registered component is ready).
+
+use crate::shutdown::Shutdown;
+use axum::{http::StatusCode, routing::get, Router};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+static COMPONENTS: OnceLock<Mutex<Vec<(&'static str, Arc<AtomicBool>)>>> = OnceLock::new();
+
+fn components() -> &'static Mutex<Vec<(&'static str, Arc<AtomicBool>)>> {
+    COMPONENTS.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// A component's readiness, reported on `/readyz`. Starts not ready.
+#[derive(Clone, Debug)]
+pub struct Readiness {
+    flag: Arc<AtomicBool>,
+}
+
+impl Readiness {
+    /// Registers a component under `name`.
+    pub fn register(name: &'static str) -> Readiness {
+        let flag = Arc::new(AtomicBool::new(false));
+        if let Ok(mut all) = components().lock() {
+            all.push((name, flag.clone()));
+        }
+        Readiness { flag }
+    }
+
+    pub fn set(&self, ready: bool) {
+        self.flag.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// Components not ready now, by name.
+pub fn not_ready() -> Vec<&'static str> {
+    components().lock().map_or_else(
+        |_| vec!["lock"],
+        |all| {
+            all.iter()
+                .filter(|(_, f)| !f.load(Ordering::Relaxed))
+                .map(|(n, _)| *n)
+                .collect()
+        },
+    )
+}
+
+/// Binds the admin server; the returned address is the real one (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Serves the admin endpoints until shutdown.
+pub async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) -> std::io::Result<()> {
+    let handle = crate::telemetry::metrics_handle();
+    let upkeep = handle.clone();
+    let upkeep_stop = shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => upkeep.run_upkeep(),
+                _ = upkeep_stop.cancelled() => break,
+            }
+        }
+    });
+    let app = Router::new()
+        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(|| async {
+                let waiting = not_ready();
+                if waiting.is_empty() {
+                    (StatusCode::OK, "ready\n".to_string())
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("not ready: {}\n", waiting.join(", ")),
+                    )
+                }
+            }),
+        );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

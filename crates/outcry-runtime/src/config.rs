@@ -1,0 +1,632 @@
+//! The configuration schema shared by every service, loaded from one YAML file with
+//! environment overrides and validated at start.
+//!
+//! One file describes a whole deployment; each service reads the sections it needs, so a
+//! platform team can mount the same ConfigMap into every pod. Unknown keys are errors, so a
+//! typo is caught at start instead of silently falling back to a default.
+//!
+//! Environment overrides: `OUTCRY__<SECTION>__<KEY>=value`, for example
+//! `OUTCRY__KAFKA__BROKERS=kafka:9092` or `OUTCRY__TELEMETRY__LOG_FORMAT=json`. The value is
+//! read as a YAML scalar (or flow collection), so numbers, booleans and `[a, b]` lists work.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// Prefix of environment variables that override the file.
+pub const ENV_PREFIX: &str = "OUTCRY__";
+
+/// A configuration that cannot be used, with the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config: {0}")]
+    Parse(String),
+    #[error("invalid config: environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("invalid config: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A whole deployment's configuration.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub telemetry: TelemetryConfig,
+    pub shutdown: ShutdownConfig,
+    /// The brands this deployment listens for, with their routing rules.
+    pub brands: Vec<BrandConfig>,
+    pub ingestor: IngestorConfig,
+    pub scorer: ScorerConfig,
+    pub router: RouterConfig,
+    pub notifier: NotifierConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port]`.
+    pub brokers: String,
+    pub client_id: String,
+    /// Consumer groups are `<group_prefix>.<service>`.
+    pub group_prefix: String,
+    pub topics: Topics,
+    /// How long the producer keeps trying one record before it reports failure.
+    pub delivery_timeout_ms: u64,
+    /// Records consumed but not yet acknowledged downstream, per service instance.
+    pub max_in_flight: usize,
+    /// Extra librdkafka properties (security.protocol, sasl.*, ...), passed through as is.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "outcry".into(),
+            group_prefix: "outcry".into(),
+            topics: Topics::default(),
+            delivery_timeout_ms: 30_000,
+            max_in_flight: 10_000,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names. Keys and value types are part of the contract (see the README).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topics {
+    /// `Mention`, keyed by mention id.
+    pub mentions: String,
+    /// `ScoredMention`, keyed by brand id.
+    pub scored: String,
+    /// `Escalation`, keyed by case id.
+    pub escalations: String,
+    /// `DeadLetter`, keyed by the original key.
+    pub dead_letters: String,
+}
+
+impl Default for Topics {
+    fn default() -> Self {
+        Self {
+            mentions: "outcry.mentions.v1".into(),
+            scored: "outcry.scored.v1".into(),
+            escalations: "outcry.escalations.v1".into(),
+            dead_letters: "outcry.deadletter.v1".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    pub log_format: LogFormat,
+    /// A tracing filter, for example `info` or `info,outcry_router=debug`.
+    pub log_level: String,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served. Use `0.0.0.0:9464` in a pod.
+    pub admin_addr: SocketAddr,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            admin_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// Upper bound on the drain after SIGTERM; keep it below the pod's grace period.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            drain_timeout_secs: 20,
+        }
+    }
+}
+
+/// A brand the deployment listens for.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandConfig {
+    /// Stable id: lowercase letters, digits, `-` and `_`. Used as a key and a metric label.
+    pub id: String,
+    pub name: String,
+    /// Case-insensitive words or handles that mark a mention as being about this brand,
+    /// when the source did not say.
+    pub keywords: Vec<String>,
+    /// Team that owns this brand's cases unless a rule says otherwise.
+    pub team: String,
+    /// Rules, first match wins.
+    pub rules: Vec<RuleConfig>,
+    pub spike: SpikeRuleConfig,
+}
+
+/// One escalation rule: every condition that is set must hold.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuleConfig {
+    pub name: String,
+    pub min_complaint_probability: Option<f64>,
+    /// Highest VADER compound sentiment that matches (more negative is lower).
+    pub max_compound: Option<f64>,
+    pub min_followers: Option<u64>,
+    /// Matches when any of these signals fired (empty: no signal condition).
+    pub signals_any: Vec<String>,
+    /// Team for cases from this rule; the brand's team when empty.
+    pub team: Option<String>,
+    /// 1 (most urgent) to 4.
+    pub priority: u8,
+    /// Minutes from opening to the first-answer deadline.
+    pub sla_minutes: u32,
+}
+
+impl Default for RuleConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            min_complaint_probability: None,
+            max_compound: None,
+            min_followers: None,
+            signals_any: Vec::new(),
+            team: None,
+            priority: 3,
+            sla_minutes: 240,
+        }
+    }
+}
+
+/// Spike escalations for a brand.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpikeRuleConfig {
+    pub enabled: bool,
+    pub team: Option<String>,
+    pub priority: u8,
+    pub sla_minutes: u32,
+}
+
+impl Default for SpikeRuleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            team: None,
+            priority: 1,
+            sla_minutes: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestorConfig {
+    /// Where `POST /v1/mentions` is served. Use `0.0.0.0:8080` in a pod.
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Largest accepted NDJSON batch, in lines.
+    pub max_batch: usize,
+    /// Bearer tokens accepted; empty disables authentication.
+    pub auth_tokens: Vec<String>,
+    /// Mention ids remembered to drop re-sent duplicates.
+    pub dedup_capacity: usize,
+    /// Seconds a client is told to wait after a 503.
+    pub retry_after_secs: u64,
+}
+
+impl Default for IngestorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch: 5_000,
+            auth_tokens: Vec::new(),
+            dedup_capacity: 1_000_000,
+            retry_after_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScorerConfig {
+    /// Complaint model file; the model shipped with Outcry when empty.
+    pub model_path: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Seconds during which further matching mentions from the same author and brand update
+    /// the author's open case instead of opening another.
+    pub case_window_secs: u64,
+    /// Mention ids kept on a case as samples.
+    pub max_samples: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            case_window_secs: 6 * 3600,
+            max_samples: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifierConfig {
+    /// Webhooks that receive every escalation as JSON.
+    pub webhooks: Vec<WebhookConfig>,
+    /// Attempts per delivery before it becomes a dead letter.
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        Self {
+            webhooks: Vec::new(),
+            max_attempts: 5,
+            initial_backoff_ms: 200,
+            max_backoff_ms: 10_000,
+            request_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Short name, used as a metric label.
+    pub name: String,
+    pub url: String,
+    /// Extra request headers (for example an authorization header).
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads `path` (or starts from the defaults when `None`), applies the environment
+    /// overrides in `env`, and validates the result.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut doc = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
+                    .map_err(|e| ConfigError::Parse(e.to_string()))?
+            }
+            None => serde_yaml_ng::Value::Mapping(Default::default()),
+        };
+        if doc.is_null() {
+            doc = serde_yaml_ng::Value::Mapping(Default::default());
+        }
+        let mut env: Vec<_> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        env.sort();
+        for (var, value) in env {
+            apply_override(&mut doc, &var, &value)?;
+        }
+        let config: Config =
+            serde_yaml_ng::from_value(doc).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses YAML text (no environment), then validates it.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges, uniqueness, references between fields.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.kafka.brokers.trim().is_empty() {
+            return Err(invalid("kafka.brokers", "must not be empty"));
+        }
+        if self.kafka.max_in_flight == 0 {
+            return Err(invalid("kafka.max_in_flight", "must be at least 1"));
+        }
+        let t = &self.kafka.topics;
+        let topics = [
+            ("kafka.topics.mentions", &t.mentions),
+            ("kafka.topics.scored", &t.scored),
+            ("kafka.topics.escalations", &t.escalations),
+            ("kafka.topics.dead_letters", &t.dead_letters),
+        ];
+        let mut seen = BTreeSet::new();
+        for (field, name) in topics {
+            if !valid_topic_name(name) {
+                return Err(invalid(
+                    field,
+                    format!("{name:?} is not a valid kafka topic name"),
+                ));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(invalid(field, format!("topic {name:?} is used twice")));
+            }
+        }
+        if self.shutdown.drain_timeout_secs == 0 {
+            return Err(invalid("shutdown.drain_timeout_secs", "must be at least 1"));
+        }
+        let mut ids = BTreeSet::new();
+        for (i, brand) in self.brands.iter().enumerate() {
+            let at = format!("brands[{i}]");
+            if !valid_brand_id(&brand.id) {
+                return Err(invalid(
+                    format!("{at}.id"),
+                    format!(
+                        "{:?} must be 1-64 of lowercase letters, digits, '-' and '_'",
+                        brand.id
+                    ),
+                ));
+            }
+            if !ids.insert(brand.id.as_str()) {
+                return Err(invalid(
+                    format!("{at}.id"),
+                    format!("brand {:?} is defined twice", brand.id),
+                ));
+            }
+            if brand.team.trim().is_empty() {
+                return Err(invalid(format!("{at}.team"), "must not be empty"));
+            }
+            for (j, rule) in brand.rules.iter().enumerate() {
+                let at = format!("{at}.rules[{j}]");
+                if rule.name.trim().is_empty() {
+                    return Err(invalid(format!("{at}.name"), "must not be empty"));
+                }
+                check_priority(&format!("{at}.priority"), rule.priority)?;
+                if let Some(p) = rule.min_complaint_probability {
+                    if !(0.0..=1.0).contains(&p) {
+                        return Err(invalid(
+                            format!("{at}.min_complaint_probability"),
+                            "must be within 0..=1",
+                        ));
+                    }
+                }
+                if let Some(c) = rule.max_compound {
+                    if !(-1.0..=1.0).contains(&c) {
+                        return Err(invalid(
+                            format!("{at}.max_compound"),
+                            "must be within -1..=1",
+                        ));
+                    }
+                }
+            }
+            check_priority(&format!("{at}.spike.priority"), brand.spike.priority)?;
+        }
+        if self.ingestor.max_body_bytes < 1024 {
+            return Err(invalid("ingestor.max_body_bytes", "must be at least 1024"));
+        }
+        if self.ingestor.max_batch == 0 {
+            return Err(invalid("ingestor.max_batch", "must be at least 1"));
+        }
+        if self.router.max_samples == 0 {
+            return Err(invalid("router.max_samples", "must be at least 1"));
+        }
+        if self.notifier.max_attempts == 0 {
+            return Err(invalid("notifier.max_attempts", "must be at least 1"));
+        }
+        for (i, hook) in self.notifier.webhooks.iter().enumerate() {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return Err(invalid(
+                    format!("notifier.webhooks[{i}].url"),
+                    format!("{:?} must be an http:// or https:// url", hook.url),
+                ));
+            }
+            if !valid_brand_id(&hook.name) {
+                return Err(invalid(
+                    format!("notifier.webhooks[{i}].name"),
+                    "must be 1-64 of lowercase letters, digits, '-' and '_'",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The brand with this id.
+    pub fn brand(&self, id: &str) -> Option<&BrandConfig> {
+        self.brands.iter().find(|b| b.id == id)
+    }
+
+    /// The consumer group of a service.
+    pub fn group_id(&self, service: &str) -> String {
+        format!("{}.{service}", self.kafka.group_prefix)
+    }
+}
+
+fn check_priority(field: &str, priority: u8) -> Result<(), ConfigError> {
+    if (1..=4).contains(&priority) {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("{priority} must be within 1..=4")))
+    }
+}
+
+fn valid_brand_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn valid_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+fn apply_override(
+    doc: &mut serde_yaml_ng::Value,
+    var: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    use serde_yaml_ng::Value;
+    let env_err = |reason: &str| ConfigError::Env {
+        var: var.to_string(),
+        reason: reason.to_string(),
+    };
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(env_err("empty path segment"));
+    }
+    let parsed: Value = serde_yaml_ng::from_str(value).unwrap_or(Value::String(value.into()));
+    // keep strings that look like numbers where the schema wants a string (e.g. a broker list)
+    let parsed = match parsed {
+        Value::Null
+            if !value.trim().is_empty() && value.trim() != "null" && value.trim() != "~" =>
+        {
+            Value::String(value.into())
+        }
+        other => other,
+    };
+    let mut node = doc;
+    for (i, key) in path.iter().enumerate() {
+        let Value::Mapping(map) = node else {
+            return Err(env_err(
+                "the path goes through a value that is not a section",
+            ));
+        };
+        let key = Value::String(key.clone());
+        if i + 1 == path.len() {
+            map.insert(key, parsed);
+            return Ok(());
+        }
+        node = map
+            .entry(key)
+            .or_insert_with(|| Value::Mapping(Default::default()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config.kafka.topics.escalations, "outcry.escalations.v1");
+        assert_eq!(config.telemetry.admin_addr.to_string(), "127.0.0.1:9464");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcry.yaml");
+        std::fs::write(
+            &path,
+            "kafka:\n  brokers: a:9092\ntelemetry:\n  log_format: text\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[
+                ("OUTCRY__KAFKA__BROKERS", "b:9092,c:9092"),
+                ("OUTCRY__TELEMETRY__LOG_FORMAT", "json"),
+                ("OUTCRY__NOTIFIER__MAX_ATTEMPTS", "7"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.brokers, "b:9092,c:9092");
+        assert_eq!(config.telemetry.log_format, LogFormat::Json);
+        assert_eq!(config.notifier.max_attempts, 7);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let err = Config::from_yaml("kafka:\n  brokres: a:9092\n").unwrap_err();
+        assert!(err.to_string().contains("brokres"), "{err}");
+    }
+
+    #[test]
+    fn invalid_rule_priority_names_the_field() {
+        let yaml = "brands:\n  - id: acme\n    team: care\n    rules:\n      - name: r\n        priority: 9\n";
+        let err = Config::from_yaml(yaml).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: brands[0].rules[0].priority: 9 must be within 1..=4"
+        );
+    }
+
+    #[test]
+    fn duplicate_brand_ids_are_rejected() {
+        let yaml = "brands:\n  - {id: acme, team: a}\n  - {id: acme, team: b}\n";
+        let err = Config::from_yaml(yaml).unwrap_err();
+        assert!(err.to_string().contains("brands[1].id"), "{err}");
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let err =
+            Config::load(None, env(&[("OUTCRY__NOTIFIER__MAX_ATTEMPTS", "many")])).unwrap_err();
+        assert!(err.to_string().contains("max_attempts"), "{err}");
+    }
+
+    #[test]
+    fn webhook_urls_must_be_http() {
+        let yaml = "notifier:\n  webhooks:\n    - {name: crm, url: 'ftp://x'}\n";
+        let err = Config::from_yaml(yaml).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid config: notifier.webhooks[0].url"),
+            "{err}"
+        );
+    }
+}

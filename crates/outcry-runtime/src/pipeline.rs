@@ -1,0 +1,461 @@
+//! The one consume-process-produce loop every Kafka-fed service runs.
+//!
+//! At-least-once by construction: a record's offset is stored only after every output it
+//! produced (or its dead letter) was acknowledged by the broker, and offsets are stored in
+//! consumption order, so a crash replays from the oldest unacknowledged record and loses
+//! nothing. `QueueFull` from the producer is backpressure: the loop waits for acknowledgements
+//! and tries again, it never drops. A record the processor cannot handle goes to the
+//! dead-letter topic with the reason, and the loop goes on.
+
+use crate::admin::Readiness;
+use crate::config::KafkaConfig;
+use crate::kafka::{self, classify, ErrorClass};
+use crate::shutdown::Shutdown;
+use futures::stream::{FuturesOrdered, StreamExt};
+use futures::FutureExt;
+use metrics::{Counter, Gauge, Histogram};
+use outcry_proto::v1::DeadLetter;
+use outcry_proto::Message as _;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One consumed record, borrowed from the consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+/// A record to produce.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub topic: Arc<str>,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// Why a record could not be processed; it becomes a dead letter.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// Stable reason from a small set (a metric label), for example `decode_error`.
+    pub reason: &'static str,
+    /// What exactly was wrong.
+    pub detail: String,
+    /// Attempts made, for deliveries.
+    pub attempts: u32,
+}
+
+impl Reject {
+    pub fn new(reason: &'static str, detail: impl Into<String>) -> Reject {
+        Reject {
+            reason,
+            detail: detail.into(),
+            attempts: 0,
+        }
+    }
+}
+
+/// A service's per-record logic. It sees plain bytes and returns plain records; it never
+/// touches Kafka, so it is tested without a broker.
+pub trait Processor: Send {
+    fn process(
+        &mut self,
+        record: &Record<'_>,
+    ) -> impl Future<Output = Result<Vec<Output>, Reject>> + Send;
+}
+
+/// Where a pipeline reads and what it is called.
+#[derive(Debug, Clone)]
+pub struct PipelineSpec {
+    /// Service name: the metric prefix (`outcry_<service>_...`), the dead-letter stage and
+    /// the consumer group suffix.
+    pub service: &'static str,
+    pub input_topic: String,
+    pub group_id: String,
+    pub dead_letter_topic: Arc<str>,
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot create kafka client")]
+    Client(#[source] KafkaError),
+    #[error("cannot subscribe to {topic}")]
+    Subscribe {
+        topic: String,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("fatal kafka error while consuming")]
+    Consume(#[source] KafkaError),
+    #[error(
+        "output not acknowledged for {topic}/{partition}@{offset}; offsets not stored past it"
+    )]
+    Delivery {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("drain did not finish within {0:?}; unacknowledged records will be replayed")]
+    DrainTimeout(Duration),
+}
+
+/// Counters and histograms of one pipeline, named `outcry_<service>_<noun>_<unit>`.
+struct LoopMetrics {
+    consumed: Counter,
+    produced: Counter,
+    backpressure: Counter,
+    consume_errors: Counter,
+    in_flight: Gauge,
+    process_seconds: Histogram,
+    service: &'static str,
+}
+
+impl LoopMetrics {
+    fn new(service: &'static str) -> Self {
+        let name = |noun: &str| format!("outcry_{service}_{noun}");
+        metrics::describe_counter!(
+            name("records_consumed_total"),
+            "records read from the input topic"
+        );
+        metrics::describe_counter!(
+            name("records_produced_total"),
+            "records acknowledged on output topics, dead letters included"
+        );
+        metrics::describe_counter!(
+            name("dead_letters_total"),
+            "records sent to the dead-letter topic, by reason"
+        );
+        metrics::describe_counter!(
+            name("backpressure_waits_total"),
+            "times the producer queue was full and the loop waited instead of dropping"
+        );
+        metrics::describe_counter!(
+            name("consume_errors_total"),
+            "errors from the consumer, by class"
+        );
+        metrics::describe_gauge!(
+            name("records_in_flight"),
+            "records consumed whose outputs are not yet acknowledged"
+        );
+        metrics::describe_histogram!(
+            name("process_seconds"),
+            metrics::Unit::Seconds,
+            "time to process one record, excluding the produce"
+        );
+        LoopMetrics {
+            consumed: metrics::counter!(name("records_consumed_total")),
+            produced: metrics::counter!(name("records_produced_total")),
+            backpressure: metrics::counter!(name("backpressure_waits_total")),
+            consume_errors: metrics::counter!(name("consume_errors_total")),
+            in_flight: metrics::gauge!(name("records_in_flight")),
+            process_seconds: metrics::histogram!(name("process_seconds")),
+            service,
+        }
+    }
+
+    fn dead_letter(&self, reason: &'static str) {
+        metrics::counter!(format!("outcry_{}_dead_letters_total", self.service), "reason" => reason)
+            .increment(1);
+    }
+}
+
+type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
+
+struct Settled {
+    partition: i32,
+    offset: i64,
+    outputs: u64,
+    result: Result<(), KafkaError>,
+}
+
+/// Runs the loop until `shutdown`, then drains: finishes in-flight records, stores and commits
+/// their offsets and flushes the producer, within `spec.drain_timeout`.
+pub async fn run<P: Processor>(
+    kafka_config: &KafkaConfig,
+    spec: PipelineSpec,
+    mut processor: P,
+    shutdown: Shutdown,
+) -> Result<(), PipelineError> {
+    let readiness = Readiness::register(spec.service);
+    let consumer: StreamConsumer = kafka::consumer(kafka_config, spec.service, &spec.group_id)
+        .map_err(PipelineError::Client)?;
+    let producer: FutureProducer =
+        kafka::producer(kafka_config, spec.service).map_err(PipelineError::Client)?;
+    consumer
+        .subscribe(&[&spec.input_topic])
+        .map_err(|source| PipelineError::Subscribe {
+            topic: spec.input_topic.clone(),
+            source,
+        })?;
+    readiness.set(true);
+    tracing::info!(service = spec.service, topic = %spec.input_topic, group = %spec.group_id, "pipeline started");
+
+    let mut state = LoopState {
+        consumer: &consumer,
+        producer: &producer,
+        pending: FuturesOrdered::new(),
+        metrics: LoopMetrics::new(spec.service),
+        spec: &spec,
+        max_in_flight: kafka_config.max_in_flight,
+    };
+    let result = state.consume(&mut processor, &shutdown).await;
+    readiness.set(false);
+    let drained = tokio::time::timeout(spec.drain_timeout, state.drain()).await;
+    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // nothing stored since the last commit is the common case here
+        tracing::debug!(%error, "final commit");
+    }
+    result?;
+    match drained {
+        Ok(r) => r,
+        Err(_) => Err(PipelineError::DrainTimeout(spec.drain_timeout)),
+    }
+}
+
+struct LoopState<'a> {
+    consumer: &'a StreamConsumer,
+    producer: &'a FutureProducer,
+    pending: FuturesOrdered<Pending>,
+    metrics: LoopMetrics,
+    spec: &'a PipelineSpec,
+    max_in_flight: usize,
+}
+
+impl LoopState<'_> {
+    async fn consume<P: Processor>(
+        &mut self,
+        processor: &mut P,
+        shutdown: &Shutdown,
+    ) -> Result<(), PipelineError> {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(()),
+                Some(settled) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.settle(settled)?;
+                    continue;
+                }
+                message = self.consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(m) => {
+                    backoff = Duration::from_millis(50);
+                    m
+                }
+                Err(error) => {
+                    match classify(&error) {
+                        ErrorClass::Fatal => return Err(PipelineError::Consume(error)),
+                        ErrorClass::Skip => {
+                            metrics::counter!(format!("outcry_{}_consume_errors_total", self.spec.service), "class" => "skip").increment(1);
+                            tracing::warn!(%error, "skipping consumer error");
+                        }
+                        ErrorClass::Retry => {
+                            self.metrics.consume_errors.increment(1);
+                            tracing::warn!(%error, ?backoff, "consumer error, retrying");
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(Duration::from_secs(5));
+                        }
+                    }
+                    continue;
+                }
+            };
+            self.metrics.consumed.increment(1);
+            let record = Record {
+                topic: message.topic(),
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key(),
+                payload: message.payload().unwrap_or_default(),
+            };
+            let started = Instant::now();
+            // a record still processing when the drain runs out of patience is abandoned
+            // without storing its offset: it is replayed after the restart, never lost
+            let grace = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(self.spec.drain_timeout / 2).await;
+            };
+            let processed = tokio::select! {
+                processed = processor.process(&record) => processed,
+                () = grace => {
+                    tracing::warn!(service = self.spec.service, partition = record.partition, offset = record.offset, "record abandoned at shutdown, it will be replayed");
+                    return Ok(());
+                }
+            };
+            let outputs = match processed {
+                Ok(outputs) => outputs,
+                Err(reject) => {
+                    self.metrics.dead_letter(reject.reason);
+                    tracing::warn!(
+                        service = self.spec.service,
+                        topic = record.topic,
+                        partition = record.partition,
+                        offset = record.offset,
+                        reason = reject.reason,
+                        detail = %reject.detail,
+                        "record sent to the dead-letter topic"
+                    );
+                    vec![self.dead_letter(&record, reject)]
+                }
+            };
+            self.metrics
+                .process_seconds
+                .record(started.elapsed().as_secs_f64());
+            let mut deliveries = Vec::with_capacity(outputs.len());
+            for output in &outputs {
+                deliveries.push(self.send(output, record.offset, record.partition).await?);
+            }
+            self.track(record.partition, record.offset, deliveries);
+            // settle what is already acknowledged without waiting
+            while let Some(Some(settled)) = self.pending.next().now_or_never() {
+                self.settle(settled)?;
+            }
+            while self.pending.len() >= self.max_in_flight {
+                if let Some(settled) = self.pending.next().await {
+                    self.settle(settled)?;
+                }
+            }
+            self.metrics.in_flight.set(self.pending.len() as f64);
+        }
+    }
+
+    /// Produces one record; on a full queue waits for acknowledgements instead of dropping.
+    async fn send(
+        &mut self,
+        output: &Output,
+        offset: i64,
+        partition: i32,
+    ) -> Result<DeliveryFuture, PipelineError> {
+        loop {
+            let record = FutureRecord::to(&output.topic)
+                .key(&output.key)
+                .payload(&output.payload);
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    self.metrics.backpressure.increment(1);
+                    match self.pending.next().await {
+                        Some(settled) => self.settle(settled)?,
+                        None => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+                Err((error, _)) => {
+                    return Err(PipelineError::Delivery {
+                        topic: output.topic.to_string(),
+                        partition,
+                        offset,
+                        source: error,
+                    })
+                }
+            }
+        }
+    }
+
+    fn track(&mut self, partition: i32, offset: i64, deliveries: Vec<DeliveryFuture>) {
+        let outputs = deliveries.len() as u64;
+        self.pending.push_back(Box::pin(async move {
+            let mut result = Ok(());
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((error, _))) => {
+                        result = Err(error);
+                        break;
+                    }
+                    Err(_canceled) => {
+                        result = Err(KafkaError::Canceled);
+                        break;
+                    }
+                }
+            }
+            Settled {
+                partition,
+                offset,
+                outputs,
+                result,
+            }
+        }));
+    }
+
+    /// Stores the offset of a record whose outputs are all acknowledged. Futures settle in
+    /// consumption order, so a stored offset never skips an unacknowledged record.
+    fn settle(&mut self, settled: Settled) -> Result<(), PipelineError> {
+        if let Err(source) = settled.result {
+            tracing::error!(
+                service = self.spec.service,
+                partition = settled.partition,
+                offset = settled.offset,
+                error = %source,
+                "output not acknowledged, stopping without storing the offset"
+            );
+            return Err(PipelineError::Delivery {
+                topic: self.spec.input_topic.clone(),
+                partition: settled.partition,
+                offset: settled.offset,
+                source,
+            });
+        }
+        self.metrics.produced.increment(settled.outputs);
+        if let Err(error) =
+            self.consumer
+                .store_offset(&self.spec.input_topic, settled.partition, settled.offset)
+        {
+            // the partition moved to another instance: it will replay from its last commit
+            tracing::debug!(%error, partition = settled.partition, "offset not stored");
+        }
+        Ok(())
+    }
+
+    fn dead_letter(&self, record: &Record<'_>, reject: Reject) -> Output {
+        let letter = DeadLetter {
+            original: record.payload.to_vec(),
+            source_topic: record.topic.to_string(),
+            source_partition: record.partition,
+            source_offset: record.offset,
+            stage: self.spec.service.to_string(),
+            reason: reject.reason.to_string(),
+            error: reject.detail,
+            failed_at: Some(outcry_proto::timestamp_from_millis(
+                crate::time::now_millis(),
+            )),
+            original_key: record.key.map(<[u8]>::to_vec).unwrap_or_default(),
+            attempts: reject.attempts,
+        };
+        Output {
+            topic: self.spec.dead_letter_topic.clone(),
+            key: record.key.map(<[u8]>::to_vec).unwrap_or_default(),
+            payload: letter.encode_to_vec(),
+        }
+    }
+
+    async fn drain(&mut self) -> Result<(), PipelineError> {
+        let waiting = self.pending.len();
+        if waiting > 0 {
+            tracing::info!(
+                service = self.spec.service,
+                waiting,
+                "draining in-flight records"
+            );
+        }
+        while let Some(settled) = self.pending.next().await {
+            self.settle(settled)?;
+        }
+        self.metrics.in_flight.set(0.0);
+        if let Err(error) = self.producer.flush(Duration::from_secs(5)) {
+            tracing::warn!(%error, "producer flush");
+        }
+        Ok(())
+    }
+}
