@@ -1,58 +1,62 @@
-//! Prints the NAB evaluation for the shipped config, or one overridden by environment variables.
+//! Sensitivity check around the shipped settings: NAB totals when one parameter moves.
+//! `cargo run --release -p outcry-spike --example nab_tune` (reads `OUTCRY_DATA_DIR`).
 use outcry_spike::{nab, DetectorConfig, Sensitivity};
 
 fn main() {
-    let dir = std::env::var("OUTCRY_DATA_DIR").unwrap_or("../shared/data".into());
-    let mut c = DetectorConfig::default();
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    if let Some(v) = env("P") {
-        c.persistence_buckets = v as u32;
+    let dir = std::env::var("OUTCRY_DATA_DIR").unwrap_or_else(|_| "../shared/data".into());
+    let dir = std::path::Path::new(&dir).join("nab-realtweets");
+    let base = DetectorConfig::default();
+    let mut variants: Vec<(String, DetectorConfig)> = vec![("shipped".into(), base.clone())];
+    for s in [Sensitivity::Low, Sensitivity::High] {
+        variants.push((
+            format!("sensitivity {s:?}"),
+            DetectorConfig {
+                sensitivity: s,
+                ..base.clone()
+            },
+        ));
     }
-    if let Some(v) = env("COOL") {
-        c.cooldown_secs = v;
+    for p in [1, 3] {
+        variants.push((
+            format!("persistence {p}"),
+            DetectorConfig {
+                persistence_buckets: p,
+                ..base.clone()
+            },
+        ));
     }
-    if let Some(v) = env("MIN") {
-        c.min_count = v;
+    for h in [6, 12, 36] {
+        variants.push((
+            format!("cooldown {h}h"),
+            DetectorConfig {
+                cooldown_secs: h * 3600,
+                ..base.clone()
+            },
+        ));
     }
-    if let Some(v) = env("LEVEL") {
-        c.level_half_life_secs = v;
+    for h in [12, 48] {
+        variants.push((
+            format!("level half-life {h}h"),
+            DetectorConfig {
+                level_half_life_secs: h * 3600,
+                ..base.clone()
+            },
+        ));
     }
-    if let Ok(s) = std::env::var("SENS") {
-        c.sensitivity = match s.as_str() {
-            "low" => Sensitivity::Low,
-            "high" => Sensitivity::High,
-            _ => Sensitivity::Medium,
-        };
-    }
-    let r = nab::evaluate_dir(&std::path::Path::new(&dir).join("nab-realtweets"), &c).unwrap();
-    for f in &r.files {
+    for (name, c) in variants {
+        let r = nab::evaluate_dir(&dir, &c).expect("nab data");
+        let per: Vec<String> = r
+            .files
+            .iter()
+            .map(|f| format!("{:.1}", f.normalized))
+            .collect();
         println!(
-            "{:28} norm {:6.1} raw {:6.2} det {}/{} fp {}",
-            f.name,
-            f.normalized,
-            f.counts.score,
-            f.counts.detected,
-            f.counts.windows,
-            f.counts.false_positives
+            "{name:22} total {:5.1} ({}) threshold {:.4}; sweep best {:.1} at {:.4}",
+            r.total,
+            per.join(" "),
+            r.threshold,
+            r.swept_total,
+            r.swept_threshold
         );
     }
-    let files = nab::load_dir(&std::path::Path::new(&dir).join("nab-realtweets"), &c).unwrap();
-    let (_, counts) = nab::corpus_score(&files, r.swept_threshold);
-    for (f, k) in files.iter().zip(&counts) {
-        println!(
-            "  swept {:28} norm {:6.1} det {}/{} fp {}",
-            f.name,
-            k.normalized(),
-            k.detected,
-            k.windows,
-            k.false_positives
-        );
-    }
-    println!(
-        "total {:.1} at {:.4}; swept {:.1} at {:.4}",
-        r.total, r.threshold, r.swept_total, r.swept_threshold
-    );
 }
-
-#[allow(dead_code)]
-pub fn diag() {}

@@ -17,6 +17,9 @@ pub const CLIP_SIGMAS: f64 = 3.0;
 const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 /// Half-life, in days of updates of one hour-of-day slot, of the daily rhythm.
 const HOUR_HALF_LIFE_DAYS: f64 = 7.0;
+/// How long the noise scale takes to follow a doubling of the noise: a brand's noise is a slow
+/// property, and a short memory would let a long spike inflate the scale that judges it.
+const SCALE_HALF_LIFE_DAYS: f64 = 7.0;
 /// Half-life, in weeks of updates of one weekday slot, of the weekly rhythm.
 const WEEKDAY_HALF_LIFE_WEEKS: f64 = 4.0;
 
@@ -54,7 +57,7 @@ impl Rates {
             level: rate_for_half_life(level_half_life_secs as f64 / b),
             hour: rate_for_half_life(HOUR_HALF_LIFE_DAYS * buckets_per_hour),
             weekday: rate_for_half_life(WEEKDAY_HALF_LIFE_WEEKS * buckets_per_day),
-            scale: scale_step(level_half_life_secs as f64 / b),
+            scale: scale_step(SCALE_HALF_LIFE_DAYS * buckets_per_day),
             warmup_buckets: (warmup_secs / bucket_secs.max(1)).max(2),
         }
     }

@@ -124,7 +124,13 @@ impl Detector {
                 ),
             });
         }
-        let open_start = *self.open_start_ms.get_or_insert(start);
+        // move event time first: the ring then never holds more than the lateness allows
+        self.open_start_ms.get_or_insert(start);
+        if ts_ms > self.watermark_ms {
+            self.watermark_ms = ts_ms;
+            self.close_ready();
+        }
+        let open_start = self.open_start_ms.unwrap_or(start);
         if start < open_start {
             // an earlier, still open bucket than any seen so far (only possible before the first close)
             for _ in 0..(open_start - start) / b {
@@ -137,10 +143,6 @@ impl Detector {
             self.open_counts.resize(idx + 1, 0);
         }
         self.open_counts[idx] = self.open_counts[idx].saturating_add(weight);
-        if ts_ms > self.watermark_ms {
-            self.watermark_ms = ts_ms;
-            self.close_ready();
-        }
         Ok(None)
     }
 

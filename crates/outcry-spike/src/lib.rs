@@ -29,9 +29,9 @@ impl Sensitivity {
     /// Robust z-score a bucket must reach to count towards opening a spike.
     pub fn z_threshold(self) -> f64 {
         match self {
-            Sensitivity::Low => 6.0,
-            Sensitivity::Medium => 5.0,
-            Sensitivity::High => 4.0,
+            Sensitivity::Low => 5.0,
+            Sensitivity::Medium => 4.0,
+            Sensitivity::High => 3.0,
         }
     }
 
@@ -86,7 +86,7 @@ impl Default for DetectorConfig {
             allowed_lateness_secs: 120,
             sensitivity: Sensitivity::Medium,
             persistence_buckets: 2,
-            cooldown_secs: 6 * 3600,
+            cooldown_secs: 24 * 3600,
             min_count: 10,
             level_half_life_secs: 24 * 3600,
             warmup_secs: 24 * 3600,
