@@ -6,7 +6,6 @@
 //! oversized body; 503 with `Retry-After` when it cannot write. Nothing is dropped silently:
 //! a mention is either acknowledged to the client or the client is told to retry.
 
-pub mod dedup;
 pub mod parse;
 
 use axum::body::Bytes;
@@ -15,10 +14,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use dedup::DedupWindow;
 use outcry_proto::v1::Mention;
 use outcry_proto::Message as _;
 use outcry_runtime::admin::Readiness;
+use outcry_runtime::dedup::DedupWindow;
 use outcry_runtime::{kafka, time::now_millis, Config, Shutdown};
 use parse::{BrandMatcher, LineError};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};

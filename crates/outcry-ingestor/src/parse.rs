@@ -154,7 +154,6 @@ pub fn parse_mention(
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
-        // serde names a missing or unknown key in the message, at the parent's path
         let field = missing_or_unknown_field(&message)
             .map(|f| {
                 if path == "." {
@@ -174,11 +173,9 @@ pub fn parse_mention(
     validate(raw, brands, now_ms)
 }
 
+/// serde reports a missing key at the parent's path (an unknown key's path already ends in it)
 fn missing_or_unknown_field(message: &str) -> Option<&str> {
-    let rest = message
-        .strip_prefix("missing field `")
-        .or_else(|| message.strip_prefix("unknown field `"))?;
-    rest.split('`').next()
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 fn strip_position(message: &str) -> String {

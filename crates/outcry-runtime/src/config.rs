@@ -213,6 +213,8 @@ pub struct SpikeRuleConfig {
     pub team: Option<String>,
     pub priority: u8,
     pub sla_minutes: u32,
+    /// Detector settings; the shipped defaults suit 5-minute buckets (see docs/spikes.md).
+    pub detector: outcry_spike::DetectorConfig,
 }
 
 impl Default for SpikeRuleConfig {
@@ -222,6 +224,7 @@ impl Default for SpikeRuleConfig {
             team: None,
             priority: 1,
             sla_minutes: 30,
+            detector: outcry_spike::DetectorConfig::default(),
         }
     }
 }
@@ -345,8 +348,10 @@ impl Config {
         for (var, value) in env {
             apply_override(&mut doc, &var, &value)?;
         }
-        let config: Config =
-            serde_yaml_ng::from_value(doc).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let config: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::Parse(format!("{path}: {}", e.into_inner()))
+        })?;
         config.validate()?;
         Ok(config)
     }

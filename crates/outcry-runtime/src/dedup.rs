@@ -1,4 +1,4 @@
-//! A bounded window of recently written mention ids, so a re-sent mention is not written twice.
+//! A bounded window of recently seen ids, so a re-sent or replayed record is not counted twice.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};

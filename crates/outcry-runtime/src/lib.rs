@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod dedup;
 pub mod kafka;
 pub mod pipeline;
 pub mod shutdown;

@@ -1,0 +1,598 @@
+//! The router's decisions, without Kafka: scored mentions in, escalation records out.
+//!
+//! Cases:
+//! - a **mention case** opens when a scored mention matches one of its brand's rules; further
+//!   matching mentions from the same author within `case_window_secs` update that case
+//!   instead of opening another;
+//! - a **spike case** opens when the brand's mention or complaint volume spikes; while it is
+//!   open, matching mentions (except priority-1 rules such as legal threats) are counted into
+//!   it instead of opening their own cases: one incident, one case. It resolves when every
+//!   spiking series has calmed down.
+//!
+//! Case ids and escalation ids are derived from the input (brand, author, first mention,
+//! spike start), so replaying the same input after a crash yields the same ids: a consumer
+//! that upserts on `case_id` and deduplicates on `escalation_id` sees no duplicate.
+
+use outcry_proto::v1::{
+    CaseState, Escalation, EscalationKind, Explanation, Priority, ScoredMention, SpikeExplanation,
+};
+use outcry_proto::{millis_from_timestamp, timestamp_from_millis};
+use outcry_runtime::config::{BrandConfig, Config, RuleConfig};
+use outcry_runtime::dedup::DedupWindow;
+use outcry_spike::{Detector, SpikeEvent, SpikePhase};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+mod names {
+    pub const ESCALATIONS: &str = "outcry_router_escalations_total";
+    pub const DUPLICATES: &str = "outcry_router_mentions_duplicate_total";
+    pub const LATE: &str = "outcry_router_mentions_late_total";
+    pub const ABSORBED: &str = "outcry_router_mentions_absorbed_total";
+    pub const OPEN_CASES: &str = "outcry_router_open_cases";
+}
+
+pub fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(names::ESCALATIONS, "escalation records written, by brand, kind (mention, spike) and state (open, updated, resolved)");
+    describe_counter!(
+        names::DUPLICATES,
+        "scored mentions seen again (replays) and not counted twice"
+    );
+    describe_counter!(names::LATE, "mentions older than the detector's allowed lateness, by brand; they still go through the rules");
+    describe_counter!(
+        names::ABSORBED,
+        "matching mentions counted into an open spike case instead of opening their own, by brand"
+    );
+    describe_gauge!(
+        names::OPEN_CASES,
+        "cases the router holds open, by brand and kind"
+    );
+}
+
+/// Where a scored mention cannot go.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    #[error("brand {0:?} is not configured")]
+    UnknownBrand(String),
+}
+
+const SERIES_VOLUME: u8 = 1;
+const SERIES_COMPLAINTS: u8 = 2;
+
+fn series_name(series: u8) -> &'static str {
+    if series == SERIES_COMPLAINTS {
+        "complaints"
+    } else {
+        "mentions"
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    case_id: String,
+    kind: EscalationKind,
+    sequence: u64,
+    team: String,
+    priority: Priority,
+    sla_due_ms: i64,
+    rule: String,
+    mention_count: u64,
+    authors: HashSet<String>,
+    reach: u64,
+    samples: VecDeque<String>,
+    first_seen_ms: i64,
+    last_seen_ms: i64,
+    /// spiking series, as a bit set (spike cases only)
+    active_series: u8,
+}
+
+impl Case {
+    fn count(&mut self, sm: &ScoredMention, max_samples: usize) {
+        let Some(m) = sm.mention.as_ref() else { return };
+        let event_ms = millis_from_timestamp(m.event_time.as_ref());
+        self.mention_count += 1;
+        let author = m.author.clone().unwrap_or_default();
+        let key = if author.id.is_empty() {
+            author.handle
+        } else {
+            author.id
+        };
+        // bounded: past 100k distinct authors the count stops growing rather than memory
+        if self.authors.len() < 100_000 && self.authors.insert(key) {
+            self.reach = self.reach.saturating_add(author.followers);
+        }
+        self.samples.push_back(m.id.clone());
+        while self.samples.len() > max_samples {
+            self.samples.pop_front();
+        }
+        self.first_seen_ms = if self.first_seen_ms == 0 {
+            event_ms
+        } else {
+            self.first_seen_ms.min(event_ms)
+        };
+        self.last_seen_ms = self.last_seen_ms.max(event_ms);
+    }
+}
+
+struct BrandState {
+    config: BrandConfig,
+    volume: Detector,
+    complaints: Detector,
+    spike: Option<Case>,
+    author_cases: HashMap<String, Case>,
+    seen: DedupWindow,
+    routed: u64,
+}
+
+/// Per-brand routing state and logic.
+pub struct RouterCore {
+    brands: BTreeMap<String, BrandState>,
+    case_window_ms: i64,
+    max_samples: usize,
+}
+
+/// Stable 64-bit FNV-1a: case ids must not change between builds or runs.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl RouterCore {
+    pub fn new(config: &Config) -> RouterCore {
+        describe_metrics();
+        let brands = config
+            .brands
+            .iter()
+            .map(|b| {
+                let state = BrandState {
+                    config: b.clone(),
+                    volume: Detector::new(b.spike.detector.clone()),
+                    complaints: Detector::new(b.spike.detector.clone()),
+                    spike: None,
+                    author_cases: HashMap::new(),
+                    seen: DedupWindow::new(100_000),
+                    routed: 0,
+                };
+                (b.id.clone(), state)
+            })
+            .collect();
+        RouterCore {
+            brands,
+            case_window_ms: i64::try_from(config.router.case_window_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+            max_samples: config.router.max_samples,
+        }
+    }
+
+    /// Routes one scored mention processed at wall-clock `now_ms`; returns the escalation
+    /// records to write, in order.
+    pub fn route(
+        &mut self,
+        sm: &ScoredMention,
+        now_ms: i64,
+    ) -> Result<Vec<Escalation>, RouteError> {
+        let case_window_ms = self.case_window_ms;
+        let max_samples = self.max_samples;
+        let state = self
+            .brands
+            .get_mut(&sm.brand_id)
+            .ok_or_else(|| RouteError::UnknownBrand(sm.brand_id.clone()))?;
+        let mention = sm.mention.clone().unwrap_or_default();
+        let brand = state.config.id.clone();
+        if state.seen.contains(&mention.id) {
+            metrics::counter!(names::DUPLICATES).increment(1);
+            return Ok(Vec::new());
+        }
+        state.seen.insert(&mention.id);
+        let event_ms = millis_from_timestamp(mention.event_time.as_ref());
+        let received_ms = millis_from_timestamp(mention.receive_time.as_ref());
+        let mut out = Vec::new();
+
+        if state.config.spike.enabled {
+            let mut events: Vec<(u8, SpikeEvent)> = Vec::new();
+            if state.volume.observe(event_ms, 1).is_err() {
+                metrics::counter!(names::LATE, "brand" => brand.clone()).increment(1);
+            }
+            events.extend(
+                state
+                    .volume
+                    .advance(event_ms)
+                    .into_iter()
+                    .map(|e| (SERIES_VOLUME, e)),
+            );
+            if sm.is_complaint {
+                let _ = state.complaints.observe(event_ms, 1);
+            }
+            events.extend(
+                state
+                    .complaints
+                    .advance(event_ms)
+                    .into_iter()
+                    .map(|e| (SERIES_COMPLAINTS, e)),
+            );
+            for (series, event) in events {
+                if let Some(record) = state.on_spike(series, &event, now_ms, received_ms) {
+                    out.push(record);
+                }
+            }
+        }
+
+        // every mention during a spike counts towards the spike case
+        let in_spike = match state.spike.as_mut() {
+            Some(spike) => {
+                spike.count(sm, max_samples);
+                true
+            }
+            None => false,
+        };
+        if let Some(rule) = matching_rule(&state.config.rules, sm).cloned() {
+            let priority = Priority::from_level(rule.priority.min(priority_level(sm.priority)));
+            if in_spike && priority != Priority::P1 {
+                metrics::counter!(names::ABSORBED, "brand" => brand.clone()).increment(1);
+            } else {
+                out.push(state.on_match(
+                    &rule,
+                    priority,
+                    sm,
+                    now_ms,
+                    received_ms,
+                    case_window_ms,
+                    max_samples,
+                ));
+            }
+        }
+
+        state.routed += 1;
+        if state.routed % 1024 == 0 {
+            state
+                .author_cases
+                .retain(|_, c| c.last_seen_ms.saturating_add(case_window_ms) >= event_ms);
+        }
+        metrics::gauge!(names::OPEN_CASES, "brand" => brand.clone(), "kind" => "mention")
+            .set(state.author_cases.len() as f64);
+        metrics::gauge!(names::OPEN_CASES, "brand" => brand.clone(), "kind" => "spike")
+            .set(f64::from(u8::from(state.spike.is_some())));
+        for e in &out {
+            let kind = if e.kind == EscalationKind::Spike as i32 {
+                "spike"
+            } else {
+                "mention"
+            };
+            let st = match CaseState::try_from(e.state) {
+                Ok(CaseState::Open) => "open",
+                Ok(CaseState::Updated) => "updated",
+                _ => "resolved",
+            };
+            metrics::counter!(names::ESCALATIONS, "brand" => brand.clone(), "kind" => kind, "state" => st).increment(1);
+        }
+        Ok(out)
+    }
+
+    /// Open cases, for tests and introspection.
+    pub fn open_cases(&self, brand: &str) -> usize {
+        self.brands
+            .get(brand)
+            .map_or(0, |s| s.author_cases.len() + usize::from(s.spike.is_some()))
+    }
+}
+
+fn priority_level(p: i32) -> u8 {
+    match Priority::try_from(p) {
+        Ok(Priority::P1) => 1,
+        Ok(Priority::P2) => 2,
+        Ok(Priority::P3) => 3,
+        _ => 4,
+    }
+}
+
+/// The first rule whose every set condition holds.
+pub fn matching_rule<'a>(rules: &'a [RuleConfig], sm: &ScoredMention) -> Option<&'a RuleConfig> {
+    let compound = sm.sentiment.as_ref().map_or(0.0, |s| s.compound);
+    let followers = sm
+        .mention
+        .as_ref()
+        .and_then(|m| m.author.as_ref())
+        .map_or(0, |a| a.followers);
+    rules.iter().find(|r| {
+        r.min_complaint_probability
+            .is_none_or(|p| sm.complaint_probability >= p)
+            && r.max_compound.is_none_or(|c| compound <= c)
+            && r.min_followers.is_none_or(|f| followers >= f)
+            && (r.signals_any.is_empty()
+                || sm.signals.iter().any(|s| r.signals_any.contains(&s.name)))
+    })
+}
+
+impl BrandState {
+    fn team_for(&self, rule_team: Option<&String>, route_hint: &str) -> String {
+        if !route_hint.is_empty() {
+            return route_hint.to_string();
+        }
+        rule_team
+            .cloned()
+            .unwrap_or_else(|| self.config.team.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_match(
+        &mut self,
+        rule: &RuleConfig,
+        priority: Priority,
+        sm: &ScoredMention,
+        now_ms: i64,
+        received_ms: i64,
+        case_window_ms: i64,
+        max_samples: usize,
+    ) -> Escalation {
+        let mention = sm.mention.clone().unwrap_or_default();
+        let author = mention.author.clone().unwrap_or_default();
+        let author_key = if author.id.is_empty() {
+            author.handle.clone()
+        } else {
+            author.id.clone()
+        };
+        let author_key = if author_key.is_empty() {
+            mention.id.clone()
+        } else {
+            author_key
+        };
+        let event_ms = millis_from_timestamp(mention.event_time.as_ref());
+        let team = self.team_for(rule.team.as_ref(), &sm.route_hint);
+        let brand_id = self.config.id.clone();
+        let brand_name = if self.config.name.is_empty() {
+            brand_id.clone()
+        } else {
+            self.config.name.clone()
+        };
+        let existing = self
+            .author_cases
+            .get_mut(&author_key)
+            .filter(|c| c.last_seen_ms.saturating_add(case_window_ms) >= event_ms);
+        let (case, state) = match existing {
+            Some(case) => {
+                // a more urgent mention raises the case, it never lowers it
+                if priority_level(priority as i32) < priority_level(case.priority as i32) {
+                    case.priority = priority;
+                    case.team = team;
+                    case.sla_due_ms = case
+                        .sla_due_ms
+                        .min(now_ms + i64::from(rule.sla_minutes) * 60_000);
+                    case.rule = rule.name.clone();
+                }
+                (case, CaseState::Updated)
+            }
+            None => {
+                let case = Case {
+                    case_id: format!(
+                        "{brand_id}-m-{:016x}",
+                        fnv1a(&[&brand_id, "mention", &author_key, &mention.id])
+                    ),
+                    kind: EscalationKind::Mention,
+                    sequence: 0,
+                    team,
+                    priority,
+                    sla_due_ms: now_ms + i64::from(rule.sla_minutes) * 60_000,
+                    rule: rule.name.clone(),
+                    mention_count: 0,
+                    authors: HashSet::new(),
+                    reach: 0,
+                    samples: VecDeque::new(),
+                    first_seen_ms: 0,
+                    last_seen_ms: 0,
+                    active_series: 0,
+                };
+                self.author_cases.insert(author_key.clone(), case);
+                let case = self
+                    .author_cases
+                    .get_mut(&author_key)
+                    .expect("inserted above");
+                (case, CaseState::Open)
+            }
+        };
+        case.count(sm, max_samples);
+        let handle = if author.handle.is_empty() {
+            "an author".to_string()
+        } else {
+            format!("@{}", author.handle)
+        };
+        let signals: Vec<&str> = sm.signals.iter().map(|s| s.name.as_str()).collect();
+        let summary = format!(
+            "{brand_name}: {} from {handle} ({} followers){}",
+            if sm.is_complaint {
+                "complaint"
+            } else {
+                "mention"
+            },
+            author.followers,
+            if signals.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", signals.join(", "))
+            },
+        );
+        let text = format!(
+            "rule {:?} matched: complaint probability {:.2}, sentiment {:.2}, influence {:.2}. {}",
+            rule.name,
+            sm.complaint_probability,
+            sm.sentiment.as_ref().map_or(0.0, |s| s.compound),
+            sm.author_influence,
+            sm.explanation
+        );
+        let explanation = Explanation {
+            rule: rule.name.clone(),
+            sentiment: sm.sentiment,
+            complaint_probability: sm.complaint_probability,
+            author_influence: sm.author_influence,
+            signals: sm.signals.clone(),
+            top_terms: sm.top_terms.clone(),
+            spike: None,
+            text,
+        };
+        emit(
+            case,
+            &brand_id,
+            state,
+            summary,
+            explanation,
+            now_ms,
+            received_ms,
+        )
+    }
+
+    fn on_spike(
+        &mut self,
+        series: u8,
+        event: &SpikeEvent,
+        now_ms: i64,
+        received_ms: i64,
+    ) -> Option<Escalation> {
+        let brand_id = self.config.id.clone();
+        let brand_name = if self.config.name.is_empty() {
+            brand_id.clone()
+        } else {
+            self.config.name.clone()
+        };
+        let rule = &self.config.spike;
+        let state = match (event.phase, self.spike.as_mut()) {
+            (SpikePhase::Opened, None) => {
+                let priority = if event.severity == outcry_spike::Severity::Critical {
+                    1
+                } else {
+                    rule.priority
+                };
+                self.spike = Some(Case {
+                    case_id: format!(
+                        "{brand_id}-s-{:016x}",
+                        fnv1a(&[&brand_id, "spike", &event.started_ms.to_string()])
+                    ),
+                    kind: EscalationKind::Spike,
+                    sequence: 0,
+                    team: rule
+                        .team
+                        .clone()
+                        .unwrap_or_else(|| self.config.team.clone()),
+                    priority: Priority::from_level(priority),
+                    sla_due_ms: now_ms + i64::from(rule.sla_minutes) * 60_000,
+                    rule: format!("spike.{}", series_name(series)),
+                    // the buckets that opened it; mentions after this count one by one
+                    mention_count: event.observed,
+                    authors: HashSet::new(),
+                    reach: 0,
+                    samples: VecDeque::new(),
+                    first_seen_ms: event.started_ms,
+                    last_seen_ms: event.bucket_start_ms,
+                    active_series: series,
+                });
+                CaseState::Open
+            }
+            (SpikePhase::Opened | SpikePhase::Updated, Some(case)) => {
+                case.active_series |= series;
+                if event.severity == outcry_spike::Severity::Critical {
+                    case.priority = Priority::P1;
+                }
+                case.last_seen_ms = case.last_seen_ms.max(event.bucket_start_ms);
+                CaseState::Updated
+            }
+            (SpikePhase::Resolved, Some(case)) => {
+                case.active_series &= !series;
+                if case.active_series == 0 {
+                    CaseState::Resolved
+                } else {
+                    CaseState::Updated
+                }
+            }
+            // an update or resolution for a series whose case is already closed
+            (_, None) => return None,
+        };
+        let case = self.spike.as_mut()?;
+        let minutes = event.bucket_secs / 60;
+        let summary = format!(
+            "{brand_name}: {} spike {}, {} in {minutes} min vs {:.0} expected (z {:.1}, {})",
+            series_name(series),
+            match state {
+                CaseState::Open => "started",
+                CaseState::Resolved => "over",
+                _ => "continues",
+            },
+            event.observed,
+            event.expected,
+            event.deviation,
+            event.severity.as_str(),
+        );
+        let explanation = Explanation {
+            rule: case.rule.clone(),
+            spike: Some(SpikeExplanation {
+                observed: event.observed,
+                expected: event.expected,
+                deviation: event.deviation,
+                anomaly_score: event.anomaly_score,
+                severity: event.severity.as_str().to_string(),
+                bucket_start: Some(timestamp_from_millis(event.bucket_start_ms)),
+                bucket_seconds: u32::try_from(event.bucket_secs).unwrap_or(u32::MAX),
+                duration_buckets: event.duration_buckets,
+                series: series_name(series).to_string(),
+            }),
+            text: format!(
+                "{} {} in the bucket starting {}, against a baseline of {:.1} for that hour and weekday; robust z-score {:.1}, lasting {} buckets",
+                event.observed,
+                series_name(series),
+                outcry_runtime::time::format_rfc3339_millis(event.bucket_start_ms),
+                event.expected,
+                event.deviation,
+                event.duration_buckets
+            ),
+            ..Default::default()
+        };
+        let record = emit(
+            case,
+            &brand_id,
+            state,
+            summary,
+            explanation,
+            now_ms,
+            received_ms,
+        );
+        if state == CaseState::Resolved {
+            self.spike = None;
+        }
+        Some(record)
+    }
+}
+
+fn emit(
+    case: &mut Case,
+    brand_id: &str,
+    state: CaseState,
+    summary: String,
+    explanation: Explanation,
+    now_ms: i64,
+    received_ms: i64,
+) -> Escalation {
+    case.sequence += 1;
+    Escalation {
+        escalation_id: format!("{}:{}", case.case_id, case.sequence),
+        case_id: case.case_id.clone(),
+        kind: case.kind as i32,
+        state: state as i32,
+        sequence: case.sequence,
+        brand_id: brand_id.to_string(),
+        team: case.team.clone(),
+        priority: case.priority as i32,
+        sla_due: Some(timestamp_from_millis(case.sla_due_ms)),
+        summary,
+        explanation: Some(explanation),
+        sample_mention_ids: case.samples.iter().cloned().collect(),
+        mention_count: case.mention_count,
+        unique_authors: case.authors.len() as u64,
+        reach: case.reach,
+        first_seen: Some(timestamp_from_millis(case.first_seen_ms)),
+        last_seen: Some(timestamp_from_millis(case.last_seen_ms)),
+        emitted_at: Some(timestamp_from_millis(now_ms)),
+        trigger_received_at: (received_ms > 0).then(|| timestamp_from_millis(received_ms)),
+    }
+}

@@ -1,0 +1,90 @@
+//! The escalation router: consumes scored mentions (keyed by brand, so one instance owns a
+//! brand's state), applies the brand's rules and spike detection, and writes `Escalation`
+//! records keyed by case id.
+
+pub mod core;
+
+use crate::core::RouterCore;
+use outcry_proto::v1::ScoredMention;
+use outcry_proto::Message as _;
+use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
+use outcry_runtime::{time::now_millis, Config, Shutdown};
+use std::sync::Arc;
+use std::time::Duration;
+
+const END_TO_END_SECONDS: &str = "outcry_router_end_to_end_seconds";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    #[error("router pipeline failed")]
+    Pipeline(#[from] pipeline::PipelineError),
+}
+
+/// The router's record handler: decode, route, encode.
+pub struct Router {
+    core: RouterCore,
+    topic: Arc<str>,
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Router {
+        metrics::describe_histogram!(
+            END_TO_END_SECONDS,
+            metrics::Unit::Seconds,
+            "time from the ingestor receiving a mention to the router writing its escalation"
+        );
+        Router {
+            core: RouterCore::new(config),
+            topic: config.kafka.topics.escalations.as_str().into(),
+        }
+    }
+
+    /// Routes one encoded `ScoredMention` into encoded escalation records.
+    pub fn handle(&mut self, payload: &[u8], now_ms: i64) -> Result<Vec<Output>, Reject> {
+        let scored = ScoredMention::decode(payload).map_err(|e| {
+            Reject::new(
+                "decode_error",
+                format!("not an outcry.v1.ScoredMention: {e}"),
+            )
+        })?;
+        let records = self
+            .core
+            .route(&scored, now_ms)
+            .map_err(|e| Reject::new("unknown_brand", e.to_string()))?;
+        Ok(records
+            .into_iter()
+            .map(|e| {
+                let received = outcry_proto::millis_from_timestamp(e.trigger_received_at.as_ref());
+                if received > 0 {
+                    metrics::histogram!(END_TO_END_SECONDS)
+                        .record((now_ms - received).max(0) as f64 / 1000.0);
+                }
+                Output {
+                    topic: self.topic.clone(),
+                    key: e.case_id.clone().into_bytes(),
+                    payload: e.encode_to_vec(),
+                }
+            })
+            .collect())
+    }
+}
+
+impl Processor for Router {
+    async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
+        self.handle(record.payload, now_millis())
+    }
+}
+
+/// Consumes scored mentions and writes escalations until shutdown.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), RouterError> {
+    let router = Router::new(&config);
+    let spec = PipelineSpec {
+        service: "router",
+        input_topic: config.kafka.topics.scored.clone(),
+        group_id: config.group_id("router"),
+        dead_letter_topic: config.kafka.topics.dead_letters.as_str().into(),
+        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
+    };
+    pipeline::run(&config.kafka, spec, router, shutdown).await?;
+    Ok(())
+}
