@@ -1,0 +1,274 @@
+//! Text normalisation and hashed n-gram features of the complaint model.
+//!
+//! One featuriser serves training and scoring, so the two can never drift apart.
+//! Features, all hashed with FNV-1a into fixed bucket spaces (stable across runs):
+//! - word unigrams and bigrams of the normalised text (`?` and `!` count as words);
+//! - character (byte) n-grams of the normalised text padded with one space each side.
+//!
+//! Each group is weighted by `1 / sqrt(number of n-grams in the group)` so that long and short
+//! tweets land on the same scale; the model folds the inverse document frequency into its
+//! weights, which keeps scoring a plain sum over the n-grams (and each n-gram's contribution
+//! attributable to the word it came from, for the explanation).
+
+use crate::hash::Fnv64;
+
+pub const NS_UNIGRAM: u8 = 1;
+pub const NS_CHAR: u8 = 2;
+pub const NS_BIGRAM: u8 = 3;
+
+/// Hash-space and n-gram ranges; persisted in the model file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeatureConfig {
+    pub word_bits: u8,
+    pub char_bits: u8,
+    pub char_min: u8,
+    pub char_max: u8,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            word_bits: 18,
+            char_bits: 18,
+            char_min: 2,
+            char_max: 5,
+        }
+    }
+}
+
+impl FeatureConfig {
+    pub fn word_mask(&self) -> u32 {
+        ((1u64 << self.word_bits) - 1) as u32
+    }
+    pub fn char_mask(&self) -> u32 {
+        ((1u64 << self.char_bits) - 1) as u32
+    }
+}
+
+/// Which weight table a feature indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Word,
+    Char,
+}
+
+/// A normalised text: lowercase, URLs and @handles replaced, digit runs folded to `0`,
+/// letters repeated more than three times cut to three, single spaces; plus its word spans.
+#[derive(Debug, Default)]
+pub struct Normalized {
+    /// `" " + text + " "`
+    pub padded: Vec<u8>,
+    /// byte ranges of word tokens in `padded`
+    pub words: Vec<(u32, u32)>,
+}
+
+impl Normalized {
+    pub fn word(&self, i: usize) -> &str {
+        let (s, e) = self.words[i];
+        std::str::from_utf8(&self.padded[s as usize..e as usize]).unwrap_or("")
+    }
+}
+
+/// Normalises `text` into `out` (reusing its buffers).
+pub fn normalize_into(text: &str, out: &mut Normalized) {
+    out.padded.clear();
+    out.words.clear();
+    out.padded.push(b' ');
+    for raw in text
+        .split(crate::vader::is_py_space)
+        .filter(|s| !s.is_empty())
+    {
+        if out.padded.len() > 1 {
+            out.padded.push(b' ');
+        }
+        let lower_raw = raw.as_bytes();
+        if starts_with_ignore_case(lower_raw, b"http://")
+            || starts_with_ignore_case(lower_raw, b"https://")
+            || starts_with_ignore_case(lower_raw, b"www.")
+        {
+            out.padded.extend_from_slice(b"<url>");
+            continue;
+        }
+        if raw.len() > 1 && raw.starts_with('@') {
+            out.padded.extend_from_slice(b"@user");
+            // keep trailing punctuation such as "@brand:" or "@brand?"
+            let tail_start = raw[1..]
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map(|p| p + 1)
+                .unwrap_or(raw.len());
+            push_folded(&raw[tail_start..], &mut out.padded);
+            continue;
+        }
+        push_folded(raw, &mut out.padded);
+    }
+    out.padded.push(b' ');
+    tokenize_words(out);
+}
+
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+fn push_folded(raw: &str, out: &mut Vec<u8>) {
+    let raw = raw
+        .replace("&amp;", "&")
+        .replace("&gt;", ">")
+        .replace("&lt;", "<");
+    let mut prev: Option<char> = None;
+    let mut run = 0usize;
+    for c in raw.chars() {
+        for lc in c.to_lowercase() {
+            let lc = match lc {
+                '0'..='9' => '0',
+                '\u{2018}' | '\u{2019}' => '\'',
+                other => other,
+            };
+            if Some(lc) == prev {
+                run += 1;
+                // digit runs collapse to one 0, other runs to at most three
+                if (lc == '0' && run > 1) || run > 3 {
+                    continue;
+                }
+            } else {
+                prev = Some(lc);
+                run = 1;
+            }
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(lc.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+}
+
+#[inline]
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'@' | b'<' | b'>') || b >= 0x80
+}
+
+fn tokenize_words(out: &mut Normalized) {
+    let bytes = &out.padded;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if is_word_byte(b) {
+            let start = i;
+            while i < bytes.len() && is_word_byte(bytes[i]) {
+                i += 1;
+            }
+            out.words.push((start as u32, i as u32));
+        } else {
+            if b == b'?' || b == b'!' {
+                out.words.push((i as u32, i as u32 + 1));
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Number of word features (unigrams + bigrams) and of char n-grams of a normalised text.
+pub fn group_sizes(norm: &Normalized, cfg: &FeatureConfig) -> (usize, usize) {
+    let nw = norm.words.len();
+    let n_word = if nw == 0 { 0 } else { 2 * nw - 1 };
+    let len = norm.padded.len();
+    let mut n_char = 0;
+    for k in cfg.char_min as usize..=cfg.char_max as usize {
+        n_char += (len + 1).saturating_sub(k);
+    }
+    (n_word, n_char)
+}
+
+/// Calls `sink(group, bucket, word_index)` for every feature occurrence; `word_index` is the
+/// word the feature is attributed to in explanations (a bigram goes to its first word).
+pub fn for_each_feature(
+    norm: &Normalized,
+    cfg: &FeatureConfig,
+    mut sink: impl FnMut(Group, u32, Option<usize>),
+) {
+    let wmask = cfg.word_mask();
+    let cmask = cfg.char_mask();
+    let b = &norm.padded;
+    for (i, &(s, e)) in norm.words.iter().enumerate() {
+        let mut h = Fnv64::new(NS_UNIGRAM);
+        h.bytes(&b[s as usize..e as usize]);
+        sink(Group::Word, (h.finish() as u32) & wmask, Some(i));
+        if i > 0 {
+            let (ps, pe) = norm.words[i - 1];
+            let mut h = Fnv64::new(NS_BIGRAM);
+            h.bytes(&b[ps as usize..pe as usize]);
+            h.byte(0);
+            h.bytes(&b[s as usize..e as usize]);
+            let bucket = (h.finish() as u32) & wmask;
+            sink(Group::Word, bucket, Some(i - 1));
+        }
+    }
+    // attribute each char n-gram to the word holding its first non-space byte
+    let mut word_at = vec![u32::MAX; b.len() + 1];
+    for (i, &(s, e)) in norm.words.iter().enumerate() {
+        for slot in &mut word_at[s as usize..e as usize] {
+            *slot = i as u32;
+        }
+    }
+    for p in (0..b.len()).rev() {
+        if word_at[p] == u32::MAX && b[p] == b' ' {
+            word_at[p] = word_at[p + 1];
+        }
+    }
+    let (kmin, kmax) = (cfg.char_min as usize, cfg.char_max as usize);
+    for (p, &at) in word_at.iter().enumerate().take(b.len()) {
+        let mut h = Fnv64::new(NS_CHAR);
+        let owner = match at {
+            u32::MAX => None,
+            w => Some(w as usize),
+        };
+        for k in 1..=kmax {
+            let Some(&byte) = b.get(p + k - 1) else { break };
+            h.byte(byte);
+            if k >= kmin {
+                sink(Group::Char, (h.finish() as u32) & cmask, owner);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(text: &str) -> Normalized {
+        let mut n = Normalized::default();
+        normalize_into(text, &mut n);
+        n
+    }
+
+    #[test]
+    fn normalisation_replaces_handles_urls_and_digits() {
+        let n = norm("@Delta WHY did flight 1234 leave?? http://t.co/abc Sooooo late");
+        assert_eq!(
+            std::str::from_utf8(&n.padded).expect("utf8"),
+            " @user why did flight 0 leave?? <url> sooo late "
+        );
+        let words: Vec<&str> = (0..n.words.len()).map(|i| n.word(i)).collect();
+        assert_eq!(
+            words,
+            ["@user", "why", "did", "flight", "0", "leave", "?", "?", "<url>", "sooo", "late"]
+        );
+    }
+
+    #[test]
+    fn feature_counts_match_group_sizes() {
+        let cfg = FeatureConfig::default();
+        let n = norm("my order never arrived!");
+        let (mut w, mut c) = (0, 0);
+        for_each_feature(&n, &cfg, |g, _, _| match g {
+            Group::Word => w += 1,
+            Group::Char => c += 1,
+        });
+        assert_eq!((w, c), group_sizes(&n, &cfg));
+    }
+
+    #[test]
+    fn empty_text_has_no_words() {
+        let n = norm("   ");
+        assert!(n.words.is_empty());
+        assert_eq!(n.padded, b"  ");
+    }
+}
