@@ -108,6 +108,7 @@ pub fn escalation_json(e: &Escalation) -> Value {
         "first_seen": ts(e.first_seen.as_ref()),
         "last_seen": ts(e.last_seen.as_ref()),
         "emitted_at": ts(e.emitted_at.as_ref()),
+        "trigger_received_at": ts(e.trigger_received_at.as_ref()),
     })
 }
 

@@ -5,7 +5,7 @@
 //!   matching mentions from the same author within `case_window_secs` update that case
 //!   instead of opening another;
 //! - a **spike case** opens when the brand's mention or complaint volume spikes; while it is
-//!   open, matching mentions (except priority-1 rules such as legal threats) are counted into
+//!   open, matching mentions (except for rules of priority 1, such as legal threats) count into
 //!   it instead of opening their own cases: one incident, one case. It resolves when every
 //!   spiking series has calmed down.
 //!
@@ -232,7 +232,9 @@ impl RouterCore {
         };
         if let Some(rule) = matching_rule(&state.config.rules, sm).cloned() {
             let priority = Priority::from_level(rule.priority.min(priority_level(sm.priority)));
-            if in_spike && priority != Priority::P1 {
+            // only a rule that is itself priority 1 (legal, safety) opens its own case during a
+            // spike; a pile-on the scorer rates urgent is still the same incident
+            if in_spike && rule.priority != 1 {
                 metrics::counter!(names::ABSORBED, "brand" => brand.clone()).increment(1);
             } else {
                 out.push(state.on_match(

@@ -1,0 +1,375 @@
+//! `outcry demo`: a broker, the four services, a webhook receiver and the sample stream, with
+//! escalations printed as they happen and a summary at the end.
+
+use crate::broker::Broker;
+use crate::sample::{generate, SampleOptions};
+use crate::stack::Stack;
+use crate::webhook::Receiver;
+use anyhow::{bail, Context as _};
+use outcry_proto::v1::{DeadLetter, Escalation, EscalationKind, Priority, ScoredMention};
+use outcry_proto::{millis_from_timestamp, Message as _};
+use outcry_runtime::config::WebhookConfig;
+use outcry_runtime::kafka::{default_topics, TopicSpec};
+use outcry_runtime::time::{now_millis, parse_rfc3339_millis};
+use outcry_runtime::{admin, telemetry, Config, Shutdown};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The demo's configuration, also a worked example of the schema.
+pub const DEMO_CONFIG: &str = include_str!("demo.yaml");
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// External brokers; the embedded mock cluster when `None`.
+    pub brokers: Option<String>,
+    pub config: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
+    pub seed: u64,
+    pub admin_addr: SocketAddr,
+    /// Print every escalation (otherwise only opened and resolved cases).
+    pub verbose: bool,
+    /// Give up waiting for the pipeline after this long.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Watch {
+    scored_ids: HashSet<String>,
+    escalations: u64,
+    escalation_ids: HashSet<String>,
+    cases: HashSet<String>,
+    spike_escalations: u64,
+    spike_cases: HashSet<String>,
+    dead_letters: u64,
+    dead_letter_reasons: Vec<String>,
+    latency_ms: Vec<f64>,
+}
+
+fn percentiles(samples: &mut [f64]) -> Value {
+    if samples.is_empty() {
+        return json!({"count": 0});
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    json!({
+        "count": samples.len(),
+        "p50": at(0.50),
+        "p95": at(0.95),
+        "p99": at(0.99),
+        "max": at(1.0),
+    })
+}
+
+fn print_escalation(e: &Escalation, verbose: bool) {
+    let state = outcry_notifier::json::state_label(e.state);
+    if !verbose && state == "updated" {
+        return;
+    }
+    let priority = Priority::try_from(e.priority)
+        .unwrap_or(Priority::Unspecified)
+        .label();
+    println!(
+        "  {priority} {state:<8} {:<7} {:<30} -> {:<18} {}",
+        outcry_notifier::json::kind_label(e.kind),
+        e.case_id,
+        e.team,
+        e.summary
+    );
+}
+
+/// Reads the output topics as a CRM would (read_committed, its own group) and tallies them.
+async fn watch(
+    config: Config,
+    state: Arc<Mutex<Watch>>,
+    verbose: bool,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let group = format!("{}-watch", config.kafka.group_prefix);
+    let consumer: StreamConsumer =
+        outcry_runtime::kafka::consumer(&config.kafka, "demo-watch", &group)?;
+    let t = &config.kafka.topics;
+    consumer.subscribe(&[&t.scored, &t.escalations, &t.dead_letters])?;
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            m = consumer.recv() => m,
+        };
+        let Ok(message) = message else { continue };
+        let payload = message.payload().unwrap_or_default();
+        let mut w = state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("watch state poisoned"))?;
+        if message.topic() == t.scored {
+            if let Ok(sm) = ScoredMention::decode(payload) {
+                w.scored_ids
+                    .insert(sm.mention.map(|m| m.id).unwrap_or_default());
+            }
+        } else if message.topic() == t.escalations {
+            if let Ok(e) = Escalation::decode(payload) {
+                if !w.escalation_ids.insert(e.escalation_id.clone()) {
+                    continue;
+                }
+                w.escalations += 1;
+                w.cases.insert(e.case_id.clone());
+                if e.kind == EscalationKind::Spike as i32 {
+                    w.spike_escalations += 1;
+                    w.spike_cases.insert(e.case_id.clone());
+                }
+                let received = millis_from_timestamp(e.trigger_received_at.as_ref());
+                if received > 0 {
+                    w.latency_ms.push((now_millis() - received) as f64);
+                }
+                print_escalation(&e, verbose);
+            }
+        } else if let Ok(d) = DeadLetter::decode(payload) {
+            w.dead_letters += 1;
+            w.dead_letter_reasons
+                .push(format!("{}: {}", d.stage, d.reason));
+        }
+    }
+}
+
+async fn post_batches(url: &str, lines: &[String], batch: usize) -> anyhow::Result<u64> {
+    let client = reqwest::Client::new();
+    let mut accepted = 0;
+    for chunk in lines.chunks(batch) {
+        let body = chunk.join("\n");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let response = client
+                .post(url)
+                .header("content-type", "application/x-ndjson")
+                .body(body.clone())
+                .send()
+                .await?;
+            let status = response.status();
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            if status.as_u16() == 202 {
+                accepted += answer["accepted"].as_u64().unwrap_or(0)
+                    + answer["duplicates"].as_u64().unwrap_or(0);
+                break;
+            }
+            if status.as_u16() == 503 && attempts < 10 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            bail!("ingestor answered {status}: {answer}");
+        }
+    }
+    Ok(accepted)
+}
+
+/// Runs the demo and returns the summary it printed.
+pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    let mut config = match &opts.config {
+        Some(path) => Config::load(Some(path), std::iter::empty())?,
+        None => Config::from_yaml(DEMO_CONFIG)?,
+    };
+    let run_id = format!("{}-{}", std::process::id(), now_millis());
+    config.kafka.group_prefix = format!("{}-{run_id}", config.kafka.group_prefix);
+    let broker = match &opts.brokers {
+        None => Broker::embedded().context("starting the embedded broker")?,
+        Some(brokers) => {
+            // a fresh set of topics per run, so earlier runs do not show up in the counts
+            let t = &mut config.kafka.topics;
+            for name in [
+                &mut t.mentions,
+                &mut t.scored,
+                &mut t.escalations,
+                &mut t.dead_letters,
+            ] {
+                name.push_str(&format!(".demo-{run_id}"));
+            }
+            Broker::External(brokers.clone())
+        }
+    };
+    config.kafka.brokers = broker.bootstrap_servers();
+    config.ingestor.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let topics: Vec<TopicSpec> = default_topics(&config.kafka, 3);
+    broker.create_topics(&config.kafka, &topics).await?;
+
+    telemetry::build_info("demo");
+    let (admin_trigger, admin_shutdown) = Shutdown::new();
+    let (listener, admin_addr) = match admin::bind(opts.admin_addr).await {
+        Ok(bound) => bound,
+        Err(error) => {
+            tracing::warn!(addr = %opts.admin_addr, %error, "admin address busy, using a free port");
+            admin::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?
+        }
+    };
+    tokio::spawn(admin::serve(listener, admin_shutdown.clone()));
+
+    let receiver = Receiver::start().await?;
+    config.notifier.webhooks = vec![WebhookConfig {
+        name: "crm".into(),
+        url: receiver.url(),
+        headers: Default::default(),
+    }];
+    config.notifier.initial_backoff_ms = 50;
+
+    println!("outcry demo");
+    println!(
+        "  broker   {} ({})",
+        config.kafka.brokers,
+        if broker.is_embedded() {
+            "embedded mock cluster"
+        } else {
+            "external"
+        }
+    );
+    let stack = Stack::start(config.clone()).await?;
+    println!("  ingest   {}", stack.ingest_url());
+    println!("  metrics  http://{admin_addr}/metrics");
+    println!("  webhook  {}", receiver.url());
+
+    let watch_state = Arc::new(Mutex::new(Watch::default()));
+    let watcher = tokio::spawn(watch(
+        config.clone(),
+        watch_state.clone(),
+        opts.verbose,
+        admin_shutdown.clone(),
+    ));
+
+    let sample = generate(&SampleOptions::new(opts.seed, now_millis()));
+    let lines: Vec<String> = sample.iter().map(|m| m.json.to_string()).collect();
+    println!(
+        "\nreplaying {} sample mentions (3 days of 3 brands, one viral complaint spike)\n",
+        lines.len()
+    );
+
+    // bad input gets a clear answer and loses nothing else
+    let bad = reqwest::Client::new()
+        .post(stack.ingest_url())
+        .header("content-type", "application/x-ndjson")
+        .body("{\"source\":\"x\",\"external_id\":\"bad-1\",\"text\":\"@acmeair hi\"}\n{\"source\":\"x\",\"external_id\":\"bad-2\",\"author\":{\"followers\":\"lots\"},\"text\":\"hi\"}\n")
+        .send()
+        .await?;
+    let bad_status = bad.status().as_u16();
+    let bad_body: Value = bad.json().await.unwrap_or(Value::Null);
+    println!(
+        "  a malformed batch was answered {bad_status}: {}\n",
+        bad_body["error"]
+    );
+
+    let accepted = post_batches(&stack.ingest_url(), &lines, 500).await?;
+    println!(
+        "\n  ingested {accepted} mentions in {:.1}s, waiting for the pipeline",
+        started.elapsed().as_secs_f64()
+    );
+
+    let deadline = Instant::now() + opts.timeout;
+    let mut stable_since = Instant::now();
+    let mut last = (0usize, 0u64, 0usize);
+    loop {
+        if let Some(service) = stack.failed() {
+            bail!("the {service} service stopped unexpectedly");
+        }
+        let now = {
+            let w = watch_state
+                .lock()
+                .map_err(|_| anyhow::anyhow!("watch state poisoned"))?;
+            (w.scored_ids.len(), w.escalations, receiver.count())
+        };
+        let settled = now.0 as u64 >= accepted && now.2 as u64 >= now.1;
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        } else if settled && stable_since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        if Instant::now() > deadline {
+            println!(
+                "  timed out waiting: scored {} of {accepted}, notified {} of {}",
+                now.0, now.2, now.1
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // what an SRE's Prometheus would scrape, while everything still runs
+    let metrics_text = reqwest::get(format!("http://{admin_addr}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let services_with_metrics: Vec<&str> = ["ingestor", "scorer", "router", "notifier"]
+        .into_iter()
+        .filter(|s| metrics_text.contains(&format!("outcry_{s}_")))
+        .collect();
+
+    let outcomes = stack.stop().await;
+    admin_trigger.trigger();
+    let _ = watcher.await;
+    let failures: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+        .collect();
+
+    let mut webhook_latency: Vec<f64> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| {
+            let sent = r.body["trigger_received_at"]
+                .as_str()
+                .and_then(parse_rfc3339_millis)?;
+            Some((r.received_ms - sent) as f64)
+        })
+        .collect();
+    let mut w = watch_state
+        .lock()
+        .map_err(|_| anyhow::anyhow!("watch state poisoned"))?;
+    let summary = json!({
+        "ingested": accepted,
+        "scored": w.scored_ids.len(),
+        "escalations": w.escalations,
+        "cases": w.cases.len(),
+        "spike_escalations": w.spike_escalations,
+        "spike_cases": w.spike_cases.len(),
+        "notified": receiver.count(),
+        "dead_letters": w.dead_letters,
+        "rejected_requests": u64::from(bad_status == 400),
+        "latency_ms": {
+            "ingest_to_escalations_topic": percentiles(&mut w.latency_ms),
+            "ingest_to_webhook": percentiles(&mut webhook_latency),
+        },
+        "metrics_services": services_with_metrics,
+        "service_failures": failures,
+        "elapsed_seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("\nsummary");
+    println!("  ingested            {}", summary["ingested"]);
+    println!("  scored              {}", summary["scored"]);
+    println!(
+        "  escalations         {} records in {} cases",
+        summary["escalations"], summary["cases"]
+    );
+    println!(
+        "  spike escalations   {} records in {} cases",
+        summary["spike_escalations"], summary["spike_cases"]
+    );
+    println!("  notified            {}", summary["notified"]);
+    println!("  dead letters        {}", summary["dead_letters"]);
+    let l = &summary["latency_ms"]["ingest_to_webhook"];
+    println!(
+        "  ingest to webhook   p50 {} ms, p95 {} ms, p99 {} ms",
+        l["p50"], l["p95"], l["p99"]
+    );
+    println!("  metrics from        {}", services_with_metrics.join(", "));
+    if let Some(path) = &opts.summary_json {
+        std::fs::write(path, serde_json::to_vec_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("  summary written to  {}", path.display());
+    }
+    if !failures.is_empty() {
+        bail!("services failed: {}", failures.join("; "));
+    }
+    Ok(summary)
+}

@@ -1,0 +1,215 @@
+//! `outcry`: the demo, and the scoring and spike-detection code paths on files and pipes.
+
+use clap::{Parser, Subcommand};
+use outcry_cli::demo::{self, DemoOptions};
+use outcry_runtime::config::TelemetryConfig;
+use std::io::{BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "outcry",
+    version,
+    about = "hear customers before a complaint goes viral"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline on an embedded broker with a bundled sample stream.
+    Demo {
+        /// Use this Kafka instead of the embedded one (`host:port[,host:port]`).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// A config file instead of the demo's built-in one.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also write the summary as JSON here.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Where the demo serves /metrics, /healthz and /readyz.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        admin_addr: SocketAddr,
+        /// Print every escalation record, updates included.
+        #[arg(long)]
+        verbose: bool,
+        /// Seconds to wait for the pipeline before giving up.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+    },
+    /// Score NDJSON mentions from stdin (`{"id": ..., "text": ...}` per line) to stdout.
+    Score {
+        /// A complaint model file instead of the shipped one.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Train a model.
+    Train {
+        #[command(subcommand)]
+        what: TrainCommand,
+    },
+    /// Score a Numenta Anomaly Benchmark series (`timestamp,value`) online, to stdout as CSV.
+    Spikes {
+        #[arg(long)]
+        nab: PathBuf,
+    },
+    /// Evaluate a detector.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// The complaint classifier, with k-fold cross-validation.
+    Complaints {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 10)]
+        folds: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// NAB standard-profile score of the shipped spike detector on a directory of series.
+    Nab {
+        #[arg(long, default_value = "../shared/data/nab-realtweets")]
+        data: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+            eprintln!("outcry: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo {
+            brokers,
+            config,
+            summary_json,
+            seed,
+            admin_addr,
+            verbose,
+            timeout_secs,
+        } => {
+            outcry_runtime::telemetry::init_tracing(&TelemetryConfig {
+                log_level: "warn".into(),
+                ..Default::default()
+            });
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                outcry_runtime::telemetry::metrics_handle();
+                demo::run(DemoOptions {
+                    brokers,
+                    config,
+                    summary_json,
+                    seed,
+                    admin_addr,
+                    verbose,
+                    timeout: Duration::from_secs(timeout_secs),
+                })
+                .await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Score { model } => {
+            let scorer = match model {
+                Some(path) => outcry_scoring::Scorer::from_model_file(&path)?,
+                None => outcry_scoring::Scorer::from_embedded()?,
+            };
+            let stdin = std::io::stdin().lock();
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let stats = outcry_scoring::cli::score_ndjson(&scorer, stdin, stdout)?;
+            Ok(if stats.errors > 0 {
+                ExitCode::from(65)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Train {
+            what:
+                TrainCommand::Complaints {
+                    data,
+                    out,
+                    seed,
+                    folds,
+                },
+        } => {
+            let mut opts = outcry_scoring::cli::TrainOptions::new(data, out);
+            opts.seed = seed;
+            opts.folds = folds;
+            let report = outcry_scoring::cli::train_complaints(&opts)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spikes { nab } => {
+            let file = std::fs::File::open(&nab)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", nab.display()))?;
+            let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            outcry_spike::nab::score_series(
+                BufReader::new(file),
+                stdout,
+                &outcry_spike::DetectorConfig::default(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            what: EvalCommand::Nab { data, json },
+        } => {
+            let report =
+                outcry_spike::nab::evaluate_dir(&data, &outcry_spike::DetectorConfig::default())?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "NAB standard profile, shipped threshold {:.4}",
+                    report.threshold
+                )?;
+                for f in &report.files {
+                    writeln!(out, "  {:<28} {:6.1}", f.name, f.normalized)?;
+                }
+                writeln!(
+                    out,
+                    "  {:<28} {:6.1}",
+                    "total (normalised corpus)", report.total
+                )?;
+                writeln!(
+                    out,
+                    "  best swept threshold {:.4} would reach {:.1}",
+                    report.swept_threshold, report.swept_total
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
