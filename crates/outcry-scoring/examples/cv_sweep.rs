@@ -19,15 +19,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let cfgs = [
         FeatureConfig {
-            word_bits: 18,
-            char_bits: 18,
+            word_bits: 16,
+            char_bits: 16,
             char_min: 2,
             char_max: 5,
         },
         FeatureConfig {
-            word_bits: 18,
-            char_bits: 18,
-            char_min: 1,
+            word_bits: 16,
+            char_bits: 17,
+            char_min: 2,
+            char_max: 4,
+        },
+        FeatureConfig {
+            word_bits: 15,
+            char_bits: 16,
+            char_min: 3,
             char_max: 5,
         },
     ];

@@ -28,10 +28,10 @@ pub struct FeatureConfig {
 impl Default for FeatureConfig {
     fn default() -> Self {
         FeatureConfig {
-            word_bits: 18,
-            char_bits: 18,
+            word_bits: 16,
+            char_bits: 17,
             char_min: 2,
-            char_max: 5,
+            char_max: 4,
         }
     }
 }
@@ -57,15 +57,17 @@ pub enum Group {
 #[derive(Debug, Default)]
 pub struct Normalized {
     /// `" " + text + " "`
-    pub padded: Vec<u8>,
+    pub padded: String,
     /// byte ranges of word tokens in `padded`
     pub words: Vec<(u32, u32)>,
+    /// for each byte of `padded`, the word a char n-gram starting there is attributed to
+    word_at: Vec<u32>,
 }
 
 impl Normalized {
     pub fn word(&self, i: usize) -> &str {
         let (s, e) = self.words[i];
-        std::str::from_utf8(&self.padded[s as usize..e as usize]).unwrap_or("")
+        self.padded.get(s as usize..e as usize).unwrap_or("")
     }
 }
 
@@ -73,24 +75,24 @@ impl Normalized {
 pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.padded.clear();
     out.words.clear();
-    out.padded.push(b' ');
+    out.padded.push(' ');
     for raw in text
         .split(crate::vader::is_py_space)
         .filter(|s| !s.is_empty())
     {
         if out.padded.len() > 1 {
-            out.padded.push(b' ');
+            out.padded.push(' ');
         }
         let lower_raw = raw.as_bytes();
         if starts_with_ignore_case(lower_raw, b"http://")
             || starts_with_ignore_case(lower_raw, b"https://")
             || starts_with_ignore_case(lower_raw, b"www.")
         {
-            out.padded.extend_from_slice(b"<url>");
+            out.padded.push_str("<url>");
             continue;
         }
         if raw.len() > 1 && raw.starts_with('@') {
-            out.padded.extend_from_slice(b"@user");
+            out.padded.push_str("@user");
             // keep trailing punctuation such as "@brand:" or "@brand?"
             let tail_start = raw[1..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_'))
@@ -101,7 +103,7 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
         }
         push_folded(raw, &mut out.padded);
     }
-    out.padded.push(b' ');
+    out.padded.push(' ');
     tokenize_words(out);
 }
 
@@ -109,11 +111,17 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-fn push_folded(raw: &str, out: &mut Vec<u8>) {
-    let raw = raw
-        .replace("&amp;", "&")
-        .replace("&gt;", ">")
-        .replace("&lt;", "<");
+fn push_folded(raw: &str, out: &mut String) {
+    let unescaped;
+    let raw = if raw.contains('&') {
+        unescaped = raw
+            .replace("&amp;", "&")
+            .replace("&gt;", ">")
+            .replace("&lt;", "<");
+        unescaped.as_str()
+    } else {
+        raw
+    };
     let mut prev: Option<char> = None;
     let mut run = 0usize;
     for c in raw.chars() {
@@ -133,8 +141,7 @@ fn push_folded(raw: &str, out: &mut Vec<u8>) {
                 prev = Some(lc);
                 run = 1;
             }
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(lc.encode_utf8(&mut buf).as_bytes());
+            out.push(lc);
         }
     }
 }
@@ -145,7 +152,9 @@ fn is_word_byte(b: u8) -> bool {
 }
 
 fn tokenize_words(out: &mut Normalized) {
-    let bytes = &out.padded;
+    let bytes = out.padded.as_bytes();
+    out.word_at.clear();
+    out.word_at.resize(bytes.len() + 1, u32::MAX);
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -155,11 +164,20 @@ fn tokenize_words(out: &mut Normalized) {
                 i += 1;
             }
             out.words.push((start as u32, i as u32));
+            for slot in &mut out.word_at[start..i] {
+                *slot = out.words.len() as u32 - 1;
+            }
         } else {
             if b == b'?' || b == b'!' {
                 out.words.push((i as u32, i as u32 + 1));
             }
             i += 1;
+        }
+    }
+    // a char n-gram starting on a space belongs to the word that follows
+    for p in (0..bytes.len()).rev() {
+        if out.word_at[p] == u32::MAX && bytes[p] == b' ' {
+            out.word_at[p] = out.word_at[p + 1];
         }
     }
 }
@@ -185,7 +203,7 @@ pub fn for_each_feature(
 ) {
     let wmask = cfg.word_mask();
     let cmask = cfg.char_mask();
-    let b = &norm.padded;
+    let b = norm.padded.as_bytes();
     for (i, &(s, e)) in norm.words.iter().enumerate() {
         let mut h = Fnv64::new(NS_UNIGRAM);
         h.bytes(&b[s as usize..e as usize]);
@@ -200,20 +218,8 @@ pub fn for_each_feature(
             sink(Group::Word, bucket, Some(i - 1));
         }
     }
-    // attribute each char n-gram to the word holding its first non-space byte
-    let mut word_at = vec![u32::MAX; b.len() + 1];
-    for (i, &(s, e)) in norm.words.iter().enumerate() {
-        for slot in &mut word_at[s as usize..e as usize] {
-            *slot = i as u32;
-        }
-    }
-    for p in (0..b.len()).rev() {
-        if word_at[p] == u32::MAX && b[p] == b' ' {
-            word_at[p] = word_at[p + 1];
-        }
-    }
     let (kmin, kmax) = (cfg.char_min as usize, cfg.char_max as usize);
-    for (p, &at) in word_at.iter().enumerate().take(b.len()) {
+    for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
         let mut h = Fnv64::new(NS_CHAR);
         let owner = match at {
             u32::MAX => None,
@@ -242,10 +248,7 @@ mod tests {
     #[test]
     fn normalisation_replaces_handles_urls_and_digits() {
         let n = norm("@Delta WHY did flight 1234 leave?? http://t.co/abc Sooooo late");
-        assert_eq!(
-            std::str::from_utf8(&n.padded).expect("utf8"),
-            " @user why did flight 0 leave?? <url> sooo late "
-        );
+        assert_eq!(n.padded, " @user why did flight 0 leave?? <url> sooo late ");
         let words: Vec<&str> = (0..n.words.len()).map(|i| n.word(i)).collect();
         assert_eq!(
             words,
@@ -269,6 +272,6 @@ mod tests {
     fn empty_text_has_no_words() {
         let n = norm("   ");
         assert!(n.words.is_empty());
-        assert_eq!(n.padded, b"  ");
+        assert_eq!(n.padded, "  ");
     }
 }
