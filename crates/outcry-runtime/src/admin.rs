@@ -8,9 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-static COMPONENTS: OnceLock<Mutex<Vec<(&'static str, Arc<AtomicBool>)>>> = OnceLock::new();
+/// Registered components and their readiness flags.
+type Components = Mutex<Vec<(&'static str, Arc<AtomicBool>)>>;
 
-fn components() -> &'static Mutex<Vec<(&'static str, Arc<AtomicBool>)>> {
+static COMPONENTS: OnceLock<Components> = OnceLock::new();
+
+fn components() -> &'static Components {
     COMPONENTS.get_or_init(|| Mutex::new(Vec::new()))
 }
 

@@ -1,0 +1,28 @@
+# The two set-up commands: `make demo` and `make test`.
+CARGO ?= cargo
+
+.PHONY: demo test lint fmt unit e2e bench bench-scoring bench-spike broker
+
+## run the whole pipeline on the embedded broker with the bundled sample stream
+demo:
+	$(CARGO) run -p outcry-cli --bin outcry -- demo $(DEMO_ARGS)
+
+## formatting, lints, and every test (unit, property, end to end on a mock and a real broker)
+test: lint
+	OUTCRY_BROKER_BIN="$$(bash scripts/ensure-broker.sh)" $(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## benchmarks: scorer against the Python stack, spike detector cost per mention
+bench: bench-scoring bench-spike
+
+bench-scoring:
+	bash scripts/bench-scoring.sh
+
+bench-spike:
+	$(CARGO) bench -p outcry-spike
