@@ -158,7 +158,7 @@ impl LoopMetrics {
             consumed: metrics::counter!(name("records_consumed_total")),
             produced: metrics::counter!(name("records_produced_total")),
             backpressure: metrics::counter!(name("backpressure_waits_total")),
-            consume_errors: metrics::counter!(name("consume_errors_total")),
+            consume_errors: metrics::counter!(name("consume_errors_total"), "class" => "retry"),
             in_flight: metrics::gauge!(name("records_in_flight")),
             process_seconds: metrics::histogram!(name("process_seconds")),
             service,
