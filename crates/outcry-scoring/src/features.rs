@@ -61,7 +61,7 @@ pub struct Normalized {
     /// byte ranges of word tokens in `padded`
     pub words: Vec<(u32, u32)>,
     /// for each byte of `padded`, the word a char n-gram starting there is attributed to
-    word_at: Vec<u32>,
+    pub(crate) word_at: Vec<u32>,
 }
 
 impl Normalized {
@@ -112,6 +112,10 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 fn push_folded(raw: &str, out: &mut String) {
+    if raw.is_ascii() && !raw.contains('&') {
+        push_folded_ascii(raw.as_bytes(), out);
+        return;
+    }
     let unescaped;
     let raw = if raw.contains('&') {
         unescaped = raw
@@ -143,6 +147,30 @@ fn push_folded(raw: &str, out: &mut String) {
             }
             out.push(lc);
         }
+    }
+}
+
+/// [`push_folded`] for ASCII input without entities: the same folding, byte by byte.
+fn push_folded_ascii(raw: &[u8], out: &mut String) {
+    out.reserve(raw.len());
+    let mut prev = 0u8;
+    let mut run = 0usize;
+    for &c in raw {
+        let lc = match c {
+            b'0'..=b'9' => b'0',
+            other => other.to_ascii_lowercase(),
+        };
+        if run > 0 && lc == prev {
+            run += 1;
+            // digit runs collapse to one 0, other runs to at most three
+            if (lc == b'0' && run > 1) || run > 3 {
+                continue;
+            }
+        } else {
+            prev = lc;
+            run = 1;
+        }
+        out.push(char::from(lc));
     }
 }
 

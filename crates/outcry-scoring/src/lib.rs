@@ -25,6 +25,7 @@ pub mod model;
 pub mod signals;
 pub mod vader;
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -35,6 +36,7 @@ pub use signals::{Signal, SignalKind};
 pub use vader::Sentiment;
 
 use features::{normalize_into, Normalized};
+use model::PredictScratch;
 use signals::SignalDetector;
 use vader::SentimentAnalyzer;
 
@@ -184,10 +186,14 @@ impl Scorer {
 
     pub fn score(&self, input: &MentionInput<'_>) -> Score {
         let sentiment = self.analyzer.polarity_scores(input.text);
-        let mut norm = Normalized::default();
-        normalize_into(input.text, &mut norm);
-        let pred = self.model.predict_normalized(&norm, &sentiment, TOP_TERMS);
-        let signals = self.detector.detect(&norm);
+        let (pred, signals) = with_scratch(|scratch| {
+            normalize_into(input.text, &mut scratch.norm);
+            let pred =
+                self.model
+                    .predict_with(&scratch.norm, &sentiment, TOP_TERMS, &mut scratch.predict);
+            let signals = self.detector.detect(&scratch.norm);
+            (pred, signals)
+        });
         let p = pred.probability;
         let is_complaint = p >= self.model.threshold;
         let influence = influence(input);
@@ -228,6 +234,25 @@ impl Scorer {
     }
 }
 
+/// Per-thread buffers reused across [`Scorer::score`] calls.
+#[derive(Default)]
+struct Scratch {
+    norm: Normalized,
+    predict: PredictScratch,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        // not reachable (scoring does not re-enter itself), but never panic over a buffer
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
 /// Author influence in [0, 1] from followers, verification and engagement.
 pub fn influence(m: &MentionInput<'_>) -> f64 {
     let followers = ((1.0 + m.author_followers as f64).log10() / 7.0).min(1.0);
@@ -247,48 +272,154 @@ pub fn urgency(signals: &[Signal]) -> f64 {
 }
 
 fn explain(s: &Score, threshold: f64) -> String {
-    let mut out = String::with_capacity(160);
+    let mut out = String::with_capacity(192);
     let verdict = if s.is_complaint {
-        "complaint"
+        " complaint (p="
     } else {
-        "not a complaint"
+        " not a complaint (p="
     };
-    let _ = write!(
-        out,
-        "{} {verdict} (p={:.2}, threshold {:.2}); sentiment {:+.2}",
-        s.priority, s.complaint_probability, threshold, s.sentiment.compound
-    );
+    out.push_str(s.priority.as_str());
+    out.push_str(verdict);
+    push_fixed2(&mut out, s.complaint_probability, false);
+    out.push_str(", threshold ");
+    push_fixed2(&mut out, threshold, false);
+    out.push_str("); sentiment ");
+    push_fixed2(&mut out, s.sentiment.compound, true);
     if !s.signals.is_empty() {
         out.push_str("; signals: ");
         for (i, sig) in s.signals.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            let _ = write!(out, "{} \"{}\"", sig.kind.as_str(), sig.evidence);
+            out.push_str(sig.kind.as_str());
+            out.push_str(" \"");
+            out.push_str(&sig.evidence);
+            out.push('"');
         }
     }
-    let pushing: Vec<&(String, f64)> = s
+    let mut pushing = s
         .top_terms
         .iter()
         .filter(|(_, c)| *c > 0.0)
         .take(3)
-        .collect();
-    if !pushing.is_empty() {
+        .peekable();
+    if pushing.peek().is_some() {
         out.push_str("; complaint terms: ");
-        for (i, (t, c)) in pushing.iter().enumerate() {
+        for (i, (t, c)) in pushing.enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            let _ = write!(out, "{t} ({c:+.2})");
+            out.push_str(t);
+            out.push_str(" (");
+            push_fixed2(&mut out, *c, true);
+            out.push(')');
         }
     }
-    let _ = write!(
-        out,
-        "; influence {:.2}, urgency {:.2}",
-        s.influence, s.urgency
-    );
+    out.push_str("; influence ");
+    push_fixed2(&mut out, s.influence, false);
+    out.push_str(", urgency ");
+    push_fixed2(&mut out, s.urgency, false);
     if let Some(route) = s.route {
-        let _ = write!(out, "; route to {route}");
+        out.push_str("; route to ");
+        out.push_str(route);
     }
     out
+}
+
+/// Appends `x` as `format!("{x:.2}")` (or `{x:+.2}` with `plus`) would, without the general
+/// float formatter: exact except near a rounding tie, where it defers to `format!`.
+fn push_fixed2(out: &mut String, x: f64, plus: bool) {
+    if x.is_finite() && x.abs() < 1e6 {
+        let y = x.abs() * 100.0;
+        let floor = y.floor();
+        let frac = y - floor;
+        // the product is within 1e-8 of the exact value, so away from a tie its rounding
+        // is the rounding of the exact decimal expansion that `format!` performs
+        if (frac - 0.5).abs() > 1e-6 {
+            let r = (if frac > 0.5 { floor + 1.0 } else { floor }) as u64;
+            if r != 0 || !x.is_sign_negative() {
+                if x.is_sign_negative() {
+                    out.push('-');
+                } else if plus {
+                    out.push('+');
+                }
+                push_u64(out, r / 100);
+                out.push('.');
+                let cents = (r % 100) as u8;
+                out.push(char::from(b'0' + cents / 10));
+                out.push(char::from(b'0' + cents % 10));
+                return;
+            }
+        }
+    }
+    let _ = if plus {
+        write!(out, "{x:+.2}")
+    } else {
+        write!(out, "{x:.2}")
+    };
+}
+
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| char::from(b)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed2_matches_format() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            0.005,
+            0.015,
+            0.025,
+            0.125,
+            -0.125,
+            0.995,
+            0.9951,
+            -0.001,
+            1.0,
+            -1.0,
+            0.5,
+            12.345,
+            -12.345,
+            99.999,
+            1e7,
+            -1e7,
+            f64::NAN,
+            f64::INFINITY,
+            0.475,
+            0.4999,
+        ];
+        let mut r = hash::SplitMix64::new(3);
+        for _ in 0..200_000 {
+            let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            cases.push((u - 0.5) * 20.0);
+            cases.push(((r.next_u64() % 20001) as f64 - 10000.0) / 10000.0);
+        }
+        for x in cases {
+            for plus in [false, true] {
+                let mut got = String::new();
+                push_fixed2(&mut got, x, plus);
+                let want = if plus {
+                    format!("{x:+.2}")
+                } else {
+                    format!("{x:.2}")
+                };
+                assert_eq!(got, want, "{x:e} plus={plus}");
+            }
+        }
+    }
 }

@@ -6,7 +6,8 @@
 //! order (sorted bucket indices), so the same data and seed give the same bytes.
 
 use crate::features::{
-    for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized,
+    for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized, NS_BIGRAM,
+    NS_CHAR, NS_UNIGRAM,
 };
 use crate::hash::{Fnv64, SplitMix64};
 use crate::vader::{Sentiment, SentimentAnalyzer};
@@ -71,22 +72,27 @@ impl ComplaintModel {
         sentiment: &Sentiment,
         top_k: usize,
     ) -> Prediction {
+        let mut scratch = PredictScratch::default();
+        self.predict_with(norm, sentiment, top_k, &mut scratch)
+    }
+
+    /// [`ComplaintModel::predict_normalized`] with caller-owned scratch buffers, so a hot
+    /// loop allocates only the returned terms.
+    pub fn predict_with(
+        &self,
+        norm: &Normalized,
+        sentiment: &Sentiment,
+        top_k: usize,
+        scratch: &mut PredictScratch,
+    ) -> Prediction {
         let (n_word, n_char) = group_sizes(norm, &self.cfg);
         let sw = 1.0 / (n_word.max(1) as f32).sqrt();
         let sc = 1.0 / (n_char.max(1) as f32).sqrt();
-        let mut per_word = vec![0f32; norm.words.len()];
+        let per_word = &mut scratch.per_word;
+        per_word.clear();
+        per_word.resize(norm.words.len(), 0.0);
+        let text_z = self.text_logit(norm, sw, sc, per_word);
         let mut z = f64::from(self.bias);
-        let mut text_z = 0f32;
-        for_each_feature(norm, &self.cfg, |g, bucket, owner| {
-            let c = match g {
-                Group::Word => self.word_w[bucket as usize] * sw,
-                Group::Char => self.char_w[bucket as usize] * sc,
-            };
-            text_z += c;
-            if let Some(w) = owner {
-                per_word[w] += c;
-            }
-        });
         z += f64::from(text_z);
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
             z += f64::from(*w) * x;
@@ -94,12 +100,72 @@ impl ComplaintModel {
         let top_terms = if top_k == 0 {
             Vec::new()
         } else {
-            top_words(norm, &per_word, top_k)
+            top_words(norm, per_word, top_k, &mut scratch.merged)
         };
         Prediction {
             probability: sigmoid(z),
             top_terms,
         }
+    }
+
+    /// The text part of the log-odds: the same sum, in the same order, as visiting
+    /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
+    /// contribution also added to the word it is attributed to.
+    fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
+        let wmask = self.cfg.word_mask() as usize;
+        let cmask = self.cfg.char_mask() as usize;
+        let b = norm.padded.as_bytes();
+        let mut text_z = 0f32;
+        let mut prev: &[u8] = &[];
+        for (i, &(s, e)) in norm.words.iter().enumerate() {
+            let word = &b[s as usize..e as usize];
+            let mut h = Fnv64::new(NS_UNIGRAM);
+            h.bytes(word);
+            let c = self.word_w[(h.finish() as usize) & wmask] * sw;
+            text_z += c;
+            per_word[i] += c;
+            if i > 0 {
+                let mut h = Fnv64::new(NS_BIGRAM);
+                h.bytes(prev);
+                h.byte(0);
+                h.bytes(word);
+                let c = self.word_w[(h.finish() as usize) & wmask] * sw;
+                text_z += c;
+                per_word[i - 1] += c;
+            }
+            prev = word;
+        }
+        let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
+        let base = Fnv64::new(NS_CHAR);
+        let char_w = &self.char_w[..];
+        for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
+            let gram = &b[p..b.len().min(p + kmax)];
+            let mut h = base;
+            let mut acc = 0f32;
+            let mut first = true;
+            for (k, &byte) in gram.iter().enumerate() {
+                h.byte(byte);
+                if k + 1 >= kmin {
+                    let c = char_w[(h.finish() as usize) & cmask] * sc;
+                    text_z += c;
+                    // per-word sums keep their order: start from the word's running sum
+                    if first {
+                        acc = match per_word.get(at as usize) {
+                            Some(&v) => v,
+                            None => 0.0,
+                        };
+                        first = false;
+                    }
+                    acc += c;
+                }
+            }
+            if !first {
+                if let Some(slot) = per_word.get_mut(at as usize) {
+                    *slot = acc;
+                }
+            }
+        }
+        text_z
     }
 
     /// Serialises the model (little-endian, sparse: only buckets with a weight).
@@ -219,26 +285,48 @@ pub fn version_of(bytes: &[u8]) -> String {
     format!("complaint-lr-{:012x}", h.finish() >> 16)
 }
 
-fn top_words(norm: &Normalized, per_word: &[f32], k: usize) -> Vec<(String, f64)> {
+fn top_words(
+    norm: &Normalized,
+    per_word: &[f32],
+    k: usize,
+    merged: &mut Vec<(u32, f32)>,
+) -> Vec<(String, f64)> {
     // merge repeated words, skip placeholders that explain nothing
-    let mut merged: Vec<(&str, f32)> = Vec::with_capacity(per_word.len());
+    merged.clear();
     for (i, &c) in per_word.iter().enumerate() {
         let w = norm.word(i);
         if w == "@user" || w == "<url>" {
             continue;
         }
-        match merged.iter_mut().find(|(m, _)| *m == w) {
+        match merged.iter_mut().find(|(m, _)| norm.word(*m as usize) == w) {
             Some(entry) => entry.1 += c,
-            None => merged.push((w, c)),
+            None => merged.push((i as u32, c)),
         }
     }
-    merged.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(b.0)));
+    // words are unique after merging, so the order is total and an unstable sort is exact
+    merged.sort_unstable_by(|a, b| {
+        b.1.abs()
+            .total_cmp(&a.1.abs())
+            .then_with(|| norm.word(a.0 as usize).cmp(norm.word(b.0 as usize)))
+    });
     merged
-        .into_iter()
+        .iter()
         .take(k)
         .filter(|(_, c)| c.abs() > 1e-4)
-        .map(|(w, c)| (w.to_string(), (f64::from(c) * 1e4).round() / 1e4))
+        .map(|&(w, c)| {
+            (
+                norm.word(w as usize).to_string(),
+                (f64::from(c) * 1e4).round() / 1e4,
+            )
+        })
         .collect()
+}
+
+/// Reusable buffers of [`ComplaintModel::predict_with`].
+#[derive(Debug, Default)]
+pub struct PredictScratch {
+    per_word: Vec<f32>,
+    merged: Vec<(u32, f32)>,
 }
 
 struct Reader<'a> {
