@@ -227,13 +227,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), NotifierError
     if config.notifier.webhooks.is_empty() {
         tracing::warn!("no webhooks configured: escalations are consumed and counted only");
     }
-    let spec = PipelineSpec {
-        service: "notifier",
-        input_topic: config.kafka.topics.escalations.clone(),
-        group_id: config.group_id("notifier"),
-        dead_letter_topic: config.kafka.topics.dead_letters.as_str().into(),
-        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
-    };
+    let spec = PipelineSpec::new(&config, "notifier", &config.kafka.topics.escalations);
     pipeline::run(&config.kafka, spec, notifier, shutdown).await?;
     Ok(())
 }

@@ -10,7 +10,6 @@ use outcry_proto::Message as _;
 use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
 use outcry_runtime::{time::now_millis, Config, Shutdown};
 use std::sync::Arc;
-use std::time::Duration;
 
 const END_TO_END_SECONDS: &str = "outcry_router_end_to_end_seconds";
 
@@ -78,13 +77,7 @@ impl Processor for Router {
 /// Consumes scored mentions and writes escalations until shutdown.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), RouterError> {
     let router = Router::new(&config);
-    let spec = PipelineSpec {
-        service: "router",
-        input_topic: config.kafka.topics.scored.clone(),
-        group_id: config.group_id("router"),
-        dead_letter_topic: config.kafka.topics.dead_letters.as_str().into(),
-        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
-    };
+    let spec = PipelineSpec::new(&config, "router", &config.kafka.topics.scored);
     pipeline::run(&config.kafka, spec, router, shutdown).await?;
     Ok(())
 }

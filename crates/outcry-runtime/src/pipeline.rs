@@ -85,6 +85,20 @@ pub struct PipelineSpec {
     pub drain_timeout: Duration,
 }
 
+impl PipelineSpec {
+    /// The spec of `service` reading `input_topic`, with the group, dead-letter topic and
+    /// drain bound from the deployment's config.
+    pub fn new(config: &crate::Config, service: &'static str, input_topic: &str) -> PipelineSpec {
+        PipelineSpec {
+            service,
+            input_topic: input_topic.to_string(),
+            group_id: config.group_id(service),
+            dead_letter_topic: config.kafka.topics.dead_letters.as_str().into(),
+            drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error("cannot create kafka client")]

@@ -8,7 +8,6 @@ use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Re
 use outcry_runtime::{Config, Shutdown};
 use outcry_scoring::{MentionInput, Scorer, ScoringError};
 use std::sync::Arc;
-use std::time::Duration;
 
 const SCORED: &str = "outcry_scorer_mentions_scored_total";
 const COMPLAINTS: &str = "outcry_scorer_complaints_total";
@@ -137,13 +136,7 @@ impl Processor for ScoreProcessor {
 /// Consumes mentions and writes scored mentions until shutdown.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), ScorerError> {
     let processor = ScoreProcessor::new(&config)?;
-    let spec = PipelineSpec {
-        service: "scorer",
-        input_topic: config.kafka.topics.mentions.clone(),
-        group_id: config.group_id("scorer"),
-        dead_letter_topic: config.kafka.topics.dead_letters.as_str().into(),
-        drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
-    };
+    let spec = PipelineSpec::new(&config, "scorer", &config.kafka.topics.mentions);
     pipeline::run(&config.kafka, spec, processor, shutdown).await?;
     Ok(())
 }
