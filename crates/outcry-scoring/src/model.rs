@@ -23,13 +23,80 @@ pub const DENSE: usize = 4;
 pub struct ComplaintModel {
     pub cfg: FeatureConfig,
     /// per-bucket weights with the inverse document frequency folded in; 0 for unseen buckets
-    word_w: Vec<f32>,
-    char_w: Vec<f32>,
+    word_w: Weights,
+    char_w: Weights,
     dense_w: [f32; DENSE],
     bias: f32,
     /// probability at or above which a mention is a complaint
     pub threshold: f64,
     version: String,
+}
+
+/// A weight table with most buckets zero, stored compactly so that it stays in cache:
+/// per block of 64 buckets, a bitmap of the stored ones and the offset of the block's first
+/// stored value. [`Weights::get`] returns exactly the value of the dense table (0 where
+/// nothing is stored).
+#[derive(Debug, Clone, Default)]
+struct Weights {
+    blocks: Vec<Block>,
+    values: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    bits: u64,
+    base: u32,
+}
+
+impl Weights {
+    fn from_dense(dense: &[f32]) -> Weights {
+        let mut blocks = Vec::with_capacity(dense.len().div_ceil(64));
+        let mut values = Vec::new();
+        for chunk in dense.chunks(64) {
+            let mut bits = 0u64;
+            let base = values.len() as u32;
+            for (i, &w) in chunk.iter().enumerate() {
+                // keep every value whose bits are not +0, so get() is exact even for -0
+                if w.to_bits() != 0 {
+                    bits |= 1 << i;
+                    values.push(w);
+                }
+            }
+            blocks.push(Block { bits, base });
+        }
+        Weights { blocks, values }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> f32 {
+        let Some(block) = self.blocks.get(i >> 6) else {
+            return 0.0;
+        };
+        let bit = 1u64 << (i & 63);
+        let rank = (block.bits & (bit - 1)).count_ones() as usize;
+        let v = self
+            .values
+            .get(block.base as usize + rank)
+            .copied()
+            .unwrap_or(0.0);
+        // branch-free select: most buckets are empty, and unpredictably so
+        let keep = 0u32.wrapping_sub(u32::from(block.bits & bit != 0));
+        f32::from_bits(v.to_bits() & keep)
+    }
+
+    /// (bucket, value) of the stored buckets, in bucket order
+    fn nonzero(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
+        self.blocks.iter().enumerate().flat_map(move |(bi, block)| {
+            (0..64u32)
+                .filter(move |i| block.bits & (1u64 << i) != 0)
+                .map(move |i| {
+                    let bit = 1u64 << i;
+                    let rank = (block.bits & (bit - 1)).count_ones() as usize;
+                    let v = self.values[block.base as usize + rank];
+                    (bi as u32 * 64 + i, v)
+                })
+        })
+    }
 }
 
 /// Model output for one text.
@@ -91,7 +158,7 @@ impl ComplaintModel {
         let per_word = &mut scratch.per_word;
         per_word.clear();
         per_word.resize(norm.words.len(), 0.0);
-        let text_z = self.text_logit(norm, sw, sc, per_word);
+        let text_z = self.text_logit(norm, sw, sc, per_word, &mut scratch.idx);
         let mut z = f64::from(self.bias);
         z += f64::from(text_z);
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
@@ -111,58 +178,88 @@ impl ComplaintModel {
     /// The text part of the log-odds: the same sum, in the same order, as visiting
     /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
     /// contribution also added to the word it is attributed to.
-    fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
-        let wmask = self.cfg.word_mask() as usize;
-        let cmask = self.cfg.char_mask() as usize;
+    ///
+    /// Buckets are hashed first and looked up afterwards, so the (cache-missing) weight
+    /// loads are independent of each other and overlap.
+    fn text_logit(
+        &self,
+        norm: &Normalized,
+        sw: f32,
+        sc: f32,
+        per_word: &mut [f32],
+        idx: &mut Vec<u32>,
+    ) -> f32 {
+        let wmask = self.cfg.word_mask();
+        let cmask = self.cfg.char_mask();
         let b = norm.padded.as_bytes();
-        let mut text_z = 0f32;
+        idx.clear();
         let mut prev: &[u8] = &[];
         for (i, &(s, e)) in norm.words.iter().enumerate() {
             let word = &b[s as usize..e as usize];
             let mut h = Fnv64::new(NS_UNIGRAM);
             h.bytes(word);
-            let c = self.word_w[(h.finish() as usize) & wmask] * sw;
-            text_z += c;
-            per_word[i] += c;
+            idx.push(h.finish() as u32 & wmask);
             if i > 0 {
                 let mut h = Fnv64::new(NS_BIGRAM);
                 h.bytes(prev);
                 h.byte(0);
                 h.bytes(word);
-                let c = self.word_w[(h.finish() as usize) & wmask] * sw;
-                text_z += c;
-                per_word[i - 1] += c;
+                idx.push(h.finish() as u32 & wmask);
             }
             prev = word;
         }
-        let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
+        let n_word_feats = idx.len();
+        let (kmin, kmax) = (
+            self.cfg.char_min.max(1) as usize,
+            self.cfg.char_max as usize,
+        );
         let base = Fnv64::new(NS_CHAR);
-        let char_w = &self.char_w[..];
-        for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
+        let positions = norm.word_at.len().min(b.len());
+        for p in 0..positions {
             let gram = &b[p..b.len().min(p + kmax)];
             let mut h = base;
-            let mut acc = 0f32;
-            let mut first = true;
             for (k, &byte) in gram.iter().enumerate() {
                 h.byte(byte);
                 if k + 1 >= kmin {
-                    let c = char_w[(h.finish() as usize) & cmask] * sc;
-                    text_z += c;
-                    // per-word sums keep their order: start from the word's running sum
-                    if first {
-                        acc = match per_word.get(at as usize) {
-                            Some(&v) => v,
-                            None => 0.0,
-                        };
-                        first = false;
-                    }
-                    acc += c;
+                    idx.push(h.finish() as u32 & cmask);
                 }
             }
-            if !first {
-                if let Some(slot) = per_word.get_mut(at as usize) {
-                    *slot = acc;
-                }
+        }
+        let (widx, cidx) = idx.split_at(n_word_feats);
+
+        let mut text_z = 0f32;
+        let mut wit = widx.iter();
+        for i in 0..norm.words.len() {
+            let Some(&u) = wit.next() else { break };
+            let c = self.word_w.get(u as usize) * sw;
+            text_z += c;
+            per_word[i] += c;
+            if i > 0 {
+                let Some(&bg) = wit.next() else { break };
+                let c = self.word_w.get(bg as usize) * sw;
+                text_z += c;
+                per_word[i - 1] += c;
+            }
+        }
+        let mut j = 0;
+        for (p, &at) in norm.word_at[..positions].iter().enumerate() {
+            let n = (b.len() - p).min(kmax).saturating_sub(kmin - 1);
+            let Some(grams) = cidx.get(j..j + n) else {
+                break;
+            };
+            j += n;
+            if n == 0 {
+                continue;
+            }
+            // per-word sums keep their order: continue from the word's running sum
+            let mut acc = per_word.get(at as usize).copied().unwrap_or(0.0);
+            for &g in grams {
+                let c = self.char_w.get(g as usize) * sc;
+                text_z += c;
+                acc += c;
+            }
+            if let Some(slot) = per_word.get_mut(at as usize) {
+                *slot = acc;
             }
         }
         text_z
@@ -185,12 +282,7 @@ impl ComplaintModel {
             out.extend_from_slice(&w.to_le_bytes());
         }
         for table in [&self.word_w, &self.char_w] {
-            let nz: Vec<(u32, f32)> = table
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| **w != 0.0)
-                .map(|(i, w)| (i as u32, *w))
-                .collect();
+            let nz: Vec<(u32, f32)> = table.nonzero().filter(|(_, w)| *w != 0.0).collect();
             out.extend_from_slice(&(nz.len() as u32).to_le_bytes());
             for (i, w) in nz {
                 out.extend_from_slice(&i.to_le_bytes());
@@ -268,8 +360,8 @@ impl ComplaintModel {
         let word_w = tables.pop().unwrap_or_default();
         Ok(ComplaintModel {
             cfg,
-            word_w,
-            char_w,
+            word_w: Weights::from_dense(&word_w),
+            char_w: Weights::from_dense(&char_w),
             dense_w,
             bias,
             threshold,
@@ -326,6 +418,7 @@ fn top_words(
 #[derive(Debug, Default)]
 pub struct PredictScratch {
     per_word: Vec<f32>,
+    idx: Vec<u32>,
     merged: Vec<(u32, f32)>,
 }
 
@@ -543,8 +636,8 @@ pub fn fit(corpus: &Corpus, train: &[usize], tc: &TrainConfig, threshold: f64) -
     let bias = theta[dim + DENSE] as f32;
     let mut model = ComplaintModel {
         cfg,
-        word_w,
-        char_w,
+        word_w: Weights::from_dense(&word_w),
+        char_w: Weights::from_dense(&char_w),
         dense_w,
         bias,
         threshold,
@@ -785,9 +878,9 @@ impl ComplaintModel {
         let mut z = f64::from(self.bias);
         for &(id, c) in &doc.counts {
             let w = if id < word_size {
-                self.word_w[id as usize] * doc.scale_word
+                self.word_w.get(id as usize) * doc.scale_word
             } else {
-                self.char_w[(id - word_size) as usize] * doc.scale_char
+                self.char_w.get((id - word_size) as usize) * doc.scale_char
             };
             z += f64::from(w * c);
         }
