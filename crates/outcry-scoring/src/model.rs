@@ -32,70 +32,31 @@ pub struct ComplaintModel {
     version: String,
 }
 
-/// A weight table with most buckets zero, stored compactly so that it stays in cache:
-/// per block of 64 buckets, a bitmap of the stored ones and the offset of the block's first
-/// stored value. [`Weights::get`] returns exactly the value of the dense table (0 where
-/// nothing is stored).
+/// A bucket weight table with the inverse document frequency folded in; 0 for unseen buckets.
 #[derive(Debug, Clone, Default)]
 struct Weights {
-    blocks: Vec<Block>,
-    values: Vec<f32>,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Block {
-    bits: u64,
-    base: u32,
+    dense: Vec<f32>,
 }
 
 impl Weights {
     fn from_dense(dense: &[f32]) -> Weights {
-        let mut blocks = Vec::with_capacity(dense.len().div_ceil(64));
-        let mut values = Vec::new();
-        for chunk in dense.chunks(64) {
-            let mut bits = 0u64;
-            let base = values.len() as u32;
-            for (i, &w) in chunk.iter().enumerate() {
-                // keep every value whose bits are not +0, so get() is exact even for -0
-                if w.to_bits() != 0 {
-                    bits |= 1 << i;
-                    values.push(w);
-                }
-            }
-            blocks.push(Block { bits, base });
+        Weights {
+            dense: dense.to_vec(),
         }
-        Weights { blocks, values }
     }
 
     #[inline]
     fn get(&self, i: usize) -> f32 {
-        let Some(block) = self.blocks.get(i >> 6) else {
-            return 0.0;
-        };
-        let bit = 1u64 << (i & 63);
-        let rank = (block.bits & (bit - 1)).count_ones() as usize;
-        let v = self
-            .values
-            .get(block.base as usize + rank)
-            .copied()
-            .unwrap_or(0.0);
-        // branch-free select: most buckets are empty, and unpredictably so
-        let keep = 0u32.wrapping_sub(u32::from(block.bits & bit != 0));
-        f32::from_bits(v.to_bits() & keep)
+        self.dense.get(i).copied().unwrap_or(0.0)
     }
 
-    /// (bucket, value) of the stored buckets, in bucket order
+    /// (bucket, value) of the non-zero buckets, in bucket order
     fn nonzero(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.blocks.iter().enumerate().flat_map(move |(bi, block)| {
-            (0..64u32)
-                .filter(move |i| block.bits & (1u64 << i) != 0)
-                .map(move |i| {
-                    let bit = 1u64 << i;
-                    let rank = (block.bits & (bit - 1)).count_ones() as usize;
-                    let v = self.values[block.base as usize + rank];
-                    (bi as u32 * 64 + i, v)
-                })
-        })
+        self.dense
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .map(|(i, w)| (i as u32, *w))
     }
 }
 

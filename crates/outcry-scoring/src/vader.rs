@@ -48,7 +48,9 @@ pub struct Sentiment {
 /// Lexicons loaded once; scoring takes `&self` and allocates only small scratch buffers.
 #[derive(Debug, Clone)]
 pub struct SentimentAnalyzer {
-    lexicon: FxHashMap<Box<str>, f64>,
+    /// lexicon valence and booster value of each word in either list (one look-up per token)
+    words: FxHashMap<Box<str>, WordInfo>,
+    lexicon_len: usize,
     emoji: FxHashMap<char, Box<str>>,
     /// true when some emoji key is ASCII, which disables the ASCII fast path
     ascii_emoji: bool,
@@ -57,6 +59,24 @@ pub struct SentimentAnalyzer {
 /// Scores `text` with the embedded lexicons.
 pub fn polarity_scores(text: &str) -> Sentiment {
     SentimentAnalyzer::embedded().polarity_scores(text)
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct WordInfo {
+    lex: Option<f64>,
+    booster: Option<f64>,
+}
+
+/// Per-thread buffers of [`SentimentAnalyzer::polarity_scores`].
+#[derive(Default)]
+struct Scratch {
+    lower_buf: String,
+    toks: Vec<Token>,
+    sentiments: Vec<f64>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 struct Token {
@@ -79,7 +99,8 @@ impl SentimentAnalyzer {
 
     fn empty() -> SentimentAnalyzer {
         SentimentAnalyzer {
-            lexicon: FxHashMap::default(),
+            words: FxHashMap::default(),
+            lexicon_len: 0,
             emoji: FxHashMap::default(),
             ascii_emoji: false,
         }
@@ -117,8 +138,23 @@ impl SentimentAnalyzer {
             }
         }
         let ascii_emoji = emo.keys().any(char::is_ascii);
+        let lexicon_len = lex.len();
+        let mut words: FxHashMap<Box<str>, WordInfo> = lex
+            .into_iter()
+            .map(|(w, v)| {
+                let info = WordInfo {
+                    lex: Some(v),
+                    booster: booster(&w),
+                };
+                (w, info)
+            })
+            .collect();
+        for &w in BOOSTER_INCR.iter().chain(BOOSTER_DECR) {
+            words.entry(Box::from(w)).or_default().booster = booster(w);
+        }
         Ok(SentimentAnalyzer {
-            lexicon: lex,
+            words,
+            lexicon_len,
             emoji: emo,
             ascii_emoji,
         })
@@ -126,24 +162,28 @@ impl SentimentAnalyzer {
 
     /// Number of entries in the word lexicon.
     pub fn lexicon_len(&self) -> usize {
-        self.lexicon.len()
+        self.lexicon_len
     }
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.lexicon.get(lower).copied()
+        self.words.get(lower).and_then(|i| i.lex)
     }
 
     fn replace_emoji<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        if (text.is_ascii() && !self.ascii_emoji)
-            || !text.chars().any(|c| self.emoji.contains_key(&c))
-        {
+        // without ASCII keys only non-ASCII characters can be emoji
+        let may_be_emoji =
+            |c: char| (self.ascii_emoji || !c.is_ascii()) && self.emoji.contains_key(&c);
+        if (text.is_ascii() && !self.ascii_emoji) || !text.chars().any(may_be_emoji) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
         let mut prev_space = true;
         for c in text.chars() {
-            if let Some(desc) = self.emoji.get(&c) {
+            if let Some(desc) = (self.ascii_emoji || !c.is_ascii())
+                .then(|| self.emoji.get(&c))
+                .flatten()
+            {
                 if !prev_space {
                     out.push(' ');
                 }
@@ -159,22 +199,36 @@ impl SentimentAnalyzer {
 
     /// VADER's compound, pos, neu and neg for `text`.
     pub fn polarity_scores(&self, text: &str) -> Sentiment {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.polarity_scores_with(text, &mut scratch),
+            Err(_) => self.polarity_scores_with(text, &mut Scratch::default()),
+        })
+    }
+
+    fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch) -> Sentiment {
         let replaced = self.replace_emoji(text);
         let text = replaced.trim_matches(is_py_space);
 
-        let mut lower_buf = String::with_capacity(text.len() + 8);
-        let mut toks: Vec<Token> = Vec::with_capacity(32);
+        let Scratch {
+            lower_buf,
+            toks,
+            sentiments,
+        } = scratch;
+        lower_buf.clear();
+        toks.clear();
+        sentiments.clear();
         for raw in text.split(is_py_space).filter(|s| !s.is_empty()) {
             let word = strip_punct_if_word(raw);
             let start = lower_buf.len();
-            push_lower(&mut lower_buf, word);
+            push_lower(lower_buf, word);
             let end = lower_buf.len();
             let lw = &lower_buf[start..end];
+            let info = self.words.get(lw).copied().unwrap_or_default();
             toks.push(Token {
                 lower: (start, end),
                 upper: py_isupper(word),
-                lex: self.lexicon.get(lw).copied(),
-                booster: booster(lw),
+                lex: info.lex,
+                booster: info.booster,
             });
         }
         if toks.is_empty() {
@@ -184,12 +238,11 @@ impl SentimentAnalyzer {
         let upper_count = toks.iter().filter(|t| t.upper).count();
         let cap_diff = upper_count > 0 && upper_count < n;
         let ctx = Ctx {
-            toks: &toks,
-            buf: &lower_buf,
+            toks,
+            buf: lower_buf,
             cap_diff,
         };
 
-        let mut sentiments: Vec<f64> = Vec::with_capacity(n);
         for (i, tok) in toks.iter().enumerate() {
             if tok.booster.is_some()
                 || (i + 1 < n && ctx.lower(i) == "kind" && ctx.lower(i + 1) == "of")
@@ -199,8 +252,8 @@ impl SentimentAnalyzer {
             }
             sentiments.push(ctx.valence(i));
         }
-        ctx.but_check(&mut sentiments);
-        score_valence(&sentiments, text)
+        ctx.but_check(sentiments);
+        score_valence(sentiments, text)
     }
 }
 
@@ -473,13 +526,18 @@ pub(crate) fn is_py_space(c: char) -> bool {
     c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
-#[inline]
-fn is_ascii_punct(c: char) -> bool {
-    c.is_ascii_punctuation()
-}
-
 fn strip_punct_if_word(token: &str) -> &str {
-    let stripped = token.trim_matches(is_ascii_punct);
+    // ASCII punctuation is one byte and never part of a multi-byte character, so trimming
+    // bytes is `trim_matches(|c: char| c.is_ascii_punctuation())`
+    let b = token.as_bytes();
+    let (mut s, mut e) = (0, b.len());
+    while s < e && b[s].is_ascii_punctuation() {
+        s += 1;
+    }
+    while e > s && b[e - 1].is_ascii_punctuation() {
+        e -= 1;
+    }
+    let stripped = token.get(s..e).unwrap_or(token);
     if stripped.chars().nth(2).is_none() {
         token
     } else {
@@ -503,6 +561,10 @@ fn is_titlecase(c: char) -> bool {
 
 /// Python's `str.isupper`: at least one cased character and no lowercase or titlecase one.
 fn py_isupper(word: &str) -> bool {
+    if word.is_ascii() {
+        let b = word.as_bytes();
+        return !b.iter().any(u8::is_ascii_lowercase) && b.iter().any(u8::is_ascii_uppercase);
+    }
     let mut cased = false;
     for c in word.chars() {
         if c.is_lowercase() || is_titlecase(c) {
@@ -585,25 +647,100 @@ pub fn is_negation_word(lower: &str) -> bool {
     )
 }
 
+const BOOSTER_INCR: &[&str] = &[
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
+];
+const BOOSTER_DECR: &[&str] = &[
+    "almost",
+    "barely",
+    "hardly",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sorta",
+    "sortof",
+    "sort-of",
+];
+
 /// Single-word boosters (+0.293) and dampeners (-0.293).
 fn booster(lower: &str) -> Option<f64> {
-    match lower {
-        "absolutely" | "amazingly" | "awfully" | "completely" | "considerable" | "considerably"
-        | "decidedly" | "deeply" | "effing" | "enormous" | "enormously" | "entirely"
-        | "especially" | "exceptional" | "exceptionally" | "extreme" | "extremely"
-        | "fabulously" | "flipping" | "flippin" | "frackin" | "fracking" | "fricking"
-        | "frickin" | "frigging" | "friggin" | "fully" | "fuckin" | "fucking" | "fuggin"
-        | "fugging" | "greatly" | "hella" | "highly" | "hugely" | "incredible" | "incredibly"
-        | "intensely" | "major" | "majorly" | "more" | "most" | "particularly" | "purely"
-        | "quite" | "really" | "remarkably" | "so" | "substantially" | "thoroughly" | "total"
-        | "totally" | "tremendous" | "tremendously" | "uber" | "unbelievably" | "unusually"
-        | "utter" | "utterly" | "very" => Some(B_INCR),
-        "almost" | "barely" | "hardly" | "kinda" | "kindof" | "kind-of" | "less" | "little"
-        | "marginal" | "marginally" | "occasional" | "occasionally" | "partly" | "scarce"
-        | "scarcely" | "slight" | "slightly" | "somewhat" | "sorta" | "sortof" | "sort-of" => {
-            Some(B_DECR)
-        }
-        _ => None,
+    if BOOSTER_INCR.contains(&lower) {
+        Some(B_INCR)
+    } else if BOOSTER_DECR.contains(&lower) {
+        Some(B_DECR)
+    } else {
+        None
     }
 }
 
