@@ -76,10 +76,7 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.padded.clear();
     out.words.clear();
     out.padded.push(' ');
-    for raw in text
-        .split(crate::vader::is_py_space)
-        .filter(|s| !s.is_empty())
-    {
+    for raw in py_words(text) {
         if out.padded.len() > 1 {
             out.padded.push(' ');
         }
@@ -152,9 +149,10 @@ fn push_folded(raw: &str, out: &mut String) {
 
 /// [`push_folded`] for ASCII input without entities: the same folding, byte by byte.
 fn push_folded_ascii(raw: &[u8], out: &mut String) {
-    out.reserve(raw.len());
     let mut prev = 0u8;
     let mut run = 0usize;
+    let mut buf = [0u8; 64];
+    let mut n = 0;
     for &c in raw {
         let lc = match c {
             b'0'..=b'9' => b'0',
@@ -170,7 +168,63 @@ fn push_folded_ascii(raw: &[u8], out: &mut String) {
             prev = lc;
             run = 1;
         }
-        out.push(char::from(lc));
+        buf[n] = lc;
+        n += 1;
+        if n == buf.len() {
+            out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+            n = 0;
+        }
+    }
+    // ASCII in, ASCII out: always valid UTF-8
+    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+}
+
+/// `text.split(is_py_space).filter(|s| !s.is_empty())`, bytewise over ASCII.
+pub(crate) fn py_words(text: &str) -> PyWords<'_> {
+    PyWords { text, pos: 0 }
+}
+
+pub(crate) struct PyWords<'t> {
+    text: &'t str,
+    pos: usize,
+}
+
+impl PyWords<'_> {
+    /// length of the separator at byte `i` (0 if none)
+    #[inline]
+    fn space_at(&self, i: usize) -> usize {
+        let b = self.text.as_bytes()[i];
+        if b < 0x80 {
+            usize::from(matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f))
+        } else {
+            match self.text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) if crate::vader::is_py_space(c) => c.len_utf8(),
+                _ => 0,
+            }
+        }
+    }
+}
+
+impl<'t> Iterator for PyWords<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        let len = self.text.len();
+        // skip separators
+        loop {
+            if self.pos >= len {
+                return None;
+            }
+            match self.space_at(self.pos) {
+                0 => break,
+                n => self.pos += n,
+            }
+        }
+        let start = self.pos;
+        while self.pos < len && self.space_at(self.pos) == 0 {
+            self.pos += 1;
+        }
+        self.text.get(start..self.pos)
     }
 }
 
@@ -294,6 +348,24 @@ mod tests {
             Group::Char => c += 1,
         });
         assert_eq!((w, c), group_sizes(&n, &cfg));
+    }
+
+    #[test]
+    fn py_words_split_like_str_split() {
+        for text in [
+            "",
+            " ",
+            "a",
+            "  a  b\tc\n\u{1c}d\u{1f}e\u{85}f\u{a0}g\u{3000}h\u{2028}",
+            "\u{e9}t\u{e9} \u{1F620}x\u{200b}y",
+            "x\u{0b}\u{0c}\ry",
+        ] {
+            let want: Vec<&str> = text
+                .split(crate::vader::is_py_space)
+                .filter(|s| !s.is_empty())
+                .collect();
+            assert_eq!(py_words(text).collect::<Vec<_>>(), want, "{text:?}");
+        }
     }
 
     #[test]

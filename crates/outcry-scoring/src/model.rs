@@ -119,7 +119,7 @@ impl ComplaintModel {
         let per_word = &mut scratch.per_word;
         per_word.clear();
         per_word.resize(norm.words.len(), 0.0);
-        let text_z = self.text_logit(norm, sw, sc, per_word, &mut scratch.idx);
+        let text_z = self.text_logit(norm, sw, sc, per_word);
         let mut z = f64::from(self.bias);
         z += f64::from(text_z);
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
@@ -139,85 +139,44 @@ impl ComplaintModel {
     /// The text part of the log-odds: the same sum, in the same order, as visiting
     /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
     /// contribution also added to the word it is attributed to.
-    ///
-    /// Buckets are hashed first and looked up afterwards, so the (cache-missing) weight
-    /// loads are independent of each other and overlap.
-    fn text_logit(
-        &self,
-        norm: &Normalized,
-        sw: f32,
-        sc: f32,
-        per_word: &mut [f32],
-        idx: &mut Vec<u32>,
-    ) -> f32 {
-        let wmask = self.cfg.word_mask();
-        let cmask = self.cfg.char_mask();
+    fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
+        let wmask = self.cfg.word_mask() as usize;
+        let cmask = self.cfg.char_mask() as usize;
         let b = norm.padded.as_bytes();
-        idx.clear();
+        let mut text_z = 0f32;
         let mut prev: &[u8] = &[];
         for (i, &(s, e)) in norm.words.iter().enumerate() {
             let word = &b[s as usize..e as usize];
             let mut h = Fnv64::new(NS_UNIGRAM);
             h.bytes(word);
-            idx.push(h.finish() as u32 & wmask);
+            let c = self.word_w.get(h.finish() as usize & wmask) * sw;
+            text_z += c;
+            per_word[i] += c;
             if i > 0 {
                 let mut h = Fnv64::new(NS_BIGRAM);
                 h.bytes(prev);
                 h.byte(0);
                 h.bytes(word);
-                idx.push(h.finish() as u32 & wmask);
-            }
-            prev = word;
-        }
-        let n_word_feats = idx.len();
-        let (kmin, kmax) = (
-            self.cfg.char_min.max(1) as usize,
-            self.cfg.char_max as usize,
-        );
-        let base = Fnv64::new(NS_CHAR);
-        let positions = norm.word_at.len().min(b.len());
-        for p in 0..positions {
-            let gram = &b[p..b.len().min(p + kmax)];
-            let mut h = base;
-            for (k, &byte) in gram.iter().enumerate() {
-                h.byte(byte);
-                if k + 1 >= kmin {
-                    idx.push(h.finish() as u32 & cmask);
-                }
-            }
-        }
-        let (widx, cidx) = idx.split_at(n_word_feats);
-
-        let mut text_z = 0f32;
-        let mut wit = widx.iter();
-        for i in 0..norm.words.len() {
-            let Some(&u) = wit.next() else { break };
-            let c = self.word_w.get(u as usize) * sw;
-            text_z += c;
-            per_word[i] += c;
-            if i > 0 {
-                let Some(&bg) = wit.next() else { break };
-                let c = self.word_w.get(bg as usize) * sw;
+                let c = self.word_w.get(h.finish() as usize & wmask) * sw;
                 text_z += c;
                 per_word[i - 1] += c;
             }
+            prev = word;
         }
-        let mut j = 0;
-        for (p, &at) in norm.word_at[..positions].iter().enumerate() {
-            let n = (b.len() - p).min(kmax).saturating_sub(kmin - 1);
-            let Some(grams) = cidx.get(j..j + n) else {
-                break;
-            };
-            j += n;
-            if n == 0 {
-                continue;
-            }
+        let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
+        let base = Fnv64::new(NS_CHAR);
+        for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
+            let gram = &b[p..b.len().min(p + kmax)];
+            let mut h = base;
             // per-word sums keep their order: continue from the word's running sum
             let mut acc = per_word.get(at as usize).copied().unwrap_or(0.0);
-            for &g in grams {
-                let c = self.char_w.get(g as usize) * sc;
-                text_z += c;
-                acc += c;
+            for (k, &byte) in gram.iter().enumerate() {
+                h.byte(byte);
+                if k + 1 >= kmin {
+                    let c = self.char_w.get(h.finish() as usize & cmask) * sc;
+                    text_z += c;
+                    acc += c;
+                }
             }
             if let Some(slot) = per_word.get_mut(at as usize) {
                 *slot = acc;
@@ -379,7 +338,6 @@ fn top_words(
 #[derive(Debug, Default)]
 pub struct PredictScratch {
     per_word: Vec<f32>,
-    idx: Vec<u32>,
     merged: Vec<(u32, f32)>,
 }
 

@@ -217,7 +217,7 @@ impl SentimentAnalyzer {
         lower_buf.clear();
         toks.clear();
         sentiments.clear();
-        for raw in text.split(is_py_space).filter(|s| !s.is_empty()) {
+        for raw in crate::features::py_words(text) {
             let word = strip_punct_if_word(raw);
             let start = lower_buf.len();
             push_lower(lower_buf, word);
