@@ -223,6 +223,7 @@ pub async fn run<P: Processor>(
         metrics: LoopMetrics::new(spec.service),
         spec: &spec,
         max_in_flight: kafka_config.max_in_flight,
+        failed: false,
     };
     let result = state.consume(&mut processor, &shutdown).await;
     readiness.set(false);
@@ -245,6 +246,9 @@ struct LoopState<'a> {
     metrics: LoopMetrics,
     spec: &'a PipelineSpec,
     max_in_flight: usize,
+    /// Set by the first unacknowledged output: from then on no offset is stored, so the
+    /// failed record and everything after it are replayed after the restart.
+    failed: bool,
 }
 
 impl LoopState<'_> {
@@ -406,7 +410,11 @@ impl LoopState<'_> {
     /// Stores the offset of a record whose outputs are all acknowledged. Futures settle in
     /// consumption order, so a stored offset never skips an unacknowledged record.
     fn settle(&mut self, settled: Settled) -> Result<(), PipelineError> {
+        if self.failed {
+            return Ok(());
+        }
         if let Err(source) = settled.result {
+            self.failed = true;
             tracing::error!(
                 service = self.spec.service,
                 partition = settled.partition,

@@ -1,0 +1,177 @@
+//! The shared loop against librdkafka's in-process mock cluster: offsets are committed only
+//! for records whose outputs the broker acknowledged.
+
+use outcry_runtime::config::KafkaConfig;
+use outcry_runtime::pipeline::{
+    self, Output, PipelineError, PipelineSpec, Processor, Record, Reject,
+};
+use outcry_runtime::Shutdown;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Copies each record to `out`; rejects records whose payload is `bad`.
+struct Copy {
+    out: Arc<str>,
+}
+
+impl Processor for Copy {
+    async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
+        if record.payload == b"bad" {
+            return Err(Reject::new("decode_error", "a bad record"));
+        }
+        Ok(vec![Output {
+            topic: self.out.clone(),
+            key: b"k".to_vec(),
+            payload: record.payload.to_vec(),
+        }])
+    }
+}
+
+fn kafka(brokers: String) -> KafkaConfig {
+    KafkaConfig {
+        brokers,
+        delivery_timeout_ms: 2_000,
+        ..Default::default()
+    }
+}
+
+fn spec(group: &str) -> PipelineSpec {
+    PipelineSpec {
+        service: "test",
+        input_topic: "in".into(),
+        group_id: group.into(),
+        dead_letter_topic: "dlq".into(),
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn produce(kafka: &KafkaConfig, payloads: &[&[u8]]) {
+    let producer: FutureProducer = outcry_runtime::kafka::producer(kafka, "test").unwrap();
+    for p in payloads {
+        producer
+            .send(
+                FutureRecord::to("in").key("k").payload(*p),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn committed(kafka: &KafkaConfig, group: &str) -> Offset {
+    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "check")
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition("in", 0);
+    let offsets = consumer
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .unwrap();
+    offsets.find_partition("in", 0).unwrap().offset()
+}
+
+/// Reads up to `n` records of partition 0 of `topic` from the start, for at most 3 seconds.
+fn read(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<Vec<u8>> {
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "read")
+        .set("group.id", "reader")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    // asks for one more than expected, so a short wait also shows nothing extra arrived
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut out = Vec::new();
+    while out.len() < n && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(m.payload().unwrap_or_default().to_vec());
+        }
+    }
+    out
+}
+
+fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).unwrap();
+    for topic in ["in", "out", "dlq"] {
+        cluster.create_topic(topic, 1, 1).unwrap();
+    }
+    cluster
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
+    let cluster = cluster();
+    let kafka = kafka(cluster.bootstrap_servers());
+    produce(&kafka, &[b"a", b"bad", b"c"]).await;
+    let (trigger, shutdown) = Shutdown::new();
+    let k = kafka.clone();
+    let run = tokio::spawn(async move {
+        pipeline::run(&k, spec("g1"), Copy { out: "out".into() }, shutdown).await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while committed(&kafka, "g1") != Offset::Offset(3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets not committed: {:?}",
+            committed(&kafka, "g1")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    trigger.trigger();
+    run.await.unwrap().unwrap();
+    assert_eq!(committed(&kafka, "g1"), Offset::Offset(3));
+    assert_eq!(read(&kafka, "out", 3), vec![b"a".to_vec(), b"c".to_vec()]);
+    let letters = read(&kafka, "dlq", 2);
+    assert_eq!(letters.len(), 1);
+    let letter =
+        <outcry_proto::v1::DeadLetter as outcry_proto::Message>::decode(letters[0].as_slice())
+            .unwrap();
+    assert_eq!(
+        (
+            letter.reason.as_str(),
+            letter.stage.as_str(),
+            letter.original.as_slice(),
+            letter.source_offset
+        ),
+        ("decode_error", "test", &b"bad"[..], 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn does_not_commit_past_an_unacknowledged_output() {
+    let cluster = cluster();
+    let kafka = kafka(cluster.bootstrap_servers());
+    produce(&kafka, &[b"a", b"b", b"c"]).await;
+    // every write to the output topic is refused for good
+    cluster
+        .topic_error(
+            "out",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        )
+        .unwrap();
+    let (_trigger, shutdown) = Shutdown::new();
+    let result = tokio::time::timeout(
+        Duration::from_secs(30),
+        pipeline::run(&kafka, spec("g2"), Copy { out: "out".into() }, shutdown),
+    )
+    .await
+    .expect("the loop must stop on its own when outputs cannot be written");
+    assert!(
+        matches!(result, Err(PipelineError::Delivery { .. })),
+        "{result:?}"
+    );
+    // nothing was acknowledged, so nothing is committed: a restart replays all three
+    assert!(
+        matches!(committed(&kafka, "g2"), Offset::Invalid | Offset::Offset(0)),
+        "{:?}",
+        committed(&kafka, "g2")
+    );
+}
