@@ -39,10 +39,8 @@ struct Weights {
 }
 
 impl Weights {
-    fn from_dense(dense: &[f32]) -> Weights {
-        Weights {
-            dense: dense.to_vec(),
-        }
+    fn from_dense(dense: Vec<f32>) -> Weights {
+        Weights { dense }
     }
 
     #[inline]
@@ -280,8 +278,8 @@ impl ComplaintModel {
         let word_w = tables.pop().unwrap_or_default();
         Ok(ComplaintModel {
             cfg,
-            word_w: Weights::from_dense(&word_w),
-            char_w: Weights::from_dense(&char_w),
+            word_w: Weights::from_dense(word_w),
+            char_w: Weights::from_dense(char_w),
             dense_w,
             bias,
             threshold,
@@ -555,8 +553,8 @@ pub fn fit(corpus: &Corpus, train: &[usize], tc: &TrainConfig, threshold: f64) -
     let bias = theta[dim + DENSE] as f32;
     let mut model = ComplaintModel {
         cfg,
-        word_w: Weights::from_dense(&word_w),
-        char_w: Weights::from_dense(&char_w),
+        word_w: Weights::from_dense(word_w),
+        char_w: Weights::from_dense(char_w),
         dense_w,
         bias,
         threshold,
@@ -862,6 +860,43 @@ mod tests {
             });
         }
         ex
+    }
+
+    #[test]
+    fn scoring_loop_is_bit_identical_to_the_generic_feature_walk() {
+        let model = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        let texts = [
+            "",
+            "  ",
+            "a",
+            "@Delta WHY did flight 1234 leave?? http://t.co/abc Sooooo late",
+            "my order never arrived! refund me now, this is the 3rd time",
+            "caf\u{e9} \u{1F620} &amp; <b> don't   stop",
+        ];
+        for text in texts {
+            let mut norm = Normalized::default();
+            normalize_into(text, &mut norm);
+            let (n_word, n_char) = group_sizes(&norm, &model.cfg);
+            let sw = 1.0 / (n_word.max(1) as f32).sqrt();
+            let sc = 1.0 / (n_char.max(1) as f32).sqrt();
+            let mut want_words = vec![0f32; norm.words.len()];
+            let mut want_z = 0f32;
+            for_each_feature(&norm, &model.cfg, |g, bucket, owner| {
+                let c = match g {
+                    Group::Word => model.word_w.get(bucket as usize) * sw,
+                    Group::Char => model.char_w.get(bucket as usize) * sc,
+                };
+                want_z += c;
+                if let Some(w) = owner {
+                    want_words[w] += c;
+                }
+            });
+            let mut got_words = vec![0f32; norm.words.len()];
+            let got_z = model.text_logit(&norm, sw, sc, &mut got_words);
+            assert_eq!(got_z.to_bits(), want_z.to_bits(), "{text:?}");
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got_words), bits(&want_words), "{text:?}");
+        }
     }
 
     #[test]
