@@ -17,30 +17,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
-    let cfgs = [
-        FeatureConfig {
-            word_bits: 16,
-            char_bits: 16,
-            char_min: 2,
-            char_max: 5,
-        },
-        FeatureConfig {
-            word_bits: 16,
-            char_bits: 17,
-            char_min: 2,
-            char_max: 4,
-        },
-        FeatureConfig {
-            word_bits: 15,
-            char_bits: 16,
-            char_min: 3,
-            char_max: 5,
-        },
-    ];
+    // CFGS="word_bits,char_bits,char_min,char_max;..." (default: the shipped configuration)
+    let cfgs: Vec<FeatureConfig> = std::env::var("CFGS")
+        .unwrap_or_else(|_| "14,15,3,3".into())
+        .split(';')
+        .filter_map(|c| {
+            let v: Vec<u8> = c.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+            (v.len() == 4).then(|| FeatureConfig {
+                word_bits: v[0],
+                char_bits: v[1],
+                char_min: v[2],
+                char_max: v[3],
+            })
+        })
+        .collect();
     for cfg in cfgs {
         let t0 = std::time::Instant::now();
         let corpus = Corpus::new(&examples, analyzer, cfg);
-        let folds = stratified_folds(corpus.labels(), 10, 42);
+        let seed: u64 = std::env::var("SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(42);
+        let folds = stratified_folds(corpus.labels(), 10, seed);
         for &c in &cs {
             let tc = TrainConfig {
                 features: cfg,

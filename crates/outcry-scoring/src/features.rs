@@ -1,9 +1,10 @@
 //! Text normalisation and hashed n-gram features of the complaint model.
 //!
 //! One featuriser serves training and scoring, so the two can never drift apart.
-//! Features, all hashed with FNV-1a into fixed bucket spaces (stable across runs):
-//! - word unigrams and bigrams of the normalised text (`?` and `!` count as words);
-//! - character (byte) n-grams of the normalised text padded with one space each side.
+//! Features, hashed into fixed bucket spaces (stable across runs):
+//! - word unigrams and bigrams of the normalised text (`?` and `!` count as words), FNV-1a;
+//! - character (byte) n-grams of the normalised text padded with one space each side, hashed
+//!   multiplicatively from the n-gram's bytes packed in one integer (one multiply per n-gram).
 //!
 //! Each group is weighted by `1 / sqrt(number of n-grams in the group)` so that long and short
 //! tweets land on the same scale; the model folds the inverse document frequency into its
@@ -28,10 +29,10 @@ pub struct FeatureConfig {
 impl Default for FeatureConfig {
     fn default() -> Self {
         FeatureConfig {
-            word_bits: 16,
-            char_bits: 17,
-            char_min: 2,
-            char_max: 4,
+            word_bits: 14,
+            char_bits: 15,
+            char_min: 3,
+            char_max: 3,
         }
     }
 }
@@ -284,7 +285,6 @@ pub fn for_each_feature(
     mut sink: impl FnMut(Group, u32, Option<usize>),
 ) {
     let wmask = cfg.word_mask();
-    let cmask = cfg.char_mask();
     let b = norm.padded.as_bytes();
     for (i, &(s, e)) in norm.words.iter().enumerate() {
         let mut h = Fnv64::new(NS_UNIGRAM);
@@ -301,20 +301,40 @@ pub fn for_each_feature(
         }
     }
     let (kmin, kmax) = (cfg.char_min as usize, cfg.char_max as usize);
+    let shift = 64 - u32::from(cfg.char_bits);
     for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
-        let mut h = Fnv64::new(NS_CHAR);
         let owner = match at {
             u32::MAX => None,
             w => Some(w as usize),
         };
-        for k in 1..=kmax {
-            let Some(&byte) = b.get(p + k - 1) else { break };
-            h.byte(byte);
-            if k >= kmin {
-                sink(Group::Char, (h.finish() as u32) & cmask, owner);
-            }
+        let window = char_window(b, p);
+        for k in kmin..=kmax.min(b.len() - p) {
+            sink(Group::Char, char_bucket(window, k, shift), owner);
         }
     }
+}
+
+/// Up to [`MAX_CHAR_N`] bytes of `b` from `p`, little-endian, zero-padded past the end.
+#[inline]
+pub(crate) fn char_window(b: &[u8], p: usize) -> u64 {
+    let mut buf = [0u8; 8];
+    let rest = &b[p..];
+    let n = rest.len().min(MAX_CHAR_N);
+    buf[..n].copy_from_slice(&rest[..n]);
+    u64::from_le_bytes(buf)
+}
+
+/// Longest character n-gram: the n-gram's bytes and its length fit one `u64` key.
+pub const MAX_CHAR_N: usize = 7;
+
+/// Bucket of the `k`-byte char n-gram at the start of `window` (see [`char_window`]):
+/// multiplicative (Fibonacci) hashing of `bytes << 8 | k`, the top `64 - shift` bits.
+/// One multiply per n-gram; stable across runs and platforms (it indexes the model file).
+#[inline]
+pub(crate) fn char_bucket(window: u64, k: usize, shift: u32) -> u32 {
+    let gram = window & (u64::MAX >> (64 - 8 * k));
+    let key = (gram << 8) | k as u64;
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as u32
 }
 
 #[cfg(test)]

@@ -6,15 +6,17 @@
 //! order (sorted bucket indices), so the same data and seed give the same bytes.
 
 use crate::features::{
-    for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized, NS_BIGRAM,
-    NS_CHAR, NS_UNIGRAM,
+    char_bucket, char_window, for_each_feature, group_sizes, normalize_into, FeatureConfig, Group,
+    Normalized, MAX_CHAR_N, NS_BIGRAM, NS_UNIGRAM,
 };
 use crate::hash::{Fnv64, SplitMix64};
 use crate::vader::{Sentiment, SentimentAnalyzer};
 use crate::ScoringError;
 
 const MAGIC: &[u8; 8] = b"OUTCRYCM";
-const FORMAT_VERSION: u32 = 1;
+/// 2: char n-grams hashed multiplicatively (`features::char_bucket`); 1 used FNV-1a for them,
+/// so a version-1 file would index the wrong buckets and is rejected (retrain it).
+const FORMAT_VERSION: u32 = 2;
 /// VADER compound, pos, neu, neg
 pub const DENSE: usize = 4;
 
@@ -139,7 +141,6 @@ impl ComplaintModel {
     /// contribution also added to the word it is attributed to.
     fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
         let wmask = self.cfg.word_mask() as usize;
-        let cmask = self.cfg.char_mask() as usize;
         let b = norm.padded.as_bytes();
         let mut text_z = 0f32;
         let mut prev: &[u8] = &[];
@@ -162,19 +163,15 @@ impl ComplaintModel {
             prev = word;
         }
         let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
-        let base = Fnv64::new(NS_CHAR);
+        let shift = 64 - u32::from(self.cfg.char_bits);
         for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
-            let gram = &b[p..b.len().min(p + kmax)];
-            let mut h = base;
+            let window = char_window(b, p);
             // per-word sums keep their order: continue from the word's running sum
             let mut acc = per_word.get(at as usize).copied().unwrap_or(0.0);
-            for (k, &byte) in gram.iter().enumerate() {
-                h.byte(byte);
-                if k + 1 >= kmin {
-                    let c = self.char_w.get(h.finish() as usize & cmask) * sc;
-                    text_z += c;
-                    acc += c;
-                }
+            for k in kmin..=kmax.min(b.len() - p) {
+                let c = self.char_w.get(char_bucket(window, k, shift) as usize) * sc;
+                text_z += c;
+                acc += c;
             }
             if let Some(slot) = per_word.get_mut(at as usize) {
                 *slot = acc;
@@ -221,7 +218,7 @@ impl ComplaintModel {
         let fv = r.u32()?;
         if fv != FORMAT_VERSION {
             return Err(ScoringError::Model(format!(
-                "unsupported model format version {fv}"
+                "unsupported model format version {fv} (expected {FORMAT_VERSION}; retrain with `outcry train complaints`)"
             )));
         }
         let h = r.take(4)?;
@@ -235,7 +232,7 @@ impl ComplaintModel {
             || !(8..=24).contains(&cfg.char_bits)
             || cfg.char_min == 0
             || cfg.char_min > cfg.char_max
-            || cfg.char_max > 8
+            || cfg.char_max as usize > MAX_CHAR_N
         {
             return Err(ScoringError::Model(format!(
                 "invalid feature configuration {cfg:?}"
@@ -386,7 +383,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             features: FeatureConfig::default(),
-            c: 1.0,
+            c: 0.5,
             max_iter: 300,
             balanced: true,
         }
