@@ -191,40 +191,65 @@ pub(crate) struct PyWords<'t> {
 }
 
 impl PyWords<'_> {
-    /// length of the separator at byte `i` (0 if none)
+    /// length of the separator starting at byte `i` (0 if none), and the length of the
+    /// character there (1 for ASCII and for bytes inside a character)
     #[inline]
-    fn space_at(&self, i: usize) -> usize {
+    fn space_at(&self, i: usize) -> (usize, usize) {
         let b = self.text.as_bytes()[i];
         if b < 0x80 {
-            usize::from(matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f))
+            (usize::from(is_ascii_py_space(b)), 1)
         } else {
             match self.text.get(i..).and_then(|t| t.chars().next()) {
-                Some(c) if crate::vader::is_py_space(c) => c.len_utf8(),
-                _ => 0,
+                Some(c) if crate::vader::is_py_space(c) => (c.len_utf8(), c.len_utf8()),
+                Some(c) => (0, c.len_utf8()),
+                None => (0, 1),
             }
         }
     }
+}
+
+/// ASCII bytes that Python's `str.split()` splits on
+#[inline]
+fn is_ascii_py_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
 }
 
 impl<'t> Iterator for PyWords<'t> {
     type Item = &'t str;
 
     fn next(&mut self) -> Option<&'t str> {
-        let len = self.text.len();
+        let bytes = self.text.as_bytes();
+        let len = bytes.len();
         // skip separators
         loop {
-            if self.pos >= len {
-                return None;
-            }
-            match self.space_at(self.pos) {
-                0 => break,
-                n => self.pos += n,
+            let &b = bytes.get(self.pos)?;
+            if b < 0x80 {
+                if !is_ascii_py_space(b) {
+                    break;
+                }
+                self.pos += 1;
+            } else {
+                match self.space_at(self.pos) {
+                    (0, _) => break,
+                    (n, _) => self.pos += n,
+                }
             }
         }
         let start = self.pos;
-        while self.pos < len && self.space_at(self.pos) == 0 {
-            self.pos += 1;
+        while let Some(&b) = bytes.get(self.pos) {
+            if b < 0x80 {
+                if is_ascii_py_space(b) {
+                    break;
+                }
+                self.pos += 1;
+            } else {
+                match self.space_at(self.pos) {
+                    (0, n) => self.pos += n,
+                    _ => break,
+                }
+            }
         }
+        debug_assert!(self.pos <= len);
         self.text.get(start..self.pos)
     }
 }
@@ -317,11 +342,15 @@ pub fn for_each_feature(
 /// Up to [`MAX_CHAR_N`] bytes of `b` from `p`, little-endian, zero-padded past the end.
 #[inline]
 pub(crate) fn char_window(b: &[u8], p: usize) -> u64 {
-    let mut buf = [0u8; 8];
-    let rest = &b[p..];
-    let n = rest.len().min(MAX_CHAR_N);
-    buf[..n].copy_from_slice(&rest[..n]);
-    u64::from_le_bytes(buf)
+    if let Some(Ok(w)) = b.get(p..p + 8).map(<[u8; 8]>::try_from) {
+        // one load; byte 8 is never part of an n-gram
+        return u64::from_le_bytes(w) & (u64::MAX >> 8);
+    }
+    let mut w = 0u64;
+    for (i, &byte) in b.iter().skip(p).take(MAX_CHAR_N).enumerate() {
+        w |= u64::from(byte) << (8 * i);
+    }
+    w
 }
 
 /// Longest character n-gram: the n-gram's bytes and its length fit one `u64` key.

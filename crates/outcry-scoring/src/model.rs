@@ -296,44 +296,77 @@ fn top_words(
     norm: &Normalized,
     per_word: &[f32],
     k: usize,
-    merged: &mut Vec<(u32, f32)>,
+    merged: &mut Vec<Merged>,
 ) -> Vec<(String, f64)> {
-    // merge repeated words, skip placeholders that explain nothing
+    // merge repeated words, skip placeholders that explain nothing; a cheap key (length and
+    // first seven bytes) settles most comparisons before the bytes are compared
     merged.clear();
     for (i, &c) in per_word.iter().enumerate() {
-        let w = norm.word(i);
-        if w == "@user" || w == "<url>" {
+        let w = norm.word(i).as_bytes();
+        if w == b"@user" || w == b"<url>" {
             continue;
         }
-        match merged.iter_mut().find(|(m, _)| norm.word(*m as usize) == w) {
-            Some(entry) => entry.1 += c,
-            None => merged.push((i as u32, c)),
+        let key = word_key(w);
+        match merged
+            .iter_mut()
+            .find(|m| m.key == key && norm.word(m.word as usize).as_bytes() == w)
+        {
+            Some(entry) => entry.sum += c,
+            None => merged.push(Merged {
+                word: i as u32,
+                key,
+                sum: c,
+            }),
         }
     }
-    // words are unique after merging, so the order is total and an unstable sort is exact
-    merged.sort_unstable_by(|a, b| {
-        b.1.abs()
-            .total_cmp(&a.1.abs())
-            .then_with(|| norm.word(a.0 as usize).cmp(norm.word(b.0 as usize)))
-    });
+    // words are unique after merging, so the order is total: selecting the first k and
+    // sorting only those gives exactly the first k of a full sort
+    let order = |a: &Merged, b: &Merged| {
+        b.sum
+            .abs()
+            .total_cmp(&a.sum.abs())
+            .then_with(|| norm.word(a.word as usize).cmp(norm.word(b.word as usize)))
+    };
+    if merged.len() > k {
+        merged.select_nth_unstable_by(k, order);
+        merged.truncate(k);
+    }
+    merged.sort_unstable_by(order);
     merged
         .iter()
-        .take(k)
-        .filter(|(_, c)| c.abs() > 1e-4)
-        .map(|&(w, c)| {
+        .filter(|m| m.sum.abs() > 1e-4)
+        .map(|m| {
             (
-                norm.word(w as usize).to_string(),
-                (f64::from(c) * 1e4).round() / 1e4,
+                norm.word(m.word as usize).to_string(),
+                (f64::from(m.sum) * 1e4).round() / 1e4,
             )
         })
         .collect()
+}
+
+/// A distinct word of a text and its summed contribution, for [`top_words`].
+#[derive(Debug, Clone, Copy)]
+struct Merged {
+    word: u32,
+    key: u64,
+    sum: f32,
+}
+
+/// Length and the first seven bytes of a word: equal words have equal keys.
+#[inline]
+fn word_key(w: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = w.len().min(7);
+    buf[..n].copy_from_slice(&w[..n]);
+    buf[7] = w.len().min(255) as u8;
+    u64::from_le_bytes(buf)
 }
 
 /// Reusable buffers of [`ComplaintModel::predict_with`].
 #[derive(Debug, Default)]
 pub struct PredictScratch {
     per_word: Vec<f32>,
-    merged: Vec<(u32, f32)>,
+    merged: Vec<Merged>,
 }
 
 struct Reader<'a> {
