@@ -111,7 +111,7 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 
 fn push_folded(raw: &str, out: &mut String) {
     if raw.is_ascii() && !raw.contains('&') {
-        push_folded_ascii(raw.as_bytes(), out);
+        push_folded_ascii(raw, out);
         return;
     }
     let unescaped;
@@ -149,7 +149,27 @@ fn push_folded(raw: &str, out: &mut String) {
 }
 
 /// [`push_folded`] for ASCII input without entities: the same folding, byte by byte.
-fn push_folded_ascii(raw: &[u8], out: &mut String) {
+fn push_folded_ascii(raw: &str, out: &mut String) {
+    // common case: no digit and no run of four equal letters, so folding is lowercasing
+    let start = out.len();
+    out.push_str(raw);
+    if let Some(added) = out.get_mut(start..) {
+        added.make_ascii_lowercase();
+        let b = added.as_bytes();
+        let plain = !b.iter().any(u8::is_ascii_digit)
+            && !b
+                .windows(4)
+                .any(|w| w[0] == w[1] && w[1] == w[2] && w[2] == w[3]);
+        if plain {
+            return;
+        }
+    }
+    out.truncate(start);
+    push_folded_ascii_slow(raw.as_bytes(), out);
+}
+
+/// [`push_folded_ascii`] with digit runs or long letter runs to fold.
+fn push_folded_ascii_slow(raw: &[u8], out: &mut String) {
     let mut prev = 0u8;
     let mut run = 0usize;
     let mut buf = [0u8; 64];
@@ -211,8 +231,29 @@ impl PyWords<'_> {
 /// ASCII bytes that Python's `str.split()` splits on
 #[inline]
 fn is_ascii_py_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f)
+    BYTE_CLASS[usize::from(b)] & PY_SPACE != 0
 }
+
+const PY_SPACE: u8 = 1;
+const WORD_BYTE: u8 = 2;
+
+/// Per-byte classes: [`PY_SPACE`] for ASCII separators, [`WORD_BYTE`] for word bytes.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if matches!(c, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f) {
+            t[b] |= PY_SPACE;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'\'' | b'@' | b'<' | b'>') || c >= 0x80
+        {
+            t[b] |= WORD_BYTE;
+        }
+        b += 1;
+    }
+    t
+};
 
 impl<'t> Iterator for PyWords<'t> {
     type Item = &'t str;
@@ -256,7 +297,7 @@ impl<'t> Iterator for PyWords<'t> {
 
 #[inline]
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'\'' | b'@' | b'<' | b'>') || b >= 0x80
+    BYTE_CLASS[usize::from(b)] & WORD_BYTE != 0
 }
 
 fn tokenize_words(out: &mut Normalized) {

@@ -547,7 +547,11 @@ fn strip_punct_if_word(token: &str) -> &str {
 
 fn push_lower(buf: &mut String, word: &str) {
     if word.is_ascii() {
-        buf.extend(word.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        let start = buf.len();
+        buf.push_str(word);
+        if let Some(added) = buf.get_mut(start..) {
+            added.make_ascii_lowercase();
+        }
     } else {
         buf.push_str(&word.to_lowercase());
     }
