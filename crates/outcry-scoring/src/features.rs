@@ -404,8 +404,11 @@ pub const MAX_CHAR_N: usize = 7;
 pub(crate) fn char_bucket(window: u64, k: usize, shift: u32) -> u32 {
     let gram = window & (u64::MAX >> (64 - 8 * k));
     let key = (gram << 8) | k as u64;
-    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as u32
+    (key.wrapping_mul(CHAR_HASH_MUL) >> shift) as u32
 }
+
+/// The multiplier of [`char_bucket`] (2^64 / golden ratio).
+pub const CHAR_HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
 
 #[cfg(test)]
 mod tests {

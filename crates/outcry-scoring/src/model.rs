@@ -6,8 +6,8 @@
 //! order (sorted bucket indices), so the same data and seed give the same bytes.
 
 use crate::features::{
-    char_bucket, char_window, for_each_feature, group_sizes, normalize_into, FeatureConfig, Group,
-    Normalized, MAX_CHAR_N, NS_BIGRAM, NS_UNIGRAM,
+    char_window, for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized,
+    CHAR_HASH_MUL, MAX_CHAR_N, NS_BIGRAM, NS_UNIGRAM,
 };
 use crate::hash::{Fnv64, SplitMix64};
 use crate::vader::{Sentiment, SentimentAnalyzer};
@@ -164,18 +164,41 @@ impl ComplaintModel {
         }
         let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
         let shift = 64 - u32::from(self.cfg.char_bits);
-        for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
+        // the n-gram lengths and their byte masks, once per call (see `char_bucket`)
+        let mut grams = [(0u64, 0u64); MAX_CHAR_N];
+        let n_grams = (kmin..=kmax.min(MAX_CHAR_N)).count();
+        for (slot, k) in grams.iter_mut().zip(kmin..=kmax) {
+            *slot = (u64::MAX >> (64 - 8 * k), k as u64);
+        }
+        let grams = &grams[..n_grams];
+        let len = b.len();
+        // running sum of the word the current byte belongs to (u32::MAX: none); the per-word
+        // sums get the same additions in the same order as adding to them one at a time
+        let mut owner = u32::MAX;
+        let mut acc = 0f32;
+        for (p, &at) in norm.word_at.iter().enumerate().take(len) {
+            if at != owner {
+                if let Some(slot) = per_word.get_mut(owner as usize) {
+                    *slot = acc;
+                }
+                owner = at;
+                acc = per_word.get(at as usize).copied().unwrap_or(0.0);
+            }
             let window = char_window(b, p);
-            // per-word sums keep their order: continue from the word's running sum
-            let mut acc = per_word.get(at as usize).copied().unwrap_or(0.0);
-            for k in kmin..=kmax.min(b.len() - p) {
-                let c = self.char_w.get(char_bucket(window, k, shift) as usize) * sc;
+            let avail = (len - p) as u64;
+            for &(mask, k) in grams {
+                if k > avail {
+                    break;
+                }
+                let key = ((window & mask) << 8) | k;
+                let bucket = key.wrapping_mul(CHAR_HASH_MUL) >> shift;
+                let c = self.char_w.get(bucket as usize) * sc;
                 text_z += c;
                 acc += c;
             }
-            if let Some(slot) = per_word.get_mut(at as usize) {
-                *slot = acc;
-            }
+        }
+        if let Some(slot) = per_word.get_mut(owner as usize) {
+            *slot = acc;
         }
         text_z
     }

@@ -471,7 +471,8 @@ struct Pattern {
 pub struct SignalDetector {
     patterns: Vec<Pattern>,
     by_exact: FxHashMap<Box<str>, Vec<u16>>,
-    by_prefix3: FxHashMap<Box<str>, Vec<u16>>,
+    /// keyed by the first three bytes, packed ([`key3`])
+    by_prefix3: FxHashMap<u32, Vec<u16>>,
     /// prefixes shorter than three bytes, and patterns starting with `_` (checked everywhere)
     unindexed: Vec<u16>,
 }
@@ -484,6 +485,15 @@ impl Default for SignalDetector {
 
 fn first3(word: &str) -> Option<&str> {
     word.get(..3)
+}
+
+/// The first three bytes of `word` packed in an integer (a cheap map key), if it has three.
+#[inline]
+fn key3(word: &str) -> Option<u32> {
+    match word.as_bytes() {
+        [a, b, c, ..] => Some(u32::from_le_bytes([*a, *b, *c, 0])),
+        _ => None,
+    }
 }
 
 impl SignalDetector {
@@ -512,9 +522,11 @@ impl SignalDetector {
                 match &toks[0] {
                     Tok::Exact(w) => d.by_exact.entry(w.clone()).or_default().push(id),
                     Tok::Prefix(p) => match first3(p) {
-                        Some(k) if p.len() >= 3 => {
-                            d.by_prefix3.entry(k.into()).or_default().push(id)
-                        }
+                        Some(k) if p.len() >= 3 => d
+                            .by_prefix3
+                            .entry(key3(k).unwrap_or_default())
+                            .or_default()
+                            .push(id),
                         _ => d.unindexed.push(id),
                     },
                     Tok::Any => d.unindexed.push(id),
@@ -547,8 +559,10 @@ impl SignalDetector {
         let mut question_start: Option<usize> = None;
         for (i, w) in words.iter().enumerate() {
             let exact = self.by_exact.get(*w).map(Vec::as_slice).unwrap_or(&[]);
-            let prefix = first3(w)
-                .and_then(|k| self.by_prefix3.get(k))
+            // a word shares its first three bytes with an indexed prefix only if they end on
+            // a character boundary there, as the prefix's do; match_at checks the whole prefix
+            let prefix = key3(w)
+                .and_then(|k| self.by_prefix3.get(&k))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             for &id in exact.iter().chain(prefix).chain(&self.unindexed) {
