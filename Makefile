@@ -1,7 +1,7 @@
 # The two set-up commands: `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: demo test lint fmt unit e2e bench bench-scoring bench-spike broker
+.PHONY: demo test lint fmt bench bench-scoring bench-spike bench-pipeline
 
 ## run the whole pipeline on the embedded broker with the bundled sample stream
 demo:
@@ -18,11 +18,15 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## benchmarks: scorer against the Python stack, spike detector cost per mention
-bench: bench-scoring bench-spike
+## benchmarks: scorer against the Python stack, spike detector cost per mention, pipeline
+## throughput against raw broker throughput on the same broker
+bench: bench-scoring bench-spike bench-pipeline
 
 bench-scoring:
 	bash scripts/bench-scoring.sh
 
 bench-spike:
 	$(CARGO) bench -p outcry-spike
+
+bench-pipeline:
+	OUTCRY_BROKER_BIN="$$(bash scripts/ensure-broker.sh)" $(CARGO) bench -p outcry-e2e --bench pipeline
