@@ -143,15 +143,7 @@ async fn bench(backend: Backend, records: &[(String, Vec<u8>)]) {
                     .insert(k.trim().into(), v.trim().into());
             }
         }
-        let t = &mut config.kafka.topics;
-        for name in [
-            &mut t.mentions,
-            &mut t.scored,
-            &mut t.escalations,
-            &mut t.dead_letters,
-        ] {
-            *name = unique(name);
-        }
+        config.kafka.topics.add_suffix(&format!("-{}", unique("t")));
         let raw_topic = unique("raw");
         let mut topics = outcry_runtime::kafka::default_topics(&config.kafka, PARTITIONS);
         topics.push(TopicSpec {

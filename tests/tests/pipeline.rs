@@ -45,15 +45,7 @@ fn config(brokers: String, webhook: &Receiver) -> Config {
     let mut config = Config::from_yaml(CONFIG).unwrap();
     config.kafka.brokers = brokers;
     config.kafka.group_prefix = unique("e2e");
-    let t = &mut config.kafka.topics;
-    for name in [
-        &mut t.mentions,
-        &mut t.scored,
-        &mut t.escalations,
-        &mut t.dead_letters,
-    ] {
-        *name = unique(name);
-    }
+    config.kafka.topics.add_suffix(&format!("-{}", unique("t")));
     config.ingestor.listen = "127.0.0.1:0".parse().unwrap();
     config.telemetry.admin_addr = "127.0.0.1:0".parse().unwrap();
     config.notifier.webhooks = vec![WebhookConfig {

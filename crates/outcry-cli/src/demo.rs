@@ -179,15 +179,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         None => Broker::embedded().context("starting the embedded broker")?,
         Some(brokers) => {
             // a fresh set of topics per run, so earlier runs do not show up in the counts
-            let t = &mut config.kafka.topics;
-            for name in [
-                &mut t.mentions,
-                &mut t.scored,
-                &mut t.escalations,
-                &mut t.dead_letters,
-            ] {
-                name.push_str(&format!(".demo-{run_id}"));
-            }
+            config.kafka.topics.add_suffix(&format!(".demo-{run_id}"));
             Broker::External(brokers.clone())
         }
     };

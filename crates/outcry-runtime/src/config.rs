@@ -111,6 +111,30 @@ impl Default for Topics {
     }
 }
 
+impl Topics {
+    /// The four names, in contract order.
+    pub fn all(&self) -> [&String; 4] {
+        [
+            &self.mentions,
+            &self.scored,
+            &self.escalations,
+            &self.dead_letters,
+        ]
+    }
+
+    /// Appends `suffix` to every name: a private set of topics for a test or a demo run.
+    pub fn add_suffix(&mut self, suffix: &str) {
+        for name in [
+            &mut self.mentions,
+            &mut self.scored,
+            &mut self.escalations,
+            &mut self.dead_letters,
+        ] {
+            name.push_str(suffix);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {

@@ -125,8 +125,9 @@ pub struct TopicSpec {
 
 /// The four topics with the partition counts Outcry recommends.
 pub fn default_topics(kafka: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
-    let t = &kafka.topics;
-    [&t.mentions, &t.scored, &t.escalations, &t.dead_letters]
+    kafka
+        .topics
+        .all()
         .into_iter()
         .map(|name| TopicSpec {
             name: name.clone(),
