@@ -147,8 +147,22 @@ const SAFETY: &[&str] = &[
     "maggot*",
     "glass in",
 ];
+// "cancel*" alone also fires on "my flight was cancelled", a service failure, not churn:
+// cancelling counts as churn when it is the customer's act on their own account
 const CHURN: &[&str] = &[
-    "cancel*",
+    "cancel* my",
+    "cancel* our",
+    "cancel* subscription*",
+    "cancel* account*",
+    "cancel* contract*",
+    "cancel* membership*",
+    "cancel* plan*",
+    "going to cancel*",
+    "gonna cancel*",
+    "will cancel*",
+    "i'm cancel*",
+    "im cancel*",
+    "i am cancel*",
     "switching to",
     "switch to",
     "switched to",
@@ -706,11 +720,34 @@ mod tests {
     fn churn_intent_fires_on_cancel_and_switch() {
         assert_eq!(
             fires("I want to cancel my subscription", SignalKind::ChurnIntent).as_deref(),
-            Some("cancel")
+            Some("cancel my")
+        );
+        assert_eq!(
+            fires(
+                "I'm cancelling and going elsewhere",
+                SignalKind::ChurnIntent
+            )
+            .as_deref(),
+            Some("i'm cancelling")
         );
         assert_eq!(
             fires("switching to verizon tomorrow", SignalKind::ChurnIntent).as_deref(),
             Some("switching to")
+        );
+    }
+
+    #[test]
+    fn a_cancelled_flight_is_not_churn() {
+        assert_eq!(
+            fires("my flight was cancelled again", SignalKind::ChurnIntent),
+            None
+        );
+        assert_eq!(
+            fires(
+                "they cancelled the show last minute",
+                SignalKind::ChurnIntent
+            ),
+            None
         );
     }
 
