@@ -46,6 +46,52 @@ pub fn consumer(
     role: &str,
     group: &str,
 ) -> Result<StreamConsumer, KafkaError> {
+    consumer_config(kafka, role, group).create()
+}
+
+/// The same consumer, also exporting its lag per partition as
+/// `outcry_<service>_consumer_lag_records{topic,partition}` every 10 seconds.
+pub fn lag_reporting_consumer(
+    kafka: &KafkaConfig,
+    service: &'static str,
+    group: &str,
+) -> Result<StreamConsumer<LagContext>, KafkaError> {
+    let mut config = consumer_config(kafka, service, group);
+    if !kafka.properties.contains_key("statistics.interval.ms") {
+        config.set("statistics.interval.ms", "10000");
+    }
+    let gauge = format!("outcry_{service}_consumer_lag_records");
+    metrics::describe_gauge!(
+        gauge.clone(),
+        metrics::Unit::Count,
+        "records between the consumer's position and the end of each assigned partition"
+    );
+    config.create_with_context(LagContext { gauge })
+}
+
+/// Turns librdkafka's statistics into the consumer-lag gauge.
+pub struct LagContext {
+    gauge: String,
+}
+
+impl rdkafka::client::ClientContext for LagContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                // librdkafka reports -1 for partitions it does not consume, and partition -1
+                // is its internal unassigned queue
+                if partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!(self.gauge.clone(), "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LagContext {}
+
+fn consumer_config(kafka: &KafkaConfig, role: &str, group: &str) -> ClientConfig {
     let mut config = client_config(kafka, role);
     config
         .set("group.id", group)
@@ -58,7 +104,7 @@ pub fn consumer(
     for (key, value) in &kafka.properties {
         config.set(key, value);
     }
-    config.create()
+    config
 }
 
 /// What to do about a Kafka error.

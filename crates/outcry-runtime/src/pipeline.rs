@@ -203,7 +203,7 @@ pub async fn run<P: Processor>(
     shutdown: Shutdown,
 ) -> Result<(), PipelineError> {
     let readiness = Readiness::register(spec.service);
-    let consumer: StreamConsumer = kafka::consumer(kafka_config, spec.service, &spec.group_id)
+    let consumer = kafka::lag_reporting_consumer(kafka_config, spec.service, &spec.group_id)
         .map_err(PipelineError::Client)?;
     let producer: FutureProducer =
         kafka::producer(kafka_config, spec.service).map_err(PipelineError::Client)?;
@@ -240,7 +240,7 @@ pub async fn run<P: Processor>(
 }
 
 struct LoopState<'a> {
-    consumer: &'a StreamConsumer,
+    consumer: &'a StreamConsumer<kafka::LagContext>,
     producer: &'a FutureProducer,
     pending: FuturesOrdered<Pending>,
     metrics: LoopMetrics,

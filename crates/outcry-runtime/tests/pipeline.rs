@@ -108,8 +108,12 @@ fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
+    let metrics = outcry_runtime::telemetry::metrics_handle();
     let cluster = cluster();
-    let kafka = kafka(cluster.bootstrap_servers());
+    let mut kafka = kafka(cluster.bootstrap_servers());
+    kafka
+        .properties
+        .insert("statistics.interval.ms".into(), "200".into());
     produce(&kafka, &[b"a", b"bad", b"c"]).await;
     let (trigger, shutdown) = Shutdown::new();
     let k = kafka.clone();
@@ -124,6 +128,16 @@ async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
             committed(&kafka, "g1")
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // SREs see the lag: zero once everything is consumed
+    let lag = r#"outcry_test_consumer_lag_records{topic="in",partition="0"} 0"#;
+    while !metrics.render().contains(lag) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no lag gauge in:\n{}",
+            metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     trigger.trigger();
     run.await.unwrap().unwrap();
