@@ -13,6 +13,7 @@ test: lint
 
 lint:
 	$(CARGO) fmt --all --check
+	cd proto && "$$(bash ../scripts/ensure-buf.sh)" lint .
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
