@@ -14,6 +14,8 @@ test: lint
 lint:
 	$(CARGO) fmt --all --check
 	cd proto && "$$(bash ../scripts/ensure-buf.sh)" lint .
+	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus" >&2; exit 1; }
+	cd deploy/prometheus && promtool check rules outcry-rules.yaml && promtool test rules outcry-rules.test.yaml
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
