@@ -37,7 +37,7 @@ pub use vader::Sentiment;
 
 use features::{normalize_into, Normalized};
 use model::PredictScratch;
-use signals::SignalDetector;
+use signals::{DetectScratch, SignalDetector};
 use vader::SentimentAnalyzer;
 
 /// The complaint model shipped with the repository (trained by `outcry train complaints`).
@@ -191,7 +191,9 @@ impl Scorer {
             let pred =
                 self.model
                     .predict_with(&scratch.norm, &sentiment, TOP_TERMS, &mut scratch.predict);
-            let signals = self.detector.detect(&scratch.norm);
+            let signals = self
+                .detector
+                .detect_with(&scratch.norm, &mut scratch.signals);
             (pred, signals)
         });
         let p = pred.probability;
@@ -239,6 +241,7 @@ impl Scorer {
 struct Scratch {
     norm: Normalized,
     predict: PredictScratch,
+    signals: DetectScratch,
 }
 
 thread_local! {
@@ -272,7 +275,14 @@ pub fn urgency(signals: &[Signal]) -> f64 {
 }
 
 fn explain(s: &Score, threshold: f64) -> String {
-    let mut out = String::with_capacity(192);
+    // the fixed parts and numbers take under 200 bytes; signals and terms add their text
+    let extra = s
+        .signals
+        .iter()
+        .map(|sig| sig.evidence.len() + 24)
+        .chain(s.top_terms.iter().take(3).map(|(t, _)| t.len() + 12))
+        .sum::<usize>();
+    let mut out = String::with_capacity(200 + extra);
     let verdict = if s.is_complaint {
         " complaint (p="
     } else {

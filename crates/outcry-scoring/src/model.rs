@@ -355,16 +355,14 @@ fn top_words(
         merged.truncate(k);
     }
     merged.sort_unstable_by(order);
-    merged
-        .iter()
-        .filter(|m| m.sum.abs() > 1e-4)
-        .map(|m| {
-            (
-                norm.word(m.word as usize).to_string(),
-                (f64::from(m.sum) * 1e4).round() / 1e4,
-            )
-        })
-        .collect()
+    let mut out = Vec::with_capacity(merged.len());
+    out.extend(merged.iter().filter(|m| m.sum.abs() > 1e-4).map(|m| {
+        (
+            norm.word(m.word as usize).to_string(),
+            (f64::from(m.sum) * 1e4).round() / 1e4,
+        )
+    }));
+    out
 }
 
 /// A distinct word of a text and its summed contribution, for [`top_words`].

@@ -551,28 +551,49 @@ impl SignalDetector {
         d
     }
 
-    fn match_at(&self, id: u16, words: &[&str], i: usize) -> Option<usize> {
+    fn match_at(&self, id: u16, norm: &Normalized, i: usize) -> Option<usize> {
         let p = &self.patterns[id as usize];
-        if i + p.toks.len() > words.len() {
+        if i + p.toks.len() > norm.words.len() {
             return None;
         }
         p.toks
             .iter()
-            .zip(&words[i..])
-            .all(|(t, w)| t.matches(w))
+            .enumerate()
+            .all(|(j, t)| t.matches(norm.word(i + j)))
             .then_some(p.toks.len())
     }
 
     /// Detects the signals of a normalised text; at most one signal per kind (its first
     /// evidence), in `SignalKind` order.
     pub fn detect(&self, norm: &Normalized) -> Vec<Signal> {
-        let words: Vec<&str> = (0..norm.words.len()).map(|i| norm.word(i)).collect();
+        self.detect_with(norm, &mut DetectScratch::default())
+    }
+
+    /// [`SignalDetector::detect`] with caller-owned scratch buffers.
+    pub(crate) fn detect_with(
+        &self,
+        norm: &Normalized,
+        scratch: &mut DetectScratch,
+    ) -> Vec<Signal> {
+        let n_words = norm.words.len();
+        let word = |i: usize| norm.word(i);
         let mut found: [Option<(usize, usize)>; 8] = [None; 8];
-        let mut insults: Vec<(usize, usize)> = Vec::new();
-        let mut staff: Vec<usize> = Vec::new();
+        let DetectScratch { insults, staff } = scratch;
+        insults.clear();
+        staff.clear();
         let mut question_start: Option<usize> = None;
-        for (i, w) in words.iter().enumerate() {
-            let exact = self.by_exact.get(*w).map(Vec::as_slice).unwrap_or(&[]);
+        // index of the first word that is not an @handle (n_words if none)
+        let mut first_plain = n_words;
+        let mut first_q = None;
+        for i in 0..n_words {
+            let w = word(i);
+            if first_plain == n_words && !w.starts_with('@') {
+                first_plain = i;
+            }
+            if first_q.is_none() && w == "?" {
+                first_q = Some(i);
+            }
+            let exact = self.by_exact.get(w).map(Vec::as_slice).unwrap_or(&[]);
             // a word shares its first three bytes with an indexed prefix only if they end on
             // a character boundary there, as the prefix's do; match_at checks the whole prefix
             let prefix = key3(w)
@@ -580,14 +601,14 @@ impl SignalDetector {
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             for &id in exact.iter().chain(prefix).chain(&self.unindexed) {
-                let Some(len) = self.match_at(id, &words, i) else {
+                let Some(len) = self.match_at(id, norm, i) else {
                     continue;
                 };
                 match self.patterns[id as usize].class {
                     Class::Signal(SignalKind::Question) => {
                         // a question word opens a question only at the start of the text or a clause
-                        let at_start = words[..i].iter().all(|w| w.starts_with('@'))
-                            || matches!(words.get(i.wrapping_sub(1)), Some(&"?") | Some(&"!"));
+                        let at_start =
+                            first_plain >= i || (i > 0 && matches!(word(i - 1), "?" | "!"));
                         if at_start && question_start.is_none() {
                             question_start = Some(i);
                         }
@@ -618,28 +639,46 @@ impl SignalDetector {
             found[SignalKind::AbuseAtStaff as usize] = Some((p.min(s), (p + 1).max(e)));
         }
         // question: a '?' (evidence: up to six words before it) or a leading question word
-        if let Some(q) = words.iter().position(|w| *w == "?") {
+        if let Some(q) = first_q {
             let start = question_start
                 .filter(|&s| s < q)
                 .unwrap_or(q.saturating_sub(6));
-            let start = (start..q)
-                .find(|&j| !words[j].starts_with('@'))
-                .unwrap_or(q);
+            let start = (start..q).find(|&j| !word(j).starts_with('@')).unwrap_or(q);
             found[SignalKind::Question as usize] = Some((start, q + 1));
         } else if let Some(s) = question_start {
-            found[SignalKind::Question as usize] = Some((s, (s + 6).min(words.len())));
+            found[SignalKind::Question as usize] = Some((s, (s + 6).min(n_words)));
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(found.iter().flatten().count());
         for kind in SignalKind::ALL {
             if let Some((s, e)) = found[kind as usize] {
                 out.push(Signal {
                     kind,
-                    evidence: words[s..e].join(" "),
+                    evidence: evidence(norm, s, e),
                 });
             }
         }
         out
     }
+}
+
+/// The words `s..e` joined by single spaces (`words[s..e].join(" ")`).
+fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
+    let len = (s..e).map(|j| norm.word(j).len() + 1).sum::<usize>();
+    let mut out = String::with_capacity(len.saturating_sub(1));
+    for j in s..e {
+        if j > s {
+            out.push(' ');
+        }
+        out.push_str(norm.word(j));
+    }
+    out
+}
+
+/// Reusable buffers of [`SignalDetector::detect_with`].
+#[derive(Debug, Default)]
+pub(crate) struct DetectScratch {
+    insults: Vec<(usize, usize)>,
+    staff: Vec<usize>,
 }
 
 #[cfg(test)]
