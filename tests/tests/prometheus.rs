@@ -1,0 +1,167 @@
+//! A real Prometheus scrapes the services' real metrics and loads the shipped alerting rules.
+
+use outcry_cli::stack::Stack;
+use outcry_cli::webhook::Receiver;
+use outcry_e2e::{unique, Backend, TestBroker};
+use outcry_runtime::config::WebhookConfig;
+use outcry_runtime::kafka::default_topics;
+use outcry_runtime::{admin, Config, Shutdown};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn query(prometheus: &str, promql: &str) -> Value {
+    let url = format!("http://{prometheus}/api/v1/query");
+    reqwest::Client::new()
+        .get(url)
+        .query(&[("query", promql)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
+    let prometheus_bin =
+        std::env::var("OUTCRY_PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".into());
+    let broker = TestBroker::start(Backend::Mock).unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let mut config = Config::from_yaml(outcry_cli::demo::DEMO_CONFIG).unwrap();
+    config.kafka.brokers = broker.bootstrap_servers();
+    config.kafka.group_prefix = unique("prom");
+    config.kafka.topics.add_suffix(&format!("-{}", unique("t")));
+    config.ingestor.listen = "127.0.0.1:0".parse().unwrap();
+    config.notifier.webhooks = vec![WebhookConfig {
+        name: "crm".into(),
+        url: receiver.url(),
+        headers: Default::default(),
+    }];
+    broker
+        .create_topics(&config.kafka, &default_topics(&config.kafka, 1))
+        .await
+        .unwrap();
+
+    outcry_runtime::telemetry::metrics_handle();
+    let (admin_stop, admin_shutdown) = Shutdown::new();
+    let (listener, admin_addr) = admin::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    tokio::spawn(admin::serve(listener, admin_shutdown));
+    let stack = Stack::start(config.clone()).await.unwrap();
+
+    // a few mentions, one of which escalates, so every service has something to count
+    let body = [
+        r#"{"source":"x","external_id":"p1","text":"@acmeair my lawyer will hear about this lost bag","brands":["acme-air"]}"#,
+        r#"{"source":"x","external_id":"p2","text":"@acmeair lovely crew today","brands":["acme-air"]}"#,
+    ]
+    .join("\n");
+    let status = reqwest::Client::new()
+        .post(stack.ingest_url())
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 202);
+
+    let dir = std::env::temp_dir().join(unique("outcry-prometheus"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/prometheus/outcry-rules.yaml"
+    );
+    std::fs::write(
+        dir.join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{rules:?}]\nscrape_configs:\n  - job_name: outcry\n    static_configs: [{{targets: [\"{admin_addr}\"]}}]\n"
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let web = format!("127.0.0.1:{port}");
+    let _prometheus = Killed(
+        Command::new(&prometheus_bin)
+            .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address={web}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {prometheus_bin} (apt-get install prometheus, or set OUTCRY_PROMETHEUS_BIN): {e}")),
+    );
+
+    let wanted = [
+        "outcry_ingestor_mentions_accepted_total",
+        "outcry_scorer_records_consumed_total",
+        "outcry_router_records_consumed_total",
+        "outcry_notifier_deliveries_total",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut missing: Vec<&str> = wanted.to_vec();
+    while !missing.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "prometheus never saw {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut still = Vec::new();
+        for metric in missing {
+            let v = query(&web, &format!("sum({metric})")).await;
+            let value = v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if value < 1.0 {
+                still.push(metric);
+            }
+        }
+        missing = still;
+    }
+    let up = query(&web, "up{job=\"outcry\"}").await;
+    assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
+    // histograms arrive as histograms, with buckets
+    let buckets = query(&web, "count(outcry_ingestor_request_seconds_bucket)").await;
+    let n: f64 = buckets["data"]["result"][0]["value"][1]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0.0);
+    assert!(n >= 10.0, "{buckets}");
+    // the shipped rules load without errors
+    let rules: Value = reqwest::get(format!("http://{web}/api/v1/rules"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let group = &rules["data"]["groups"][0];
+    assert_eq!(group["name"], "outcry", "{rules}");
+    assert_eq!(group["rules"].as_array().map(Vec::len), Some(6));
+    assert!(
+        group["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["health"] != "err"),
+        "{rules}"
+    );
+
+    stack.stop().await;
+    admin_stop.trigger();
+    let _ = std::fs::remove_dir_all(&dir);
+}
