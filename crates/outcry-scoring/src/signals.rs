@@ -484,9 +484,12 @@ struct Pattern {
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
     patterns: Vec<Pattern>,
-    by_exact: FxHashMap<Box<str>, Vec<u16>>,
-    /// keyed by the first three bytes, packed ([`key3`])
-    by_prefix3: FxHashMap<u32, Vec<u16>>,
+    /// candidate patterns by [`word_key`] of their first word (exact first words) or of
+    /// their prefix (prefixes of three bytes or more): a range of `candidates`
+    by_key: FxHashMap<u32, (u32, u32)>,
+    /// per key, the patterns with an exact first word, then those with a prefix, each in
+    /// pattern order (the order in which matches are reported)
+    candidates: Vec<u16>,
     /// prefixes shorter than three bytes, and patterns starting with `_` (checked everywhere)
     unindexed: Vec<u16>,
 }
@@ -497,22 +500,21 @@ impl Default for SignalDetector {
     }
 }
 
-fn first3(word: &str) -> Option<&str> {
-    word.get(..3)
-}
-
-/// The first three bytes of `word` packed in an integer (a cheap map key), if it has three.
+/// The first three bytes of `word` (all of them if shorter) and their count, packed in an
+/// integer: a cheap map key that equal words, and words sharing a 3-byte prefix, share.
 #[inline]
-fn key3(word: &str) -> Option<u32> {
-    match word.as_bytes() {
-        [a, b, c, ..] => Some(u32::from_le_bytes([*a, *b, *c, 0])),
-        _ => None,
+fn word_key(word: &[u8]) -> u32 {
+    match *word {
+        [a, b, c, ..] => u32::from_le_bytes([a, b, c, 3]),
+        [a, b] => u32::from_le_bytes([a, b, 0, 2]),
+        [a] => u32::from_le_bytes([a, 0, 0, 1]),
+        [] => 0,
     }
 }
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
-        let lists: [(Class, &[&str]); 9] = [
+        let lists_of_phrases: [(Class, &[&str]); 9] = [
             (Class::Signal(SignalKind::LegalThreat), LEGAL),
             (Class::Signal(SignalKind::SafetyRisk), SAFETY),
             (Class::Signal(SignalKind::ChurnIntent), CHURN),
@@ -523,32 +525,37 @@ impl SignalDetector {
             (Class::Staff, STAFF),
             (Class::Signal(SignalKind::Question), QUESTION_WORDS),
         ];
-        let mut d = SignalDetector {
-            patterns: Vec::new(),
-            by_exact: FxHashMap::default(),
-            by_prefix3: FxHashMap::default(),
-            unindexed: Vec::new(),
-        };
-        for (class, phrases) in lists {
+        let mut patterns = Vec::new();
+        let mut unindexed = Vec::new();
+        // per key: (exact-first-word ids, prefix ids)
+        let mut lists: FxHashMap<u32, (Vec<u16>, Vec<u16>)> = FxHashMap::default();
+        for (class, phrases) in lists_of_phrases {
             for phrase in phrases {
                 let toks: Vec<Tok> = phrase.split(' ').map(Tok::parse).collect();
-                let id = d.patterns.len() as u16;
+                let id = patterns.len() as u16;
                 match &toks[0] {
-                    Tok::Exact(w) => d.by_exact.entry(w.clone()).or_default().push(id),
-                    Tok::Prefix(p) => match first3(p) {
-                        Some(k) if p.len() >= 3 => d
-                            .by_prefix3
-                            .entry(key3(k).unwrap_or_default())
-                            .or_default()
-                            .push(id),
-                        _ => d.unindexed.push(id),
-                    },
-                    Tok::Any => d.unindexed.push(id),
+                    Tok::Exact(w) => lists.entry(word_key(w.as_bytes())).or_default().0.push(id),
+                    Tok::Prefix(p) if p.len() >= 3 => {
+                        lists.entry(word_key(p.as_bytes())).or_default().1.push(id)
+                    }
+                    Tok::Prefix(_) | Tok::Any => unindexed.push(id),
                 }
-                d.patterns.push(Pattern { class, toks });
+                patterns.push(Pattern { class, toks });
             }
         }
-        d
+        let mut by_key = FxHashMap::default();
+        let mut candidates = Vec::new();
+        for (key, (exact, prefix)) in lists {
+            let start = candidates.len() as u32;
+            candidates.extend(exact.iter().chain(&prefix));
+            by_key.insert(key, (start, candidates.len() as u32));
+        }
+        SignalDetector {
+            patterns,
+            by_key,
+            candidates,
+            unindexed,
+        }
     }
 
     fn match_at(&self, id: u16, norm: &Normalized, i: usize) -> Option<usize> {
@@ -593,14 +600,15 @@ impl SignalDetector {
             if first_q.is_none() && w == "?" {
                 first_q = Some(i);
             }
-            let exact = self.by_exact.get(w).map(Vec::as_slice).unwrap_or(&[]);
-            // a word shares its first three bytes with an indexed prefix only if they end on
-            // a character boundary there, as the prefix's do; match_at checks the whole prefix
-            let prefix = key3(w)
-                .and_then(|k| self.by_prefix3.get(&k))
-                .map(Vec::as_slice)
+            // one look-up finds the patterns whose first word is `w` and those whose prefix
+            // shares its first three bytes (match_at checks the whole word or prefix); the
+            // exact ones come first, as they did with one map for each
+            let cands = self
+                .by_key
+                .get(&word_key(w.as_bytes()))
+                .and_then(|&(s, e)| self.candidates.get(s as usize..e as usize))
                 .unwrap_or(&[]);
-            for &id in exact.iter().chain(prefix).chain(&self.unindexed) {
+            for &id in cands.iter().chain(&self.unindexed) {
                 let Some(len) = self.match_at(id, norm, i) else {
                     continue;
                 };
