@@ -236,8 +236,10 @@ fn is_ascii_py_space(b: u8) -> bool {
 
 const PY_SPACE: u8 = 1;
 const WORD_BYTE: u8 = 2;
+const NON_ASCII: u8 = 4;
 
-/// Per-byte classes: [`PY_SPACE`] for ASCII separators, [`WORD_BYTE`] for word bytes.
+/// Per-byte classes: [`PY_SPACE`] for ASCII separators, [`WORD_BYTE`] for word bytes,
+/// [`NON_ASCII`] for bytes of multi-byte characters.
 static BYTE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0usize;
@@ -250,6 +252,9 @@ static BYTE_CLASS: [u8; 256] = {
         {
             t[b] |= WORD_BYTE;
         }
+        if c >= 0x80 {
+            t[b] |= NON_ASCII;
+        }
         b += 1;
     }
     t
@@ -261,37 +266,45 @@ impl<'t> Iterator for PyWords<'t> {
     fn next(&mut self) -> Option<&'t str> {
         let bytes = self.text.as_bytes();
         let len = bytes.len();
+        let mut pos = self.pos;
         // skip separators
         loop {
-            let &b = bytes.get(self.pos)?;
-            if b < 0x80 {
-                if !is_ascii_py_space(b) {
-                    break;
-                }
-                self.pos += 1;
+            let Some(&b) = bytes.get(pos) else {
+                self.pos = len;
+                return None;
+            };
+            let class = BYTE_CLASS[usize::from(b)];
+            if class & PY_SPACE != 0 {
+                pos += 1;
+            } else if class & NON_ASCII == 0 {
+                break;
             } else {
-                match self.space_at(self.pos) {
+                match self.space_at(pos) {
                     (0, _) => break,
-                    (n, _) => self.pos += n,
+                    (n, _) => pos += n,
                 }
             }
         }
-        let start = self.pos;
-        while let Some(&b) = bytes.get(self.pos) {
-            if b < 0x80 {
-                if is_ascii_py_space(b) {
+        let start = pos;
+        // word bytes: a tight loop over ASCII non-separators, the rest one character at a time
+        loop {
+            while let Some(&b) = bytes.get(pos) {
+                if BYTE_CLASS[usize::from(b)] & (PY_SPACE | NON_ASCII) != 0 {
                     break;
                 }
-                self.pos += 1;
-            } else {
-                match self.space_at(self.pos) {
-                    (0, n) => self.pos += n,
+                pos += 1;
+            }
+            match bytes.get(pos) {
+                Some(&b) if b >= 0x80 => match self.space_at(pos) {
+                    (0, n) => pos += n,
                     _ => break,
-                }
+                },
+                _ => break,
             }
         }
-        debug_assert!(self.pos <= len);
-        self.text.get(start..self.pos)
+        debug_assert!(pos <= len);
+        self.pos = pos;
+        self.text.get(start..pos)
     }
 }
 
