@@ -110,8 +110,7 @@ fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
 }
 
 fn push_folded(raw: &str, out: &mut String) {
-    if raw.is_ascii() && !raw.contains('&') {
-        push_folded_ascii(raw, out);
+    if push_folded_ascii(raw.as_bytes(), out) {
         return;
     }
     let unescaped;
@@ -148,37 +147,20 @@ fn push_folded(raw: &str, out: &mut String) {
     }
 }
 
-/// [`push_folded`] for ASCII input without entities: the same folding, byte by byte.
-fn push_folded_ascii(raw: &str, out: &mut String) {
-    // common case: no digit and no run of four equal letters, so folding is lowercasing
+/// [`push_folded`] for ASCII input without entities, in one pass over the bytes: the same
+/// folding (lowercase, digits to `0`, digit runs to one `0`, other runs to three). Returns
+/// false, having pushed nothing, if `raw` has a non-ASCII byte, `&` or NUL.
+fn push_folded_ascii(raw: &[u8], out: &mut String) -> bool {
     let start = out.len();
-    out.push_str(raw);
-    if let Some(added) = out.get_mut(start..) {
-        added.make_ascii_lowercase();
-        let b = added.as_bytes();
-        let plain = !b.iter().any(u8::is_ascii_digit)
-            && !b
-                .windows(4)
-                .any(|w| w[0] == w[1] && w[1] == w[2] && w[2] == w[3]);
-        if plain {
-            return;
-        }
-    }
-    out.truncate(start);
-    push_folded_ascii_slow(raw.as_bytes(), out);
-}
-
-/// [`push_folded_ascii`] with digit runs or long letter runs to fold.
-fn push_folded_ascii_slow(raw: &[u8], out: &mut String) {
+    out.reserve(raw.len());
     let mut prev = 0u8;
     let mut run = 0usize;
-    let mut buf = [0u8; 64];
-    let mut n = 0;
     for &c in raw {
-        let lc = match c {
-            b'0'..=b'9' => b'0',
-            other => other.to_ascii_lowercase(),
-        };
+        let lc = FOLD[usize::from(c)];
+        if lc == 0 {
+            out.truncate(start);
+            return false;
+        }
         if run > 0 && lc == prev {
             run += 1;
             // digit runs collapse to one 0, other runs to at most three
@@ -189,16 +171,28 @@ fn push_folded_ascii_slow(raw: &[u8], out: &mut String) {
             prev = lc;
             run = 1;
         }
-        buf[n] = lc;
-        n += 1;
-        if n == buf.len() {
-            out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
-            n = 0;
-        }
+        out.push(char::from(lc));
     }
-    // ASCII in, ASCII out: always valid UTF-8
-    out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    true
 }
+
+/// Folded form of each byte for [`push_folded_ascii`]: ASCII lowercase, digits `0`; zero for
+/// the bytes it leaves to the general path (non-ASCII, `&`, NUL).
+static FOLD: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 1usize;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            b'0'
+        } else {
+            c.to_ascii_lowercase()
+        };
+        b += 1;
+    }
+    t[b'&' as usize] = 0;
+    t
+};
 
 /// `text.split(is_py_space).filter(|s| !s.is_empty())`, bytewise over ASCII.
 pub(crate) fn py_words(text: &str) -> PyWords<'_> {
