@@ -350,11 +350,25 @@ fn top_words(
             .total_cmp(&a.sum.abs())
             .then_with(|| norm.word(a.word as usize).cmp(norm.word(b.word as usize)))
     };
-    if merged.len() > k {
-        merged.select_nth_unstable_by(k, order);
-        merged.truncate(k);
+    // the first k by insertion: a tweet has a dozen or two distinct words and k is small, so
+    // most words cost one comparison with the current k-th
+    let kk = k.min(merged.len());
+    for i in 0..merged.len() {
+        let m = merged[i];
+        let mut j = i.min(kk);
+        if j == kk {
+            if kk == 0 || order(&m, &merged[kk - 1]).is_ge() {
+                continue;
+            }
+            j = kk - 1;
+        }
+        while j > 0 && order(&m, &merged[j - 1]).is_lt() {
+            merged[j] = merged[j - 1];
+            j -= 1;
+        }
+        merged[j] = m;
     }
-    merged.sort_unstable_by(order);
+    merged.truncate(kk);
     let mut out = Vec::with_capacity(merged.len());
     out.extend(merged.iter().filter(|m| m.sum.abs() > 1e-4).map(|m| {
         (
