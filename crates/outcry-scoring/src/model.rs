@@ -878,6 +878,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn top_words_match_a_full_sort() {
+        let vocab = [
+            "late", "refund", "bad", "ok", "why", "never", "again", "a", "b", "c",
+        ];
+        let mut r = crate::hash::SplitMix64::new(11);
+        for case in 0..2_000 {
+            let n = (r.next_u64() % 24) as usize;
+            let text: Vec<&str> = (0..n)
+                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
+                .collect();
+            let mut norm = Normalized::default();
+            crate::features::normalize_into(&text.join(" "), &mut norm);
+            // few distinct magnitudes, so ties on the sum are decided by the word
+            let per_word: Vec<f32> = (0..norm.words.len())
+                .map(|_| ((r.next_u64() % 9) as f32 - 4.0) * 0.25)
+                .collect();
+            // reference: merge, full sort, first k
+            let mut sums: Vec<(String, f32)> = Vec::new();
+            for (i, &c) in per_word.iter().enumerate() {
+                match sums.iter_mut().find(|(w, _)| w == norm.word(i)) {
+                    Some((_, s)) => *s += c,
+                    None => sums.push((norm.word(i).to_string(), c)),
+                }
+            }
+            sums.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
+            for k in 0..8 {
+                let want: Vec<(String, f64)> = sums
+                    .iter()
+                    .take(k)
+                    .filter(|(_, s)| s.abs() > 1e-4)
+                    .map(|(w, s)| (w.clone(), (f64::from(*s) * 1e4).round() / 1e4))
+                    .collect();
+                let got = top_words(&norm, &per_word, k, &mut Vec::new());
+                assert_eq!(got, want, "case {case} k {k}: {text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn macro_f1_of_perfect_and_inverted_predictions() {
         let y = [true, false, true, false];
         assert_eq!(macro_f1(&y, &y), 1.0);
