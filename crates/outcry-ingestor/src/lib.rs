@@ -297,11 +297,13 @@ async fn write(state: &AppState, mentions: Vec<Mention>) -> Response {
     let mut duplicates = 0usize;
     let mut to_write = Vec::with_capacity(total);
     {
+        // ids already in this batch: a set, since a batch holds up to `max_batch` mentions
+        let mut in_batch = std::collections::HashSet::with_capacity(total);
         let dedup = state.dedup.lock().unwrap_or_else(|p| p.into_inner());
         for m in mentions {
             if m.brand_ids.is_empty() {
                 unmatched += 1;
-            } else if dedup.contains(&m.id) || to_write.iter().any(|w: &Mention| w.id == m.id) {
+            } else if dedup.contains(&m.id) || !in_batch.insert(m.id.clone()) {
                 duplicates += 1;
             } else {
                 to_write.push(m);
