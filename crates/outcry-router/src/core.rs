@@ -14,7 +14,8 @@
 //! that upserts on `case_id` and deduplicates on `escalation_id` sees no duplicate.
 
 use outcry_proto::v1::{
-    CaseState, Escalation, EscalationKind, Explanation, Priority, ScoredMention, SpikeExplanation,
+    CaseState, Escalation, EscalationKind, Explanation, Mention, Priority, ScoredMention,
+    SpikeExplanation,
 };
 use outcry_proto::{millis_from_timestamp, timestamp_from_millis};
 use outcry_runtime::config::{BrandConfig, Config, RuleConfig};
@@ -85,20 +86,24 @@ struct Case {
     active_series: u8,
 }
 
+/// The author's stable id, or the handle when the source gave no id (empty when neither).
+fn author_key(m: &Mention) -> &str {
+    match m.author.as_ref() {
+        Some(a) if !a.id.is_empty() => &a.id,
+        Some(a) => &a.handle,
+        None => "",
+    }
+}
+
 impl Case {
     fn count(&mut self, sm: &ScoredMention, max_samples: usize) {
         let Some(m) = sm.mention.as_ref() else { return };
         let event_ms = millis_from_timestamp(m.event_time.as_ref());
         self.mention_count += 1;
-        let author = m.author.clone().unwrap_or_default();
-        let key = if author.id.is_empty() {
-            author.handle
-        } else {
-            author.id
-        };
+        let followers = m.author.as_ref().map_or(0, |a| a.followers);
         // bounded: past 100k distinct authors the count stops growing rather than memory
-        if self.authors.len() < 100_000 && self.authors.insert(key) {
-            self.reach = self.reach.saturating_add(author.followers);
+        if self.authors.len() < 100_000 && self.authors.insert(author_key(m).to_string()) {
+            self.reach = self.reach.saturating_add(followers);
         }
         self.samples.push_back(m.id.clone());
         while self.samples.len() > max_samples {
@@ -182,7 +187,8 @@ impl RouterCore {
             .brands
             .get_mut(&sm.brand_id)
             .ok_or_else(|| RouteError::UnknownBrand(sm.brand_id.clone()))?;
-        let mention = sm.mention.clone().unwrap_or_default();
+        let no_mention = Mention::default();
+        let mention = sm.mention.as_ref().unwrap_or(&no_mention);
         let brand = state.config.id.clone();
         if state.seen.contains(&mention.id) {
             metrics::counter!(names::DUPLICATES).increment(1);
@@ -331,17 +337,13 @@ impl BrandState {
         case_window_ms: i64,
         max_samples: usize,
     ) -> Escalation {
-        let mention = sm.mention.clone().unwrap_or_default();
+        let no_mention = Mention::default();
+        let mention = sm.mention.as_ref().unwrap_or(&no_mention);
         let author = mention.author.clone().unwrap_or_default();
-        let author_key = if author.id.is_empty() {
-            author.handle.clone()
-        } else {
-            author.id.clone()
-        };
-        let author_key = if author_key.is_empty() {
-            mention.id.clone()
-        } else {
-            author_key
+        // an anonymous mention is a case of its own
+        let author_key = match author_key(mention) {
+            "" => mention.id.clone(),
+            key => key.to_string(),
         };
         let event_ms = millis_from_timestamp(mention.event_time.as_ref());
         let team = self.team_for(rule.team.as_ref(), &sm.route_hint);
