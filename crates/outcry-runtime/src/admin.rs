@@ -18,7 +18,7 @@ fn components() -> &'static Components {
 }
 
 /// A component's readiness, reported on `/readyz`. Starts not ready.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Readiness {
     flag: Arc<AtomicBool>,
 }
@@ -35,6 +35,16 @@ impl Readiness {
 
     pub fn set(&self, ready: bool) {
         self.flag.store(ready, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Readiness {
+    /// A stopped component leaves the registry, so a process that restarts a service (the
+    /// demo, tests) is not reported not-ready by the old instance.
+    fn drop(&mut self) {
+        if let Ok(mut all) = components().lock() {
+            all.retain(|(_, flag)| !Arc::ptr_eq(flag, &self.flag));
+        }
     }
 }
 
@@ -92,4 +102,20 @@ pub async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) -> std
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_component_is_not_ready_until_set_and_leaves_when_dropped() {
+        let r = Readiness::register("readiness-test");
+        assert!(not_ready().contains(&"readiness-test"));
+        r.set(true);
+        assert!(!not_ready().contains(&"readiness-test"));
+        r.set(false);
+        drop(r);
+        assert!(!not_ready().contains(&"readiness-test"));
+    }
 }
