@@ -63,6 +63,16 @@ pub struct Normalized {
     pub words: Vec<(u32, u32)>,
     /// for each byte of `padded`, the word a char n-gram starting there is attributed to
     pub(crate) word_at: Vec<u32>,
+    /// per word, its feature hashes (before masking to a bucket)
+    pub(crate) hashes: Vec<WordHashes>,
+}
+
+/// The finished FNV-1a hashes of a word's unigram feature and of its bigram with the
+/// previous word (0 for the first word), as [`for_each_feature`] computes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WordHashes {
+    pub unigram: u64,
+    pub bigram: u64,
 }
 
 impl Normalized {
@@ -307,35 +317,68 @@ fn is_word_byte(b: u8) -> bool {
     BYTE_CLASS[usize::from(b)] & WORD_BYTE != 0
 }
 
+/// Splits `padded` into words (runs of word bytes, and `?` / `!` on their own), records which
+/// word each byte's char n-grams are attributed to, and hashes each word's unigram and its
+/// bigram with the previous word, all in one forward pass over the bytes.
+#[inline(never)]
 fn tokenize_words(out: &mut Normalized) {
-    let bytes = out.padded.as_bytes();
-    out.word_at.clear();
-    out.word_at.resize(bytes.len() + 1, u32::MAX);
+    let Normalized {
+        padded,
+        words,
+        word_at,
+        hashes,
+    } = out;
+    let bytes = padded.as_bytes();
+    word_at.clear();
+    word_at.reserve(bytes.len() + 1);
+    hashes.clear();
+    let uni0 = Fnv64::new(NS_UNIGRAM);
+    let bi0 = Fnv64::new(NS_BIGRAM);
+    // FNV state of the previous word's bigram prefix (namespace, its bytes, a 0 separator)
+    let mut prev_pre: Option<Fnv64> = None;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if is_word_byte(b) {
-            let start = i;
+        let single = b == b'?' || b == b'!';
+        if !(is_word_byte(b) || single) {
+            // a space's n-grams belong to the word right after it; other bytes' to none
+            let next_owner = match bytes.get(i + 1) {
+                Some(&n) if b == b' ' && is_word_byte(n) => words.len() as u32,
+                _ => u32::MAX,
+            };
+            word_at.push(next_owner);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        if !single {
             while i < bytes.len() && is_word_byte(bytes[i]) {
                 i += 1;
             }
-            out.words.push((start as u32, i as u32));
-            for slot in &mut out.word_at[start..i] {
-                *slot = out.words.len() as u32 - 1;
-            }
-        } else {
-            if b == b'?' || b == b'!' {
-                out.words.push((i as u32, i as u32 + 1));
-            }
-            i += 1;
         }
-    }
-    // a char n-gram starting on a space belongs to the word that follows
-    for p in (0..bytes.len()).rev() {
-        if out.word_at[p] == u32::MAX && bytes[p] == b' ' {
-            out.word_at[p] = out.word_at[p + 1];
+        let word = &bytes[start..i];
+        let (mut uni, mut pre) = (uni0, bi0);
+        let mut bigram = prev_pre;
+        for &c in word {
+            uni.byte(c);
+            pre.byte(c);
+            if let Some(h) = bigram.as_mut() {
+                h.byte(c);
+            }
         }
+        pre.byte(0);
+        prev_pre = Some(pre);
+        hashes.push(WordHashes {
+            unigram: uni.finish(),
+            bigram: bigram.map_or(0, Fnv64::finish),
+        });
+        // `?` and `!` are words, but their n-grams are attributed to no word
+        let owner = if single { u32::MAX } else { words.len() as u32 };
+        words.push((start as u32, i as u32));
+        word_at.resize(i, owner);
     }
+    word_at.push(u32::MAX);
 }
 
 /// Number of word features (unigrams + bigrams) and of char n-grams of a normalised text.

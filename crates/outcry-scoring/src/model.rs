@@ -7,7 +7,7 @@
 
 use crate::features::{
     char_window, for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized,
-    CHAR_HASH_MUL, MAX_CHAR_N, NS_BIGRAM, NS_UNIGRAM,
+    CHAR_HASH_MUL, MAX_CHAR_N,
 };
 use crate::hash::{Fnv64, SplitMix64};
 use crate::vader::{Sentiment, SentimentAnalyzer};
@@ -118,8 +118,9 @@ impl ComplaintModel {
         let sc = 1.0 / (n_char.max(1) as f32).sqrt();
         let per_word = &mut scratch.per_word;
         per_word.clear();
-        per_word.resize(norm.words.len(), 0.0);
+        per_word.resize(norm.words.len() + 1, 0.0);
         let text_z = self.text_logit(norm, sw, sc, per_word);
+        let per_word = &per_word[..norm.words.len()];
         let mut z = f64::from(self.bias);
         z += f64::from(text_z);
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
@@ -139,28 +140,20 @@ impl ComplaintModel {
     /// The text part of the log-odds: the same sum, in the same order, as visiting
     /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
     /// contribution also added to the word it is attributed to.
+    #[inline(never)]
     fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
         let wmask = self.cfg.word_mask() as usize;
         let b = norm.padded.as_bytes();
         let mut text_z = 0f32;
-        let mut prev: &[u8] = &[];
-        for (i, &(s, e)) in norm.words.iter().enumerate() {
-            let word = &b[s as usize..e as usize];
-            let mut h = Fnv64::new(NS_UNIGRAM);
-            h.bytes(word);
-            let c = self.word_w.get(h.finish() as usize & wmask) * sw;
+        for (i, h) in norm.hashes.iter().enumerate() {
+            let c = self.word_w.get(h.unigram as usize & wmask) * sw;
             text_z += c;
             per_word[i] += c;
             if i > 0 {
-                let mut h = Fnv64::new(NS_BIGRAM);
-                h.bytes(prev);
-                h.byte(0);
-                h.bytes(word);
-                let c = self.word_w.get(h.finish() as usize & wmask) * sw;
+                let c = self.word_w.get(h.bigram as usize & wmask) * sw;
                 text_z += c;
                 per_word[i - 1] += c;
             }
-            prev = word;
         }
         let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
         let shift = 64 - u32::from(self.cfg.char_bits);
@@ -171,34 +164,49 @@ impl ComplaintModel {
             *slot = (u64::MAX >> (64 - 8 * k), k as u64);
         }
         let grams = &grams[..n_grams];
+        let table = self.char_w.dense.as_slice();
+        // per_word's last slot collects the n-grams attributed to no word; each word's slot
+        // gets the same additions in the same order as the generic feature walk
+        let none = per_word.len() - 1;
+        let weight = |window: u64, mask: u64, k: u64| {
+            let key = ((window & mask) << 8) | k;
+            let bucket = (key.wrapping_mul(CHAR_HASH_MUL) >> shift) as usize;
+            table.get(bucket).copied().unwrap_or(0.0) * sc
+        };
         let len = b.len();
-        // running sum of the word the current byte belongs to (u32::MAX: none); the per-word
-        // sums get the same additions in the same order as adding to them one at a time
-        let mut owner = u32::MAX;
-        let mut acc = 0f32;
-        for (p, &at) in norm.word_at.iter().enumerate().take(len) {
-            if at != owner {
-                if let Some(slot) = per_word.get_mut(owner as usize) {
-                    *slot = acc;
-                }
-                owner = at;
-                acc = per_word.get(at as usize).copied().unwrap_or(0.0);
+        // positions with eight bytes ahead: one load each, every n-gram length available
+        let full = b.windows(8).zip(&norm.word_at);
+        let tail = len.saturating_sub(7)..len;
+        let tail = tail.map(|p| (p, norm.word_at.get(p).copied().unwrap_or(u32::MAX)));
+        if let [(mask, k)] = *grams {
+            // one n-gram length (the shipped model): no loop over lengths
+            for (window, &at) in full {
+                let window = <[u8; 8]>::try_from(window).map_or(0, u64::from_le_bytes);
+                let c = weight(window, mask, k);
+                text_z += c;
+                per_word[(at as usize).min(none)] += c;
             }
-            let window = char_window(b, p);
-            let avail = (len - p) as u64;
+            for (p, at) in tail.filter(|&(p, _)| len - p >= k as usize) {
+                let c = weight(char_window(b, p), mask, k);
+                text_z += c;
+                per_word[(at as usize).min(none)] += c;
+            }
+            return text_z;
+        }
+        let full = full.map(|(w, &at)| {
+            let window = <[u8; 8]>::try_from(w).map_or(0, u64::from_le_bytes);
+            (window & (u64::MAX >> 8), at, MAX_CHAR_N as u64)
+        });
+        let tail = tail.map(|(p, at)| (char_window(b, p), at, (len - p) as u64));
+        for (window, at, avail) in full.chain(tail) {
             for &(mask, k) in grams {
                 if k > avail {
                     break;
                 }
-                let key = ((window & mask) << 8) | k;
-                let bucket = key.wrapping_mul(CHAR_HASH_MUL) >> shift;
-                let c = self.char_w.get(bucket as usize) * sc;
+                let c = weight(window, mask, k);
                 text_z += c;
-                acc += c;
+                per_word[(at as usize).min(none)] += c;
             }
-        }
-        if let Some(slot) = per_word.get_mut(owner as usize) {
-            *slot = acc;
         }
         text_z
     }
@@ -315,6 +323,7 @@ pub fn version_of(bytes: &[u8]) -> String {
     format!("complaint-lr-{:012x}", h.finish() >> 16)
 }
 
+#[inline(never)]
 fn top_words(
     norm: &Normalized,
     per_word: &[f32],
@@ -968,7 +977,14 @@ mod tests {
 
     #[test]
     fn scoring_loop_is_bit_identical_to_the_generic_feature_walk() {
-        let model = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        let shipped = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        // the shipped single n-gram length, and several lengths (the general loop)
+        let mut several = shipped.clone();
+        several.cfg.char_min = 2;
+        several.cfg.char_max = 5;
+        let mut all = shipped.clone();
+        all.cfg.char_min = 1;
+        all.cfg.char_max = MAX_CHAR_N as u8;
         let texts = [
             "",
             "  ",
@@ -976,8 +992,14 @@ mod tests {
             "@Delta WHY did flight 1234 leave?? http://t.co/abc Sooooo late",
             "my order never arrived! refund me now, this is the 3rd time",
             "caf\u{e9} \u{1F620} &amp; <b> don't   stop",
+            "ab",
+            "abcdefg",
+            "x\0y\0\0z",
         ];
-        for text in texts {
+        for (model, text) in [&shipped, &several, &all]
+            .into_iter()
+            .flat_map(|m| texts.iter().map(move |t| (m, *t)))
+        {
             let mut norm = Normalized::default();
             normalize_into(text, &mut norm);
             let (n_word, n_char) = group_sizes(&norm, &model.cfg);
@@ -995,11 +1017,15 @@ mod tests {
                     want_words[w] += c;
                 }
             });
-            let mut got_words = vec![0f32; norm.words.len()];
+            let mut got_words = vec![0f32; norm.words.len() + 1];
             let got_z = model.text_logit(&norm, sw, sc, &mut got_words);
             assert_eq!(got_z.to_bits(), want_z.to_bits(), "{text:?}");
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&got_words), bits(&want_words), "{text:?}");
+            assert_eq!(
+                bits(&got_words[..norm.words.len()]),
+                bits(&want_words),
+                "{text:?}"
+            );
         }
     }
 
