@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let score = scorer.score(&MentionInput {
             text,
             author_followers: (i * 7919) % 2_000_000,
-            author_verified: i % 11 == 0,
+            author_verified: i.is_multiple_of(11),
             likes: (i * 13) % 5000,
             reposts: (i * 3) % 700,
             replies: i % 90,
