@@ -61,8 +61,6 @@ pub struct Normalized {
     pub padded: String,
     /// byte ranges of word tokens in `padded`
     pub words: Vec<(u32, u32)>,
-    /// for each byte of `padded`, the word a char n-gram starting there is attributed to
-    pub(crate) word_at: Vec<u32>,
     /// per word, its feature hashes (before masking to a bucket)
     pub(crate) hashes: Vec<WordHashes>,
 }
@@ -80,49 +78,268 @@ impl Normalized {
         let (s, e) = self.words[i];
         self.padded.get(s as usize..e as usize).unwrap_or("")
     }
+
+    /// For each byte of `padded`, the word a char n-gram starting there is attributed to
+    /// (`u32::MAX` for none): a word's own bytes and the space before it; not `?` or `!`
+    /// (words of their own), other punctuation, or a space before either.
+    pub(crate) fn owners(&self) -> Owners<'_> {
+        Owners {
+            bytes: self.padded.as_bytes(),
+            words: &self.words,
+            pos: 0,
+            next: 0,
+        }
+    }
+}
+
+/// Iterator of [`Normalized::owners`].
+pub(crate) struct Owners<'a> {
+    bytes: &'a [u8],
+    words: &'a [(u32, u32)],
+    pos: usize,
+    /// the first word that ends after `pos`
+    next: usize,
+}
+
+impl Iterator for Owners<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        let p = self.pos;
+        let &b = self.bytes.get(p)?;
+        self.pos += 1;
+        while let Some(&(_, e)) = self.words.get(self.next) {
+            if e as usize > p {
+                break;
+            }
+            self.next += 1;
+        }
+        let Some(&(s, _)) = self.words.get(self.next) else {
+            return Some(u32::MAX);
+        };
+        let s = s as usize;
+        let attributed = |w: usize| {
+            let first = self.bytes.get(s).copied().unwrap_or(b'?');
+            (first != b'?' && first != b'!').then_some(w as u32)
+        };
+        let owner = if p >= s || (p + 1 == s && b == b' ') {
+            attributed(self.next)
+        } else {
+            None
+        };
+        Some(owner.unwrap_or(u32::MAX))
+    }
 }
 
 /// Normalises `text` into `out` (reusing its buffers).
 pub fn normalize_into(text: &str, out: &mut Normalized) {
-    out.padded.clear();
-    out.words.clear();
-    out.padded.push(' ');
+    // local buffers, so the per-byte pushes do not go through `out`
+    let mut b = Builder {
+        padded: std::mem::take(&mut out.padded).into_bytes(),
+        words: std::mem::take(&mut out.words),
+        hashes: std::mem::take(&mut out.hashes),
+        split: WordSplitter::default(),
+    };
+    b.padded.clear();
+    b.words.clear();
+    b.hashes.clear();
+    b.padded.reserve(text.len() + 2);
+    b.padded.push(b' ');
     for raw in py_words(text) {
-        if out.padded.len() > 1 {
-            out.padded.push(' ');
+        if b.padded.len() > 1 {
+            b.padded.push(b' ');
         }
-        let lower_raw = raw.as_bytes();
-        if starts_with_ignore_case(lower_raw, b"http://")
-            || starts_with_ignore_case(lower_raw, b"https://")
-            || starts_with_ignore_case(lower_raw, b"www.")
-        {
-            out.padded.push_str("<url>");
-            continue;
+        if !b.push_plain_token(raw.as_bytes()) {
+            let from = b.padded.len();
+            push_token(raw, &mut b.padded);
+            for i in from..b.padded.len() {
+                let c = b.padded[i];
+                b.split.byte(c, i, &mut b.words, &mut b.hashes);
+            }
+            b.split
+                .end_token(b.padded.len(), &mut b.words, &mut b.hashes);
         }
-        if raw.len() > 1 && raw.starts_with('@') {
-            out.padded.push_str("@user");
-            // keep trailing punctuation such as "@brand:" or "@brand?"
-            let tail_start = raw[1..]
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .map(|p| p + 1)
-                .unwrap_or(raw.len());
-            push_folded(&raw[tail_start..], &mut out.padded);
-            continue;
-        }
-        push_folded(raw, &mut out.padded);
     }
-    out.padded.push(' ');
-    tokenize_words(out);
+    b.padded.push(b' ');
+    out.padded = String::from_utf8(b.padded)
+        // not reachable: only whole UTF-8 characters and ASCII bytes are pushed
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    out.words = b.words;
+    out.hashes = b.hashes;
+}
+
+struct Builder {
+    padded: Vec<u8>,
+    words: Vec<(u32, u32)>,
+    hashes: Vec<WordHashes>,
+    split: WordSplitter,
+}
+
+impl Builder {
+    /// The common case of [`push_token`] fused with word splitting: a token that is neither
+    /// a URL nor a handle, of ASCII bytes without `&` or NUL, folded and split in one pass.
+    /// Returns false, with everything as it was, for any other token.
+    fn push_plain_token(&mut self, raw: &[u8]) -> bool {
+        if (raw.len() > 1 && raw[0] == b'@') || is_url(raw) {
+            return false;
+        }
+        let (padded_len, words_len, saved) = (self.padded.len(), self.words.len(), self.split);
+        let mut prev = 0u8;
+        let mut run = 0usize;
+        for &c in raw {
+            let lc = FOLD[usize::from(c)];
+            if lc == 0 {
+                self.padded.truncate(padded_len);
+                self.words.truncate(words_len);
+                self.hashes.truncate(words_len);
+                self.split = saved;
+                return false;
+            }
+            if run > 0 && lc == prev {
+                run += 1;
+                // digit runs collapse to one 0, other runs to at most three
+                if (lc == b'0' && run > 1) || run > 3 {
+                    continue;
+                }
+            } else {
+                prev = lc;
+                run = 1;
+            }
+            let pos = self.padded.len();
+            self.padded.push(lc);
+            self.split.byte(lc, pos, &mut self.words, &mut self.hashes);
+        }
+        self.split
+            .end_token(self.padded.len(), &mut self.words, &mut self.hashes);
+        true
+    }
+}
+
+/// Pushes the normalised form of one whitespace token: `<url>`, `@user` plus trailing
+/// punctuation, or the folded token.
+fn push_token(raw: &str, padded: &mut Vec<u8>) {
+    if is_url(raw.as_bytes()) {
+        padded.extend_from_slice(b"<url>");
+    } else if raw.len() > 1 && raw.starts_with('@') {
+        padded.extend_from_slice(b"@user");
+        // keep trailing punctuation such as "@brand:" or "@brand?"
+        let tail_start = raw[1..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map(|p| p + 1)
+            .unwrap_or(raw.len());
+        push_folded(&raw[tail_start..], padded);
+    } else {
+        push_folded(raw, padded);
+    }
+}
+
+fn is_url(raw: &[u8]) -> bool {
+    starts_with_ignore_case(raw, b"http://")
+        || starts_with_ignore_case(raw, b"https://")
+        || starts_with_ignore_case(raw, b"www.")
+}
+
+/// Splits the normalised text into words as its bytes are pushed: runs of word bytes, and
+/// `?` / `!` on their own, hashing each word's unigram and its bigram with the previous word
+/// as [`for_each_feature`] does.
+#[derive(Clone, Copy)]
+struct WordSplitter {
+    /// FNV state of the previous word's bigram prefix (namespace, its bytes, a 0 separator)
+    prev_pre: Fnv64,
+    in_word: bool,
+    start: u32,
+    unigram: Fnv64,
+    pre: Fnv64,
+    bigram: Fnv64,
+}
+
+impl Default for WordSplitter {
+    fn default() -> Self {
+        WordSplitter {
+            prev_pre: Fnv64::new(NS_BIGRAM),
+            in_word: false,
+            start: 0,
+            unigram: Fnv64::new(NS_UNIGRAM),
+            pre: Fnv64::new(NS_BIGRAM),
+            bigram: Fnv64::new(NS_BIGRAM),
+        }
+    }
+}
+
+impl WordSplitter {
+    /// Takes byte `c`, pushed at `pos`.
+    #[inline(always)]
+    fn byte(
+        &mut self,
+        c: u8,
+        pos: usize,
+        words: &mut Vec<(u32, u32)>,
+        hashes: &mut Vec<WordHashes>,
+    ) {
+        if is_word_byte(c) {
+            if !self.in_word {
+                self.begin(pos);
+            }
+            self.hash(c);
+            return;
+        }
+        self.end_token(pos, words, hashes);
+        if c == b'?' || c == b'!' {
+            self.begin(pos);
+            self.hash(c);
+            self.finish(pos + 1, words, hashes);
+        }
+    }
+
+    /// Ends the current word, if any, at `end` (a token ends at a space).
+    #[inline]
+    fn end_token(&mut self, end: usize, words: &mut Vec<(u32, u32)>, hashes: &mut Vec<WordHashes>) {
+        if self.in_word {
+            self.finish(end, words, hashes);
+        }
+    }
+
+    #[inline]
+    fn begin(&mut self, pos: usize) {
+        self.in_word = true;
+        self.start = pos as u32;
+        self.unigram = Fnv64::new(NS_UNIGRAM);
+        self.pre = Fnv64::new(NS_BIGRAM);
+        // for the first word this chain's result is not used
+        self.bigram = self.prev_pre;
+    }
+
+    #[inline]
+    fn hash(&mut self, c: u8) {
+        self.unigram.byte(c);
+        self.pre.byte(c);
+        self.bigram.byte(c);
+    }
+
+    fn finish(&mut self, end: usize, words: &mut Vec<(u32, u32)>, hashes: &mut Vec<WordHashes>) {
+        self.in_word = false;
+        self.pre.byte(0);
+        hashes.push(WordHashes {
+            unigram: self.unigram.finish(),
+            bigram: if words.is_empty() {
+                0
+            } else {
+                self.bigram.finish()
+            },
+        });
+        words.push((self.start, end as u32));
+        self.prev_pre = self.pre;
+    }
 }
 
 fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
-fn push_folded(raw: &str, out: &mut String) {
-    if push_folded_ascii(raw.as_bytes(), out) {
-        return;
-    }
+/// Pushes `raw` folded: lowercase, digits to `0`, digit runs to one `0`, other runs to at
+/// most three, curly single quotes to `'`, the entities `&amp;` `&gt;` `&lt;` unescaped.
+fn push_folded(raw: &str, out: &mut Vec<u8>) {
     let unescaped;
     let raw = if raw.contains('&') {
         unescaped = raw
@@ -135,6 +352,7 @@ fn push_folded(raw: &str, out: &mut String) {
     };
     let mut prev: Option<char> = None;
     let mut run = 0usize;
+    let mut buf = [0u8; 4];
     for c in raw.chars() {
         for lc in c.to_lowercase() {
             let lc = match lc {
@@ -152,42 +370,13 @@ fn push_folded(raw: &str, out: &mut String) {
                 prev = Some(lc);
                 run = 1;
             }
-            out.push(lc);
+            out.extend_from_slice(lc.encode_utf8(&mut buf).as_bytes());
         }
     }
 }
 
-/// [`push_folded`] for ASCII input without entities, in one pass over the bytes: the same
-/// folding (lowercase, digits to `0`, digit runs to one `0`, other runs to three). Returns
-/// false, having pushed nothing, if `raw` has a non-ASCII byte, `&` or NUL.
-fn push_folded_ascii(raw: &[u8], out: &mut String) -> bool {
-    let start = out.len();
-    out.reserve(raw.len());
-    let mut prev = 0u8;
-    let mut run = 0usize;
-    for &c in raw {
-        let lc = FOLD[usize::from(c)];
-        if lc == 0 {
-            out.truncate(start);
-            return false;
-        }
-        if run > 0 && lc == prev {
-            run += 1;
-            // digit runs collapse to one 0, other runs to at most three
-            if (lc == b'0' && run > 1) || run > 3 {
-                continue;
-            }
-        } else {
-            prev = lc;
-            run = 1;
-        }
-        out.push(char::from(lc));
-    }
-    true
-}
-
-/// Folded form of each byte for [`push_folded_ascii`]: ASCII lowercase, digits `0`; zero for
-/// the bytes it leaves to the general path (non-ASCII, `&`, NUL).
+/// Folded form of each byte for [`Builder::push_plain_token`]: ASCII lowercase, digits `0`;
+/// zero for the bytes it leaves to the general path (non-ASCII, `&`, NUL).
 static FOLD: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 1usize;
@@ -317,70 +506,6 @@ fn is_word_byte(b: u8) -> bool {
     BYTE_CLASS[usize::from(b)] & WORD_BYTE != 0
 }
 
-/// Splits `padded` into words (runs of word bytes, and `?` / `!` on their own), records which
-/// word each byte's char n-grams are attributed to, and hashes each word's unigram and its
-/// bigram with the previous word, all in one forward pass over the bytes.
-#[inline(never)]
-fn tokenize_words(out: &mut Normalized) {
-    let Normalized {
-        padded,
-        words,
-        word_at,
-        hashes,
-    } = out;
-    let bytes = padded.as_bytes();
-    word_at.clear();
-    word_at.reserve(bytes.len() + 1);
-    hashes.clear();
-    let uni0 = Fnv64::new(NS_UNIGRAM);
-    let bi0 = Fnv64::new(NS_BIGRAM);
-    // FNV state of the previous word's bigram prefix (namespace, its bytes, a 0 separator)
-    let mut prev_pre: Option<Fnv64> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let single = b == b'?' || b == b'!';
-        if !(is_word_byte(b) || single) {
-            // a space's n-grams belong to the word right after it; other bytes' to none
-            let next_owner = match bytes.get(i + 1) {
-                Some(&n) if b == b' ' && is_word_byte(n) => words.len() as u32,
-                _ => u32::MAX,
-            };
-            word_at.push(next_owner);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        i += 1;
-        if !single {
-            while i < bytes.len() && is_word_byte(bytes[i]) {
-                i += 1;
-            }
-        }
-        let word = &bytes[start..i];
-        let (mut uni, mut pre) = (uni0, bi0);
-        let mut bigram = prev_pre;
-        for &c in word {
-            uni.byte(c);
-            pre.byte(c);
-            if let Some(h) = bigram.as_mut() {
-                h.byte(c);
-            }
-        }
-        pre.byte(0);
-        prev_pre = Some(pre);
-        hashes.push(WordHashes {
-            unigram: uni.finish(),
-            bigram: bigram.map_or(0, Fnv64::finish),
-        });
-        // `?` and `!` are words, but their n-grams are attributed to no word
-        let owner = if single { u32::MAX } else { words.len() as u32 };
-        words.push((start as u32, i as u32));
-        word_at.resize(i, owner);
-    }
-    word_at.push(u32::MAX);
-}
-
 /// Number of word features (unigrams + bigrams) and of char n-grams of a normalised text.
 pub fn group_sizes(norm: &Normalized, cfg: &FeatureConfig) -> (usize, usize) {
     let nw = norm.words.len();
@@ -418,7 +543,7 @@ pub fn for_each_feature(
     }
     let (kmin, kmax) = (cfg.char_min as usize, cfg.char_max as usize);
     let shift = 64 - u32::from(cfg.char_bits);
-    for (p, &at) in norm.word_at.iter().enumerate().take(b.len()) {
+    for (p, at) in norm.owners().enumerate() {
         let owner = match at {
             u32::MAX => None,
             w => Some(w as usize),

@@ -165,48 +165,33 @@ impl ComplaintModel {
         }
         let grams = &grams[..n_grams];
         let table = self.char_w.dense.as_slice();
-        // per_word's last slot collects the n-grams attributed to no word; each word's slot
-        // gets the same additions in the same order as the generic feature walk
-        let none = per_word.len() - 1;
+        let len = b.len();
         let weight = |window: u64, mask: u64, k: u64| {
             let key = ((window & mask) << 8) | k;
             let bucket = (key.wrapping_mul(CHAR_HASH_MUL) >> shift) as usize;
             table.get(bucket).copied().unwrap_or(0.0) * sc
         };
-        let len = b.len();
-        // positions with eight bytes ahead: one load each, every n-gram length available
-        let full = b.windows(8).zip(&norm.word_at);
-        let tail = len.saturating_sub(7)..len;
-        let tail = tail.map(|p| (p, norm.word_at.get(p).copied().unwrap_or(u32::MAX)));
+        // the n-grams starting at position `p`: added to the text's sum and to `acc`, the
+        // running sum of the word they are attributed to
         if let [(mask, k)] = *grams {
             // one n-gram length (the shipped model): no loop over lengths
-            for (window, &at) in full {
-                let window = <[u8; 8]>::try_from(window).map_or(0, u64::from_le_bytes);
-                let c = weight(window, mask, k);
-                text_z += c;
-                per_word[(at as usize).min(none)] += c;
-            }
-            for (p, at) in tail.filter(|&(p, _)| len - p >= k as usize) {
-                let c = weight(char_window(b, p), mask, k);
-                text_z += c;
-                per_word[(at as usize).min(none)] += c;
-            }
-            return text_z;
-        }
-        let full = full.map(|(w, &at)| {
-            let window = <[u8; 8]>::try_from(w).map_or(0, u64::from_le_bytes);
-            (window & (u64::MAX >> 8), at, MAX_CHAR_N as u64)
-        });
-        let tail = tail.map(|(p, at)| (char_window(b, p), at, (len - p) as u64));
-        for (window, at, avail) in full.chain(tail) {
-            for &(mask, k) in grams {
-                if k > avail {
-                    break;
+            let last = (len + 1).saturating_sub(k as usize);
+            let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
+                let c = weight(window_at(b, p), mask, k);
+                *text_z += c;
+                *acc += c;
+            };
+            char_ngram_pass(norm, last, per_word, &mut text_z, add);
+        } else {
+            let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
+                let (window, avail) = (window_at(b, p), (len - p) as u64);
+                for &(mask, k) in grams.iter().take_while(|(_, k)| *k <= avail) {
+                    let c = weight(window, mask, k);
+                    *text_z += c;
+                    *acc += c;
                 }
-                let c = weight(window, mask, k);
-                text_z += c;
-                per_word[(at as usize).min(none)] += c;
-            }
+            };
+            char_ngram_pass(norm, len, per_word, &mut text_z, add);
         }
         text_z
     }
@@ -316,6 +301,64 @@ impl ComplaintModel {
     }
 }
 
+/// Up to [`MAX_CHAR_N`] bytes of `b` from `p`, little-endian, zero-padded past the end: one
+/// load while eight bytes are ahead (byte 8 is never part of an n-gram).
+#[inline]
+fn window_at(b: &[u8], p: usize) -> u64 {
+    match b.get(p..p + 8).map(<[u8; 8]>::try_from) {
+        Some(Ok(w)) => u64::from_le_bytes(w) & (u64::MAX >> 8),
+        _ => char_window(b, p),
+    }
+}
+
+/// Visits the char n-gram positions `0..end` of `norm.padded` in order, calling `add` with the
+/// running sum of the word each position is attributed to (see [`Normalized::owners`]): a
+/// word's bytes and the space before it, except for `?` and `!`; other positions add to a
+/// sum that is dropped. Each word's slot of `per_word` gets the same additions in the same
+/// order as visiting the n-grams one by one.
+#[inline]
+fn char_ngram_pass(
+    norm: &Normalized,
+    end: usize,
+    per_word: &mut [f32],
+    text_z: &mut f32,
+    mut add: impl FnMut(usize, &mut f32, &mut f32),
+) {
+    let b = norm.padded.as_bytes();
+    let mut unowned = 0f32;
+    let mut p = 0;
+    for (w, &(s, e)) in norm.words.iter().enumerate() {
+        let (s, e) = (s as usize, e as usize);
+        let attributed = !matches!(b.get(s), Some(b'?' | b'!'));
+        let from = if attributed && s > p && b.get(s - 1) == Some(&b' ') {
+            s - 1
+        } else {
+            s
+        };
+        let (from, e) = (from.min(end), e.min(end));
+        for q in p..from {
+            add(q, text_z, &mut unowned);
+        }
+        if attributed {
+            let mut acc = per_word.get(w).copied().unwrap_or(0.0);
+            for q in from..e {
+                add(q, text_z, &mut acc);
+            }
+            if let Some(slot) = per_word.get_mut(w) {
+                *slot = acc;
+            }
+        } else {
+            for q in from..e {
+                add(q, text_z, &mut unowned);
+            }
+        }
+        p = e;
+    }
+    for q in p..end {
+        add(q, text_z, &mut unowned);
+    }
+}
+
 /// `complaint-lr-<first 12 hex digits of the FNV-1a hash of the model bytes>`
 pub fn version_of(bytes: &[u8]) -> String {
     let mut h = Fnv64::new(0);
@@ -330,25 +373,32 @@ fn top_words(
     k: usize,
     merged: &mut Vec<Merged>,
 ) -> Vec<(String, f64)> {
-    // merge repeated words, skip placeholders that explain nothing; a cheap key (length and
-    // first seven bytes) settles most comparisons before the bytes are compared
+    // merge repeated words, skip placeholders that explain nothing; the word's unigram hash
+    // settles comparisons (the bytes are compared only when two hashes are equal)
     merged.clear();
-    for (i, &c) in per_word.iter().enumerate() {
-        let w = norm.word(i).as_bytes();
-        if w == b"@user" || w == b"<url>" {
-            continue;
-        }
-        let key = word_key(w);
+    let bytes = norm.padded.as_bytes();
+    let word = |i: usize| {
+        let (s, e) = norm.words.get(i).copied().unwrap_or((0, 0));
+        bytes.get(s as usize..e as usize).unwrap_or(&[])
+    };
+    for ((i, &c), h) in per_word.iter().enumerate().zip(&norm.hashes) {
+        let key = h.unigram;
         match merged
             .iter_mut()
-            .find(|m| m.key == key && norm.word(m.word as usize).as_bytes() == w)
+            .find(|m| m.key == key && word(m.word as usize) == word(i))
         {
             Some(entry) => entry.sum += c,
-            None => merged.push(Merged {
-                word: i as u32,
-                key,
-                sum: c,
-            }),
+            None => {
+                let w = word(i);
+                if w.len() == 5 && (w == b"@user" || w == b"<url>") {
+                    continue;
+                }
+                merged.push(Merged {
+                    word: i as u32,
+                    key,
+                    sum: c,
+                });
+            }
         }
     }
     // words are unique after merging, so the order is total: selecting the first k and
@@ -357,7 +407,7 @@ fn top_words(
         b.sum
             .abs()
             .total_cmp(&a.sum.abs())
-            .then_with(|| norm.word(a.word as usize).cmp(norm.word(b.word as usize)))
+            .then_with(|| word(a.word as usize).cmp(word(b.word as usize)))
     };
     // the first k by insertion: a tweet has a dozen or two distinct words and k is small, so
     // most words cost one comparison with the current k-th
@@ -394,16 +444,6 @@ struct Merged {
     word: u32,
     key: u64,
     sum: f32,
-}
-
-/// Length and the first seven bytes of a word: equal words have equal keys.
-#[inline]
-fn word_key(w: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = w.len().min(7);
-    buf[..n].copy_from_slice(&w[..n]);
-    buf[7] = w.len().min(255) as u8;
-    u64::from_le_bytes(buf)
 }
 
 /// Reusable buffers of [`ComplaintModel::predict_with`].
