@@ -146,20 +146,41 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     b.hashes.clear();
     b.padded.reserve(text.len() + 2);
     b.padded.push(b' ');
-    for raw in py_words(text) {
-        if b.padded.len() > 1 {
+    let bytes = text.as_bytes();
+    let mut pos = 0;
+    loop {
+        while bytes.get(pos).is_some_and(|&c| is_ascii_py_space(c)) {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            break;
+        }
+        let separated = b.padded.len() > 1;
+        if separated {
             b.padded.push(b' ');
         }
-        if !b.push_plain_token(raw.as_bytes()) {
-            let from = b.padded.len();
-            push_token(raw, &mut b.padded);
-            for i in from..b.padded.len() {
-                let c = b.padded[i];
-                b.split.byte(c, i, &mut b.words, &mut b.hashes);
-            }
-            b.split
-                .end_token(b.padded.len(), &mut b.words, &mut b.hashes);
+        if let Some(end) = b.push_plain_token(bytes, pos) {
+            pos = end;
+            continue;
         }
+        // anything else, token by token: Unicode separators, entities, URLs, handles
+        let mut rest = PyWords { text, pos };
+        let Some(raw) = rest.next() else {
+            // only Unicode separators were left
+            if separated {
+                b.padded.pop();
+            }
+            break;
+        };
+        pos = rest.pos;
+        let from = b.padded.len();
+        push_token(raw, &mut b.padded);
+        for i in from..b.padded.len() {
+            let c = b.padded[i];
+            b.split.byte(c, i, &mut b.words, &mut b.hashes);
+        }
+        b.split
+            .end_token(b.padded.len(), &mut b.words, &mut b.hashes);
     }
     b.padded.push(b' ');
     out.padded = String::from_utf8(b.padded)
@@ -177,24 +198,34 @@ struct Builder {
 }
 
 impl Builder {
-    /// The common case of [`push_token`] fused with word splitting: a token that is neither
-    /// a URL nor a handle, of ASCII bytes without `&` or NUL, folded and split in one pass.
-    /// Returns false, with everything as it was, for any other token.
-    fn push_plain_token(&mut self, raw: &[u8]) -> bool {
-        if (raw.len() > 1 && raw[0] == b'@') || is_url(raw) {
-            return false;
+    /// The common case of [`push_token`] fused with word splitting: the token starting at
+    /// `bytes[start]` (not a separator), if it is neither a URL nor a handle and is made of
+    /// ASCII bytes without `&` or NUL, is folded and split in one pass, up to the next ASCII
+    /// separator or the end. Returns where it ends; `None`, with everything as it was, for
+    /// any other token.
+    #[inline]
+    fn push_plain_token(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
+        let rest = bytes.get(start..)?;
+        let handle = rest.len() > 1 && rest[0] == b'@' && !is_ascii_py_space(rest[1]);
+        if handle || is_url(rest) {
+            return None;
         }
         let (padded_len, words_len, saved) = (self.padded.len(), self.words.len(), self.split);
         let mut prev = 0u8;
         let mut run = 0usize;
-        for &c in raw {
+        let mut end = bytes.len();
+        for (i, &c) in rest.iter().enumerate() {
             let lc = FOLD[usize::from(c)];
             if lc == 0 {
+                if is_ascii_py_space(c) {
+                    end = start + i;
+                    break;
+                }
                 self.padded.truncate(padded_len);
                 self.words.truncate(words_len);
                 self.hashes.truncate(words_len);
                 self.split = saved;
-                return false;
+                return None;
             }
             if run > 0 && lc == prev {
                 run += 1;
@@ -212,7 +243,7 @@ impl Builder {
         }
         self.split
             .end_token(self.padded.len(), &mut self.words, &mut self.hashes);
-        true
+        Some(end)
     }
 }
 
@@ -376,7 +407,8 @@ fn push_folded(raw: &str, out: &mut Vec<u8>) {
 }
 
 /// Folded form of each byte for [`Builder::push_plain_token`]: ASCII lowercase, digits `0`;
-/// zero for the bytes it leaves to the general path (non-ASCII, `&`, NUL).
+/// zero for the ASCII separators that end a token and for the bytes it leaves to the
+/// general path (non-ASCII, `&`, NUL).
 static FOLD: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 1usize;
@@ -384,6 +416,8 @@ static FOLD: [u8; 256] = {
         let c = b as u8;
         t[b] = if c.is_ascii_digit() {
             b'0'
+        } else if BYTE_CLASS[b] & PY_SPACE != 0 {
+            0
         } else {
             c.to_ascii_lowercase()
         };
@@ -633,6 +667,18 @@ mod tests {
                 .filter(|s| !s.is_empty())
                 .collect();
             assert_eq!(py_words(text).collect::<Vec<_>>(), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn unicode_separators_split_like_ascii_ones() {
+        for (text, want) in [
+            ("a\u{a0}", " a "),
+            ("\u{3000}a b\u{2028}", " a b "),
+            ("a\u{85}\u{a0}b \u{a0}", " a b "),
+            ("\u{a0}", "  "),
+        ] {
+            assert_eq!(norm(text).padded, want, "{text:?}");
         }
     }
 
