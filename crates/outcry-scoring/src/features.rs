@@ -139,13 +139,16 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
         padded: std::mem::take(&mut out.padded).into_bytes(),
         words: std::mem::take(&mut out.words),
         hashes: std::mem::take(&mut out.hashes),
-        split: WordSplitter::default(),
+        prev_pre: Fnv64::new(NS_BIGRAM),
+        len: 0,
     };
-    b.padded.clear();
     b.words.clear();
     b.hashes.clear();
-    b.padded.reserve(text.len() + 2);
-    b.padded.push(b' ');
+    // plain tokens are written in place: folding never lengthens them, and each separator
+    // becomes at most one space, so the text's length plus two spaces is enough
+    b.padded.clear();
+    b.padded.resize(text.len() + 2, 0);
+    b.put(b' ');
     let bytes = text.as_bytes();
     let mut pos = 0;
     loop {
@@ -155,9 +158,9 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
         if pos >= bytes.len() {
             break;
         }
-        let separated = b.padded.len() > 1;
+        let separated = b.len > 1;
         if separated {
-            b.padded.push(b' ');
+            b.put(b' ');
         }
         if let Some(end) = b.push_plain_token(bytes, pos) {
             pos = end;
@@ -168,21 +171,20 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
         let Some(raw) = rest.next() else {
             // only Unicode separators were left
             if separated {
-                b.padded.pop();
+                b.len -= 1;
             }
             break;
         };
         pos = rest.pos;
-        let from = b.padded.len();
+        let from = b.len;
+        b.padded.truncate(from);
         push_token(raw, &mut b.padded);
-        for i in from..b.padded.len() {
-            let c = b.padded[i];
-            b.split.byte(c, i, &mut b.words, &mut b.hashes);
-        }
-        b.split
-            .end_token(b.padded.len(), &mut b.words, &mut b.hashes);
+        b.len = b.padded.len();
+        b.padded.resize(b.len + (bytes.len() - pos) + 2, 0);
+        b.split_words(from);
     }
-    b.padded.push(b' ');
+    b.put(b' ');
+    b.padded.truncate(b.len);
     out.padded = String::from_utf8(b.padded)
         // not reachable: only whole UTF-8 characters and ASCII bytes are pushed
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -191,18 +193,20 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
 }
 
 struct Builder {
+    /// the normalised text so far is `padded[..len]`; the rest is room to write in place
     padded: Vec<u8>,
+    len: usize,
     words: Vec<(u32, u32)>,
     hashes: Vec<WordHashes>,
-    split: WordSplitter,
+    /// FNV state of the last word's bigram prefix (namespace, its bytes, a 0 separator)
+    prev_pre: Fnv64,
 }
 
 impl Builder {
-    /// The common case of [`push_token`] fused with word splitting: the token starting at
-    /// `bytes[start]` (not a separator), if it is neither a URL nor a handle and is made of
-    /// ASCII bytes without `&` or NUL, is folded and split in one pass, up to the next ASCII
-    /// separator or the end. Returns where it ends; `None`, with everything as it was, for
-    /// any other token.
+    /// The common case of [`push_token`]: the token starting at `bytes[start]` (not a
+    /// separator), if it is neither a URL nor a handle and is made of ASCII bytes without `&`
+    /// or NUL, folded in one pass up to the next ASCII separator or the end, then split.
+    /// Returns where it ends; `None`, having pushed nothing, for any other token.
     #[inline]
     fn push_plain_token(&mut self, bytes: &[u8], start: usize) -> Option<usize> {
         let rest = bytes.get(start..)?;
@@ -210,7 +214,9 @@ impl Builder {
         if handle || is_url(rest) {
             return None;
         }
-        let (padded_len, words_len, saved) = (self.padded.len(), self.words.len(), self.split);
+        let from = self.len;
+        let buf = self.padded.as_mut_slice();
+        let mut len = from;
         let mut prev = 0u8;
         let mut run = 0usize;
         let mut end = bytes.len();
@@ -221,13 +227,9 @@ impl Builder {
                     end = start + i;
                     break;
                 }
-                self.padded.truncate(padded_len);
-                self.words.truncate(words_len);
-                self.hashes.truncate(words_len);
-                self.split = saved;
                 return None;
             }
-            if run > 0 && lc == prev {
+            if lc == prev {
                 run += 1;
                 // digit runs collapse to one 0, other runs to at most three
                 if (lc == b'0' && run > 1) || run > 3 {
@@ -237,13 +239,66 @@ impl Builder {
                 prev = lc;
                 run = 1;
             }
-            let pos = self.padded.len();
-            self.padded.push(lc);
-            self.split.byte(lc, pos, &mut self.words, &mut self.hashes);
+            // no room left is not reachable (see `normalize_into`): the general path copes
+            *buf.get_mut(len)? = lc;
+            len += 1;
         }
-        self.split
-            .end_token(self.padded.len(), &mut self.words, &mut self.hashes);
+        self.len = len;
+        self.split_words(from);
         Some(end)
+    }
+
+    /// Appends one byte.
+    fn put(&mut self, c: u8) {
+        match self.padded.get_mut(self.len) {
+            Some(slot) => *slot = c,
+            None => self.padded.push(c),
+        }
+        self.len += 1;
+    }
+
+    /// Splits the bytes pushed from `from` on into words: runs of word bytes, and `?` / `!`
+    /// on their own; hashes each word's unigram and its bigram with the previous word as
+    /// [`for_each_feature`] does. A token's bytes end its last word.
+    fn split_words(&mut self, from: usize) {
+        let Builder {
+            padded,
+            len,
+            words,
+            hashes,
+            prev_pre,
+        } = self;
+        let bytes = padded.get(..*len).unwrap_or(&[]);
+        let mut i = from;
+        while let Some(&c) = bytes.get(i) {
+            let start = i;
+            let (mut uni, mut pre, mut bigram) =
+                (Fnv64::new(NS_UNIGRAM), Fnv64::new(NS_BIGRAM), *prev_pre);
+            if is_word_byte(c) {
+                while let Some(&c) = bytes.get(i).filter(|&&c| is_word_byte(c)) {
+                    uni.byte(c);
+                    pre.byte(c);
+                    bigram.byte(c);
+                    i += 1;
+                }
+            } else {
+                i += 1;
+                if c != b'?' && c != b'!' {
+                    continue;
+                }
+                uni.byte(c);
+                pre.byte(c);
+                bigram.byte(c);
+            }
+            pre.byte(0);
+            hashes.push(WordHashes {
+                unigram: uni.finish(),
+                // the first word has no bigram
+                bigram: if words.is_empty() { 0 } else { bigram.finish() },
+            });
+            words.push((start as u32, i as u32));
+            *prev_pre = pre;
+        }
     }
 }
 
@@ -269,99 +324,6 @@ fn is_url(raw: &[u8]) -> bool {
     starts_with_ignore_case(raw, b"http://")
         || starts_with_ignore_case(raw, b"https://")
         || starts_with_ignore_case(raw, b"www.")
-}
-
-/// Splits the normalised text into words as its bytes are pushed: runs of word bytes, and
-/// `?` / `!` on their own, hashing each word's unigram and its bigram with the previous word
-/// as [`for_each_feature`] does.
-#[derive(Clone, Copy)]
-struct WordSplitter {
-    /// FNV state of the previous word's bigram prefix (namespace, its bytes, a 0 separator)
-    prev_pre: Fnv64,
-    in_word: bool,
-    start: u32,
-    unigram: Fnv64,
-    pre: Fnv64,
-    bigram: Fnv64,
-}
-
-impl Default for WordSplitter {
-    fn default() -> Self {
-        WordSplitter {
-            prev_pre: Fnv64::new(NS_BIGRAM),
-            in_word: false,
-            start: 0,
-            unigram: Fnv64::new(NS_UNIGRAM),
-            pre: Fnv64::new(NS_BIGRAM),
-            bigram: Fnv64::new(NS_BIGRAM),
-        }
-    }
-}
-
-impl WordSplitter {
-    /// Takes byte `c`, pushed at `pos`.
-    #[inline(always)]
-    fn byte(
-        &mut self,
-        c: u8,
-        pos: usize,
-        words: &mut Vec<(u32, u32)>,
-        hashes: &mut Vec<WordHashes>,
-    ) {
-        if is_word_byte(c) {
-            if !self.in_word {
-                self.begin(pos);
-            }
-            self.hash(c);
-            return;
-        }
-        self.end_token(pos, words, hashes);
-        if c == b'?' || c == b'!' {
-            self.begin(pos);
-            self.hash(c);
-            self.finish(pos + 1, words, hashes);
-        }
-    }
-
-    /// Ends the current word, if any, at `end` (a token ends at a space).
-    #[inline]
-    fn end_token(&mut self, end: usize, words: &mut Vec<(u32, u32)>, hashes: &mut Vec<WordHashes>) {
-        if self.in_word {
-            self.finish(end, words, hashes);
-        }
-    }
-
-    #[inline]
-    fn begin(&mut self, pos: usize) {
-        self.in_word = true;
-        self.start = pos as u32;
-        self.unigram = Fnv64::new(NS_UNIGRAM);
-        self.pre = Fnv64::new(NS_BIGRAM);
-        // for the first word this chain's result is not used
-        self.bigram = self.prev_pre;
-    }
-
-    #[inline]
-    fn hash(&mut self, c: u8) {
-        self.unigram.byte(c);
-        self.pre.byte(c);
-        self.bigram.byte(c);
-    }
-
-    fn finish(&mut self, end: usize, words: &mut Vec<(u32, u32)>, hashes: &mut Vec<WordHashes>) {
-        self.in_word = false;
-        self.pre.byte(0);
-        hashes.push(WordHashes {
-            unigram: self.unigram.finish(),
-            bigram: if words.is_empty() {
-                0
-            } else {
-                self.bigram.finish()
-            },
-        });
-        words.push((self.start, end as u32));
-        self.prev_pre = self.pre;
-    }
 }
 
 fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
