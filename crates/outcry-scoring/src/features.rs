@@ -632,6 +632,42 @@ mod tests {
         }
     }
 
+    /// The general path alone: every token through `push_token`, then split.
+    fn norm_token_by_token(text: &str) -> (String, Vec<(u32, u32)>, Vec<(u64, u64)>) {
+        let mut b = Builder {
+            padded: vec![b' '],
+            len: 1,
+            words: Vec::new(),
+            hashes: Vec::new(),
+            prev_pre: Fnv64::new(NS_BIGRAM),
+        };
+        for raw in py_words(text) {
+            if b.len > 1 {
+                b.padded.push(b' ');
+            }
+            let from = b.padded.len();
+            push_token(raw, &mut b.padded);
+            b.len = b.padded.len();
+            b.split_words(from);
+        }
+        b.padded.push(b' ');
+        let hashes = b.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
+        (String::from_utf8(b.padded).unwrap(), b.words, hashes)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn plain_token_fast_path_matches_the_general_path(
+            text in "([a-zA-Z0-9 @&#?!.,'_:/<>\t\n-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|http://|www\\.|&amp;|aaaa|0000){0,40}"
+        ) {
+            let n = norm(&text);
+            let hashes: Vec<(u64, u64)> = n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
+            let want = norm_token_by_token(&text);
+            proptest::prop_assert_eq!((n.padded, n.words, hashes), want);
+        }
+    }
+
     #[test]
     fn unicode_separators_split_like_ascii_ones() {
         for (text, want) in [
