@@ -632,8 +632,11 @@ mod tests {
         }
     }
 
+    /// padded text, word spans, (unigram, bigram) hashes
+    type Parts = (String, Vec<(u32, u32)>, Vec<(u64, u64)>);
+
     /// The general path alone: every token through `push_token`, then split.
-    fn norm_token_by_token(text: &str) -> (String, Vec<(u32, u32)>, Vec<(u64, u64)>) {
+    fn norm_token_by_token(text: &str) -> Parts {
         let mut b = Builder {
             padded: vec![b' '],
             len: 1,
