@@ -79,6 +79,16 @@ impl Normalized {
         self.padded.get(s as usize..e as usize).unwrap_or("")
     }
 
+    /// The bytes of word `i` (empty if there is none): no character-boundary checks.
+    #[inline]
+    pub fn word_bytes(&self, i: usize) -> &[u8] {
+        let (s, e) = self.words.get(i).copied().unwrap_or((0, 0));
+        self.padded
+            .as_bytes()
+            .get(s as usize..e as usize)
+            .unwrap_or(&[])
+    }
+
     /// For each byte of `padded`, the word a char n-gram starting there is attributed to
     /// (`u32::MAX` for none): a word's own bytes and the space before it; not `?` or `!`
     /// (words of their own), other punctuation, or a space before either.

@@ -59,9 +59,12 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The product's low bits depend only on the input's low bits (for a short word, its first
+    /// bytes), and hash tables index by the low bits: rotating the well-mixed high bits down
+    /// keeps keys that share a first letter from landing in the same buckets.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash.rotate_left(26)
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Phrase rules over the normalised words (lowercase, digits folded to `0`, @handles to
 //! `@user`). A pattern is a word sequence; `word*` matches any word starting with `word`,
-//! `_` matches any one word. Patterns are indexed by their first word (or its first three
-//! letters for prefixes), so detection costs two map look-ups per word.
+//! `_` matches any one word. Patterns are indexed by the first three bytes and the length of
+//! the words they can start at, so detection costs one map look-up per word and few
+//! comparisons.
 
 use serde::Serialize;
 
@@ -457,10 +458,10 @@ impl Tok {
         }
     }
 
-    fn matches(&self, word: &str) -> bool {
+    fn matches(&self, word: &[u8]) -> bool {
         match self {
-            Tok::Exact(e) => **e == *word,
-            Tok::Prefix(p) => word.starts_with(&**p),
+            Tok::Exact(e) => e.as_bytes() == word,
+            Tok::Prefix(p) => word.starts_with(p.as_bytes()),
             Tok::Any => true,
         }
     }
@@ -484,8 +485,9 @@ struct Pattern {
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
     patterns: Vec<Pattern>,
-    /// candidate patterns by [`word_key`] of their first word (exact first words) or of
-    /// their prefix (prefixes of three bytes or more): a range of `candidates`
+    /// candidate patterns by [`word_key`] of the word they can start at: their exact first
+    /// word, or (prefixes of three bytes or more) any word as long or longer that shares the
+    /// prefix's first three bytes; a range of `candidates`
     by_key: FxHashMap<u32, (u32, u32)>,
     /// per key, the patterns with an exact first word, then those with a prefix, each in
     /// pattern order (the order in which matches are reported)
@@ -500,17 +502,22 @@ impl Default for SignalDetector {
     }
 }
 
-/// The first three bytes of `word` (all of them if shorter) and their count, packed in an
-/// integer: a cheap map key that equal words, and words sharing a 3-byte prefix, share.
+/// The first three bytes of `word` (all of them if shorter) and its length (capped at
+/// [`KEY_MAX_LEN`]), packed in an integer: the map key of the patterns that can start at it.
 #[inline]
 fn word_key(word: &[u8]) -> u32 {
+    let len = word.len().min(KEY_MAX_LEN) as u8;
     match *word {
-        [a, b, c, ..] => u32::from_le_bytes([a, b, c, 3]),
-        [a, b] => u32::from_le_bytes([a, b, 0, 2]),
-        [a] => u32::from_le_bytes([a, 0, 0, 1]),
+        [a, b, c, ..] => u32::from_le_bytes([a, b, c, len]),
+        [a, b] => u32::from_le_bytes([a, b, 0, len]),
+        [a] => u32::from_le_bytes([a, 0, 0, len]),
         [] => 0,
     }
 }
+
+/// Word lengths at or above this share one key; a prefix pattern is filed under every length
+/// from its prefix's up to this one.
+const KEY_MAX_LEN: usize = 32;
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
@@ -536,7 +543,12 @@ impl SignalDetector {
                 match &toks[0] {
                     Tok::Exact(w) => lists.entry(word_key(w.as_bytes())).or_default().0.push(id),
                     Tok::Prefix(p) if p.len() >= 3 => {
-                        lists.entry(word_key(p.as_bytes())).or_default().1.push(id)
+                        // under the key of every word length the prefix can start
+                        let mut word = p.as_bytes().to_vec();
+                        while word.len() <= KEY_MAX_LEN {
+                            lists.entry(word_key(&word)).or_default().1.push(id);
+                            word.push(b'_');
+                        }
                     }
                     Tok::Prefix(_) | Tok::Any => unindexed.push(id),
                 }
@@ -566,7 +578,7 @@ impl SignalDetector {
         p.toks
             .iter()
             .enumerate()
-            .all(|(j, t)| t.matches(norm.word(i + j)))
+            .all(|(j, t)| t.matches(norm.word_bytes(i + j)))
             .then_some(p.toks.len())
     }
 
@@ -583,7 +595,7 @@ impl SignalDetector {
         scratch: &mut DetectScratch,
     ) -> Vec<Signal> {
         let n_words = norm.words.len();
-        let word = |i: usize| norm.word(i);
+        let word = |i: usize| norm.word_bytes(i);
         let mut found: [Option<(usize, usize)>; 8] = [None; 8];
         let DetectScratch { insults, staff } = scratch;
         insults.clear();
@@ -594,10 +606,10 @@ impl SignalDetector {
         let mut first_q = None;
         for i in 0..n_words {
             let w = word(i);
-            if first_plain == n_words && !w.starts_with('@') {
+            if first_plain == n_words && !w.starts_with(b"@") {
                 first_plain = i;
             }
-            if first_q.is_none() && w == "?" {
+            if first_q.is_none() && w == b"?" {
                 first_q = Some(i);
             }
             // one look-up finds the patterns whose first word is `w` and those whose prefix
@@ -605,7 +617,7 @@ impl SignalDetector {
             // exact ones come first, as they did with one map for each
             let cands = self
                 .by_key
-                .get(&word_key(w.as_bytes()))
+                .get(&word_key(w))
                 .and_then(|&(s, e)| self.candidates.get(s as usize..e as usize))
                 .unwrap_or(&[]);
             for &id in cands.iter().chain(&self.unindexed) {
@@ -616,7 +628,7 @@ impl SignalDetector {
                     Class::Signal(SignalKind::Question) => {
                         // a question word opens a question only at the start of the text or a clause
                         let at_start =
-                            first_plain >= i || (i > 0 && matches!(word(i - 1), "?" | "!"));
+                            first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
                         if at_start && question_start.is_none() {
                             question_start = Some(i);
                         }
@@ -651,7 +663,9 @@ impl SignalDetector {
             let start = question_start
                 .filter(|&s| s < q)
                 .unwrap_or(q.saturating_sub(6));
-            let start = (start..q).find(|&j| !word(j).starts_with('@')).unwrap_or(q);
+            let start = (start..q)
+                .find(|&j| !word(j).starts_with(b"@"))
+                .unwrap_or(q);
             found[SignalKind::Question as usize] = Some((start, q + 1));
         } else if let Some(s) = question_start {
             found[SignalKind::Question as usize] = Some((s, (s + 6).min(n_words)));
