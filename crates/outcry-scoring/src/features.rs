@@ -330,7 +330,12 @@ fn push_token(raw: &str, padded: &mut Vec<u8>) {
     }
 }
 
+#[inline]
 fn is_url(raw: &[u8]) -> bool {
+    matches!(raw.first(), Some(b'h' | b'H' | b'w' | b'W')) && is_url_slow(raw)
+}
+
+fn is_url_slow(raw: &[u8]) -> bool {
     starts_with_ignore_case(raw, b"http://")
         || starts_with_ignore_case(raw, b"https://")
         || starts_with_ignore_case(raw, b"www.")

@@ -341,12 +341,13 @@ fn explain(s: &Score, threshold: f64) -> String {
 fn push_fixed2(out: &mut String, x: f64, plus: bool) {
     if x.is_finite() && x.abs() < 1e6 {
         let y = x.abs() * 100.0;
-        let floor = y.floor();
-        let frac = y - floor;
+        // y is below 1e8, so truncating is flooring and exact (and needs no libm call)
+        let floor = y as u64;
+        let frac = y - floor as f64;
         // the product is within 1e-8 of the exact value, so away from a tie its rounding
         // is the rounding of the exact decimal expansion that `format!` performs
         if (frac - 0.5).abs() > 1e-6 {
-            let r = (if frac > 0.5 { floor + 1.0 } else { floor }) as u64;
+            let r = if frac > 0.5 { floor + 1 } else { floor };
             if r != 0 || !x.is_sign_negative() {
                 if x.is_sign_negative() {
                     out.push('-');
