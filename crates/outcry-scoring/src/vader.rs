@@ -11,11 +11,18 @@
 //! - boosters and dampeners up to three words before a lexicon word scale it (0.293, damped
 //!   by 0.95 and 0.9 with distance), ALL-CAPS words in mixed-case text add 0.733;
 //! - negations up to three words before flip and shrink it (x -0.74), with the exceptions
-//!   "never so/this" (x 1.25) and "without doubt";
+//!   "never so/this" and "without doubt";
 //! - "no" as a determiner, "least", "kind of", special idioms ("the shit", "kiss of death");
 //! - "but": words before it count half, words after it 1.5 times;
 //! - up to four "!" add 0.292 each, two or more "?" add 0.18 each (capped at 0.96);
 //! - compound = sum / sqrt(sum^2 + 15).
+//!
+//! Scoring is on the hot path of every mention, so everything the rules need to know about a
+//! word (valence, booster value, whether it negates, which of the few words the rules name it
+//! is) is resolved by one look-up in a [`WordTable`] keyed by the lowercase word, and the rules
+//! compare small [`Special`] codes instead of strings. ASCII text (almost all of it) is split,
+//! stripped, lowercased and hashed in one pass without building any string; other text goes
+//! through emoji replacement and the exact Unicode path.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -48,8 +55,8 @@ pub struct Sentiment {
 /// Lexicons loaded once; scoring takes `&self` and allocates only small scratch buffers.
 #[derive(Debug, Clone)]
 pub struct SentimentAnalyzer {
-    /// lexicon valence and booster value of each word in either list (one look-up per token)
-    words: FxHashMap<Box<str>, WordInfo>,
+    /// everything the rules need about each word they look at (one look-up per token)
+    words: WordTable,
     lexicon_len: usize,
     emoji: FxHashMap<char, Box<str>>,
     /// true when some emoji key is ASCII, which disables the ASCII fast path
@@ -61,16 +68,334 @@ pub fn polarity_scores(text: &str) -> Sentiment {
     SentimentAnalyzer::embedded().polarity_scores(text)
 }
 
+/// The words the rules single out by name. Resolving them once per token lets the rules
+/// compare one byte where the reference compares strings (each needs one code because the
+/// rules test for it at some position, see [`Ctx`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Special {
+    #[default]
+    None,
+    No,
+    Or,
+    Nor,
+    Never,
+    So,
+    This,
+    Without,
+    Doubt,
+    Least,
+    At,
+    Very,
+    Kind,
+    Of,
+    Sort,
+    Just,
+    Enough,
+    But,
+    The,
+    Shit,
+    Bomb,
+    To,
+    Die,
+    For,
+    Bad,
+    Ass,
+    Bus,
+    Stop,
+    Yeah,
+    Right,
+    Kiss,
+    Death,
+    Beating,
+    Heart,
+}
+
+const SPECIAL_WORDS: &[(&str, Special)] = &[
+    ("no", Special::No),
+    ("or", Special::Or),
+    ("nor", Special::Nor),
+    ("never", Special::Never),
+    ("so", Special::So),
+    ("this", Special::This),
+    ("without", Special::Without),
+    ("doubt", Special::Doubt),
+    ("least", Special::Least),
+    ("at", Special::At),
+    ("very", Special::Very),
+    ("kind", Special::Kind),
+    ("of", Special::Of),
+    ("sort", Special::Sort),
+    ("just", Special::Just),
+    ("enough", Special::Enough),
+    ("but", Special::But),
+    ("the", Special::The),
+    ("shit", Special::Shit),
+    ("bomb", Special::Bomb),
+    ("to", Special::To),
+    ("die", Special::Die),
+    ("for", Special::For),
+    ("bad", Special::Bad),
+    ("ass", Special::Ass),
+    ("bus", Special::Bus),
+    ("stop", Special::Stop),
+    ("yeah", Special::Yeah),
+    ("right", Special::Right),
+    ("kiss", Special::Kiss),
+    ("death", Special::Death),
+    ("beating", Special::Beating),
+    ("heart", Special::Heart),
+];
+
+/// What the rules need to know about one lowercase word.
 #[derive(Debug, Clone, Copy, Default)]
 struct WordInfo {
     lex: Option<f64>,
     booster: Option<f64>,
+    special: Special,
+    /// a negation word or a word containing "n't" (the reference's `negated` test)
+    negated: bool,
+}
+
+/// Open-addressing hash table from lowercase words to [`WordInfo`].
+///
+/// Keys are compared as little-endian, zero-padded 64-bit words, so the ASCII tokeniser can
+/// lowercase eight bytes at a time straight from the text and look a token up without
+/// copying it into a string.
+#[derive(Debug, Clone)]
+struct WordTable {
+    /// entry index + 1 per slot, 0 when empty; a power of two long and at most a quarter
+    /// full, so every probe sequence reaches an empty slot
+    slots: Box<[u32]>,
+    /// `64 - log2(slots.len())`: slot of a key = top bits of its hash
+    shift: u32,
+    entries: Vec<Entry>,
+    /// the key words after the first of every entry longer than 8 bytes
+    tails: Vec<u64>,
+    /// longest key in bytes: longer tokens are not looked up
+    max_len: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    first: u64,
+    len: u32,
+    tail_start: u32,
+    info: WordInfo,
+}
+
+/// Longest token the ASCII path looks up from a stack buffer (longer ones take the exact path).
+const INLINE_WORDS: usize = 4;
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// FxHash over the key words, seeded with the length so that zero padding cannot collide.
+#[inline]
+fn key_hash(words: &[u64], len: usize) -> u64 {
+    words.iter().fold(len as u64, |h, &w| {
+        (h.rotate_left(5) ^ w).wrapping_mul(FX_SEED)
+    })
+}
+
+/// Number of 64-bit words a key of `len` bytes occupies (at least one, so "" has a first word).
+#[inline]
+fn word_count(len: usize) -> usize {
+    len.div_ceil(8).max(1)
+}
+
+/// `bytes` as little-endian 64-bit words, zero-padded.
+fn pack_words(bytes: &[u8]) -> Vec<u64> {
+    let mut words = vec![0u64; word_count(bytes.len())];
+    for (k, &b) in bytes.iter().enumerate() {
+        words[k / 8] |= u64::from(b) << (8 * (k % 8));
+    }
+    words
+}
+
+impl WordTable {
+    fn new(words: FxHashMap<Box<str>, WordInfo>) -> WordTable {
+        // a quarter full: most tokens are not in the table, and a miss probes until an
+        // empty slot
+        let cap = (words.len() * 4).next_power_of_two().max(16);
+        let mut table = WordTable {
+            slots: vec![0u32; cap].into_boxed_slice(),
+            shift: 64 - cap.trailing_zeros(),
+            entries: Vec::with_capacity(words.len()),
+            tails: Vec::new(),
+            max_len: 0,
+        };
+        for (key, info) in words {
+            table.insert(key.as_bytes(), info);
+        }
+        table
+    }
+
+    /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
+    fn insert(&mut self, key: &[u8], info: WordInfo) {
+        let words = pack_words(key);
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(&words, key.len()) >> self.shift) as usize;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.entries.push(Entry {
+            first: words[0],
+            len: key.len() as u32,
+            tail_start: self.tails.len() as u32,
+            info,
+        });
+        self.slots[i] = self.entries.len() as u32;
+        self.tails.extend_from_slice(&words[1..]);
+        self.max_len = self.max_len.max(key.len());
+    }
+
+    /// The entry of the key whose packed words are `words` and length `len`.
+    #[inline]
+    fn get(&self, words: &[u64], len: usize) -> Option<&WordInfo> {
+        let (&first, tail) = words.split_first()?;
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(words, len) >> self.shift) as usize;
+        loop {
+            let slot = *self.slots.get(i)?;
+            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
+            if entry.first == first && entry.len as usize == len && self.tail(entry) == tail {
+                return Some(&entry.info);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn tail(&self, entry: &Entry) -> &[u64] {
+        let start = entry.tail_start as usize;
+        let n = word_count(entry.len as usize) - 1;
+        self.tails.get(start..start + n).unwrap_or_default()
+    }
+
+    /// Look-up of any (already lowercase) key.
+    fn get_bytes(&self, key: &[u8]) -> Option<&WordInfo> {
+        if key.len() > self.max_len {
+            return None;
+        }
+        if key.len() > INLINE_WORDS * 8 {
+            return self.get(&pack_words(key), key.len());
+        }
+        let mut words = [0u64; INLINE_WORDS];
+        for (k, &b) in key.iter().enumerate() {
+            words[k / 8] |= u64::from(b) << (8 * (k % 8));
+        }
+        self.get(&words[..word_count(key.len())], key.len())
+    }
+
+    /// Look-up of the ASCII word `b[start..end]`, lowercased on the fly.
+    #[inline]
+    fn get_ascii(&self, b: &[u8], start: usize, end: usize) -> Option<&WordInfo> {
+        let len = end - start;
+        if len > self.max_len {
+            return None;
+        }
+        if len <= 8 {
+            // most words: one load, no buffer
+            return self.get(&[ascii_lower(load_le(b, start, len))], len);
+        }
+        if len > INLINE_WORDS * 8 {
+            return self.get_bytes(&b.get(start..end)?.to_ascii_lowercase());
+        }
+        let mut words = [0u64; INLINE_WORDS];
+        let n = word_count(len);
+        for (k, w) in words.iter_mut().enumerate().take(n) {
+            *w = ascii_lower(load_le(b, start + 8 * k, len.saturating_sub(8 * k)));
+        }
+        self.get(&words[..n], len)
+    }
+}
+
+/// Up to 8 bytes of `b` from `at` (`n` of them, fewer at the end), little-endian, zero-padded:
+/// one load when eight bytes are available, since tokens are short and rarely at the very end.
+#[inline]
+fn load_le(b: &[u8], at: usize, n: usize) -> u64 {
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    if let Some(chunk) = b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+        return u64::from_le_bytes(chunk) & mask;
+    }
+    let tail = b.get(at..).unwrap_or_default();
+    tail.iter()
+        .take(n.min(8))
+        .rev()
+        .fold(0u64, |w, &x| (w << 8) | u64::from(x))
+}
+
+/// ASCII lowercase of eight bytes at once (every byte must be below 0x80): a byte gets 0x20
+/// added when it is in `A..=Z`, found by adding offsets that carry into its top bit.
+#[inline]
+fn ascii_lower(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let upper = w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & (ONES * 0x80);
+    w | (upper >> 2)
+}
+
+/// Byte classes for the ASCII tokeniser; the flags of a token's bytes are OR-ed while finding
+/// its end, so most tokens need no further scan for punctuation, case or marks.
+const SPACE: u8 = 1;
+const PUNCT: u8 = 2;
+const UPPER: u8 = 4;
+const LOWER: u8 = 8;
+const MARK: u8 = 16;
+const APOS: u8 = 32;
+const NON_ASCII: u8 = 64;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if matches!(c, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f) {
+            t[i] |= SPACE;
+        }
+        if c.is_ascii_punctuation() {
+            t[i] |= PUNCT;
+        }
+        if c.is_ascii_uppercase() {
+            t[i] |= UPPER;
+        }
+        if c.is_ascii_lowercase() {
+            t[i] |= LOWER;
+        }
+        if c == b'!' || c == b'?' {
+            t[i] |= MARK;
+        }
+        if c == b'\'' {
+            t[i] |= APOS;
+        }
+        if c >= 0x80 {
+            t[i] |= NON_ASCII;
+        }
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+/// Whether the character starting at byte `i` (at a non-ASCII byte) is Python whitespace,
+/// and its length in bytes.
+#[cold]
+fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
+    match text.get(i..).and_then(|t| t.chars().next()) {
+        Some(c) => (is_py_space(c), c.len_utf8()),
+        None => (false, 1),
+    }
 }
 
 /// Per-thread buffers of [`SentimentAnalyzer::polarity_scores`].
 #[derive(Default)]
 struct Scratch {
-    lower_buf: String,
     toks: Vec<Token>,
     sentiments: Vec<f64>,
 }
@@ -79,11 +404,53 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Token {
-    lower: (usize, usize),
-    upper: bool,
     lex: Option<f64>,
     booster: Option<f64>,
+    special: Special,
+    /// Python's `isupper` of the (stripped) token
+    upper: bool,
+    negated: bool,
+}
+
+impl Token {
+    fn new(info: Option<&WordInfo>, upper: bool, negated: bool) -> Token {
+        let info = info.copied().unwrap_or_default();
+        Token {
+            lex: info.lex,
+            booster: info.booster,
+            special: info.special,
+            upper,
+            negated,
+        }
+    }
+}
+
+/// Counts gathered while tokenising, so the text is not scanned again.
+#[derive(Debug, Default)]
+struct TextStats {
+    exclamations: usize,
+    questions: usize,
+    upper: usize,
+}
+
+impl TextStats {
+    fn count_marks(&mut self, token: &[u8]) {
+        for &b in token {
+            self.exclamations += usize::from(b == b'!');
+            self.questions += usize::from(b == b'?');
+        }
+    }
+}
+
+/// Which tokeniser to use: `Exact` sends every token through the Unicode path, so tests can
+/// check the ASCII fast path against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Fast,
+    #[cfg(test)]
+    Exact,
 }
 
 impl SentimentAnalyzer {
@@ -99,7 +466,7 @@ impl SentimentAnalyzer {
 
     fn empty() -> SentimentAnalyzer {
         SentimentAnalyzer {
-            words: FxHashMap::default(),
+            words: WordTable::new(FxHashMap::default()),
             lexicon_len: 0,
             emoji: FxHashMap::default(),
             ascii_emoji: false,
@@ -139,21 +506,8 @@ impl SentimentAnalyzer {
         }
         let ascii_emoji = emo.keys().any(char::is_ascii);
         let lexicon_len = lex.len();
-        let mut words: FxHashMap<Box<str>, WordInfo> = lex
-            .into_iter()
-            .map(|(w, v)| {
-                let info = WordInfo {
-                    lex: Some(v),
-                    booster: booster(&w),
-                };
-                (w, info)
-            })
-            .collect();
-        for &w in BOOSTER_INCR.iter().chain(BOOSTER_DECR) {
-            words.entry(Box::from(w)).or_default().booster = booster(w);
-        }
         Ok(SentimentAnalyzer {
-            words,
+            words: WordTable::new(word_infos(lex)),
             lexicon_len,
             emoji: emo,
             ascii_emoji,
@@ -167,7 +521,7 @@ impl SentimentAnalyzer {
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.words.get(lower).and_then(|i| i.lex)
+        self.words.get_bytes(lower.as_bytes()).and_then(|i| i.lex)
     }
 
     fn replace_emoji<'t>(&self, text: &'t str) -> Cow<'t, str> {
@@ -200,90 +554,245 @@ impl SentimentAnalyzer {
     /// VADER's compound, pos, neu and neg for `text`.
     pub fn polarity_scores(&self, text: &str) -> Sentiment {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.polarity_scores_with(text, &mut scratch),
-            Err(_) => self.polarity_scores_with(text, &mut Scratch::default()),
+            Ok(mut scratch) => self.polarity_scores_with(text, &mut scratch, Path::Fast),
+            Err(_) => self.polarity_scores_with(text, &mut Scratch::default(), Path::Fast),
         })
     }
 
-    fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch) -> Sentiment {
-        let replaced = self.replace_emoji(text);
-        let text = replaced.trim_matches(is_py_space);
-
-        let Scratch {
-            lower_buf,
-            toks,
-            sentiments,
-        } = scratch;
-        lower_buf.clear();
+    fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch, path: Path) -> Sentiment {
+        let Scratch { toks, sentiments } = scratch;
         toks.clear();
         sentiments.clear();
-        for raw in crate::features::py_words(text) {
-            let word = strip_punct_if_word(raw);
-            let start = lower_buf.len();
-            push_lower(lower_buf, word);
-            let end = lower_buf.len();
-            let lw = &lower_buf[start..end];
-            let info = self.words.get(lw).copied().unwrap_or_default();
-            toks.push(Token {
-                lower: (start, end),
-                upper: py_isupper(word),
-                lex: info.lex,
-                booster: info.booster,
-            });
+        let mut stats = TextStats::default();
+        let text = self.replace_emoji(text);
+        match path {
+            Path::Fast => self.tokens(&text, &mut stats, toks),
+            #[cfg(test)]
+            Path::Exact => {
+                for raw in crate::features::py_words(&text) {
+                    toks.push(self.token_exact(raw, &mut stats));
+                }
+            }
         }
         if toks.is_empty() {
             return Sentiment::default();
         }
         let n = toks.len();
-        let upper_count = toks.iter().filter(|t| t.upper).count();
-        let cap_diff = upper_count > 0 && upper_count < n;
         let ctx = Ctx {
             toks,
-            buf: lower_buf,
-            cap_diff,
+            cap_diff: stats.upper > 0 && stats.upper < n,
         };
-
-        for (i, tok) in toks.iter().enumerate() {
-            if tok.booster.is_some()
-                || (i + 1 < n && ctx.lower(i) == "kind" && ctx.lower(i + 1) == "of")
-            {
-                sentiments.push(0.0);
-                continue;
-            }
-            sentiments.push(ctx.valence(i));
+        for i in 0..n {
+            sentiments.push(ctx.sentiment(i));
         }
         ctx.but_check(sentiments);
-        score_valence(sentiments, text)
+        score_valence(sentiments, punctuation_emphasis(&stats))
     }
+
+    /// Splits text like Python's `str.split()` and resolves every token, finding each
+    /// token's end and the classes of its bytes in the same loop. ASCII tokens take the fast
+    /// path, tokens with other characters the exact one.
+    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
+        let b = text.as_bytes();
+        let mut i = 0;
+        loop {
+            // separators
+            loop {
+                let Some(&x) = b.get(i) else {
+                    return;
+                };
+                let c = class(x);
+                if c & SPACE != 0 {
+                    i += 1;
+                } else if c & NON_ASCII == 0 {
+                    break;
+                } else {
+                    match non_ascii_at(text, i) {
+                        (true, len) => i += len,
+                        (false, _) => break,
+                    }
+                }
+            }
+            let start = i;
+            let mut seen = 0u8;
+            while let Some(&x) = b.get(i) {
+                let c = class(x);
+                if c & (SPACE | NON_ASCII) != 0 {
+                    if c & SPACE != 0 {
+                        break;
+                    }
+                    match non_ascii_at(text, i) {
+                        (true, _) => break,
+                        (false, len) => {
+                            seen |= NON_ASCII;
+                            i += len;
+                            continue;
+                        }
+                    }
+                }
+                seen |= c;
+                i += 1;
+            }
+            let token = if seen & NON_ASCII == 0 {
+                self.token_ascii(b, start, i, seen, stats)
+            } else {
+                self.token_exact(text.get(start..i).unwrap_or_default(), stats)
+            };
+            toks.push(token);
+        }
+    }
+
+    /// The ASCII token `b[start..end]`, whose bytes have the OR-ed classes `seen`.
+    #[inline]
+    fn token_ascii(
+        &self,
+        b: &[u8],
+        start: usize,
+        end: usize,
+        seen: u8,
+        stats: &mut TextStats,
+    ) -> Token {
+        let (ws, we) = if seen & PUNCT != 0 {
+            strip_ascii_punct(b, start, end)
+        } else {
+            (start, end)
+        };
+        if seen & MARK != 0 {
+            stats.count_marks(b.get(start..end).unwrap_or_default());
+        }
+        // Python's isupper: some cased character and no lowercase one
+        let upper = seen & UPPER != 0 && seen & LOWER == 0;
+        stats.upper += usize::from(upper);
+        let info = self.words.get_ascii(b, ws, we);
+        let negated = match info {
+            Some(i) => i.negated,
+            None => seen & APOS != 0 && contains_nt(b.get(ws..we).unwrap_or_default()),
+        };
+        Token::new(info, upper, negated)
+    }
+
+    /// Any token, with Unicode lowercasing and Python's `isupper`.
+    fn token_exact(&self, raw: &str, stats: &mut TextStats) -> Token {
+        let word = strip_punct_if_word(raw);
+        stats.count_marks(raw.as_bytes());
+        let upper = py_isupper(word);
+        stats.upper += usize::from(upper);
+        let lower = word.to_lowercase();
+        let info = self.words.get_bytes(lower.as_bytes());
+        let negated = match info {
+            Some(i) => i.negated,
+            None => lower.contains("n't"),
+        };
+        Token::new(info, upper, negated)
+    }
+}
+
+/// The word table's contents: the lexicon, the boosters, and the words the rules name.
+fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
+    let mut words: FxHashMap<Box<str>, WordInfo> = lex
+        .into_iter()
+        .map(|(w, v)| {
+            let info = WordInfo {
+                lex: Some(v),
+                booster: booster(&w),
+                ..WordInfo::default()
+            };
+            (w, info)
+        })
+        .collect();
+    for &w in BOOSTER_INCR.iter().chain(BOOSTER_DECR) {
+        words.entry(Box::from(w)).or_default().booster = booster(w);
+    }
+    for &(w, special) in SPECIAL_WORDS {
+        words.entry(Box::from(w)).or_default().special = special;
+    }
+    for &w in NEGATION_WORDS {
+        words.entry(Box::from(w)).or_default();
+    }
+    for (w, info) in &mut words {
+        info.negated = negated(w);
+    }
+    words
+}
+
+/// `b[start..end]` without leading and trailing ASCII punctuation, unless that leaves fewer
+/// than three characters (see [`strip_punct_if_word`]).
+#[inline]
+fn strip_ascii_punct(b: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let (mut s, mut e) = (start, end);
+    while s < e && b.get(s).is_some_and(|&x| class(x) & PUNCT != 0) {
+        s += 1;
+    }
+    while e > s && b.get(e - 1).is_some_and(|&x| class(x) & PUNCT != 0) {
+        e -= 1;
+    }
+    if e - s < 3 {
+        (start, end)
+    } else {
+        (s, e)
+    }
+}
+
+/// Whether the lowercase of the ASCII `word` contains "n't".
+fn contains_nt(word: &[u8]) -> bool {
+    word.windows(3)
+        .any(|w| w[0] | 0x20 == b'n' && w[1] == b'\'' && w[2] | 0x20 == b't')
 }
 
 struct Ctx<'c> {
     toks: &'c [Token],
-    buf: &'c str,
     cap_diff: bool,
 }
 
 impl Ctx<'_> {
     #[inline]
-    fn lower(&self, i: usize) -> &str {
-        let (s, e) = self.toks[i].lower;
-        &self.buf[s..e]
+    fn is(&self, i: usize, special: Special) -> bool {
+        self.toks.get(i).is_some_and(|t| t.special == special)
     }
 
-    fn valence(&self, i: usize) -> f64 {
-        let n = self.toks.len();
-        let tok = &self.toks[i];
-        let Some(base) = tok.lex else {
+    #[inline]
+    fn special(&self, i: usize) -> Special {
+        self.toks.get(i).map_or(Special::None, |t| t.special)
+    }
+
+    #[inline]
+    fn negated(&self, i: usize) -> bool {
+        self.toks.get(i).is_some_and(|t| t.negated)
+    }
+
+    #[inline]
+    fn has_lex(&self, i: usize) -> bool {
+        self.toks.get(i).is_some_and(|t| t.lex.is_some())
+    }
+
+    /// The sentiment of token `i` before the "but" rule: boosters and "kind" of "kind of"
+    /// count zero themselves.
+    #[inline]
+    fn sentiment(&self, i: usize) -> f64 {
+        let Some(tok) = self.toks.get(i) else {
             return 0.0;
         };
+        if tok.booster.is_some() || (tok.special == Special::Kind && self.is(i + 1, Special::Of)) {
+            return 0.0;
+        }
+        match tok.lex {
+            Some(base) => self.valence(i, tok, base),
+            None => 0.0,
+        }
+    }
+
+    fn valence(&self, i: usize, tok: &Token, base: f64) -> f64 {
+        let n = self.toks.len();
         let mut v = base;
         // "no" directly before a lexicon word negates that word instead of counting itself
-        if self.lower(i) == "no" && i + 1 < n && self.toks[i + 1].lex.is_some() {
+        if tok.special == Special::No && i + 1 < n && self.has_lex(i + 1) {
             v = 0.0;
         }
-        if (i > 0 && self.lower(i - 1) == "no")
-            || (i > 1 && self.lower(i - 2) == "no")
-            || (i > 2 && self.lower(i - 3) == "no" && matches!(self.lower(i - 1), "or" | "nor"))
+        if (i > 0 && self.is(i - 1, Special::No))
+            || (i > 1 && self.is(i - 2, Special::No))
+            || (i > 2
+                && self.is(i - 3, Special::No)
+                && matches!(self.special(i - 1), Special::Or | Special::Nor))
         {
             v = base * N_SCALAR;
         }
@@ -295,7 +804,7 @@ impl Ctx<'_> {
             }
         }
         for start_i in 0..3 {
-            if i > start_i && self.toks[i - start_i - 1].lex.is_none() {
+            if i > start_i && !self.has_lex(i - start_i - 1) {
                 let mut s = self.scalar_inc_dec(i - start_i - 1, v);
                 if start_i == 1 && s != 0.0 {
                     s *= 0.95;
@@ -314,7 +823,9 @@ impl Ctx<'_> {
     }
 
     fn scalar_inc_dec(&self, j: usize, valence: f64) -> f64 {
-        let tok = &self.toks[j];
+        let Some(tok) = self.toks.get(j) else {
+            return 0.0;
+        };
         let Some(b) = tok.booster else {
             return 0.0;
         };
@@ -330,32 +841,30 @@ impl Ctx<'_> {
     }
 
     fn negation_check(&self, v: f64, start_i: usize, i: usize) -> f64 {
-        let so_this = |w: &str| w == "so" || w == "this";
+        let so_this = |j: usize| matches!(self.special(j), Special::So | Special::This);
         match start_i {
             0 => {
-                if negated(self.lower(i - 1)) {
+                if self.negated(i - 1) {
                     return v * N_SCALAR;
                 }
             }
             1 => {
-                if self.lower(i - 2) == "never" && so_this(self.lower(i - 1)) {
+                if self.is(i - 2, Special::Never) && so_this(i - 1) {
                     return v * 1.25;
-                } else if self.lower(i - 2) == "without" && self.lower(i - 1) == "doubt" {
+                } else if self.is(i - 2, Special::Without) && self.is(i - 1, Special::Doubt) {
                     return v;
-                } else if negated(self.lower(i - 2)) {
+                } else if self.negated(i - 2) {
                     return v * N_SCALAR;
                 }
             }
             _ => {
-                if (self.lower(i - 3) == "never" && so_this(self.lower(i - 2)))
-                    || so_this(self.lower(i - 1))
-                {
+                if (self.is(i - 3, Special::Never) && so_this(i - 2)) || so_this(i - 1) {
                     return v * 1.25;
-                } else if self.lower(i - 3) == "without"
-                    && (self.lower(i - 2) == "doubt" || self.lower(i - 1) == "doubt")
+                } else if self.is(i - 3, Special::Without)
+                    && (self.is(i - 2, Special::Doubt) || self.is(i - 1, Special::Doubt))
                 {
                     return v;
-                } else if negated(self.lower(i - 3)) {
+                } else if self.negated(i - 3) {
                     return v * N_SCALAR;
                 }
             }
@@ -367,12 +876,12 @@ impl Ctx<'_> {
     fn special_idioms(&self, mut v: f64, i: usize) -> f64 {
         let n = self.toks.len();
         let (w3, w2, w1, w0) = (
-            self.lower(i - 3),
-            self.lower(i - 2),
-            self.lower(i - 1),
-            self.lower(i),
+            self.special(i - 3),
+            self.special(i - 2),
+            self.special(i - 1),
+            self.special(i),
         );
-        let seqs: [&[&str]; 5] = [
+        let seqs: [&[Special]; 5] = [
             &[w1, w0],
             &[w2, w1, w0],
             &[w2, w1],
@@ -386,12 +895,12 @@ impl Ctx<'_> {
             }
         }
         if n - 1 > i {
-            if let Some(s) = special_case(&[w0, self.lower(i + 1)]) {
+            if let Some(s) = special_case(&[w0, self.special(i + 1)]) {
                 v = s;
             }
         }
         if n - 1 > i + 1 {
-            if let Some(s) = special_case(&[w0, self.lower(i + 1), self.lower(i + 2)]) {
+            if let Some(s) = special_case(&[w0, self.special(i + 1), self.special(i + 2)]) {
                 v = s;
             }
         }
@@ -405,10 +914,9 @@ impl Ctx<'_> {
     }
 
     fn least_check(&self, v: f64, i: usize) -> f64 {
-        if i > 0 && self.toks[i - 1].lex.is_none() && self.lower(i - 1) == "least" {
+        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::Least) {
             if i > 1 {
-                let w = self.lower(i - 2);
-                if w != "at" && w != "very" {
+                if !matches!(self.special(i - 2), Special::At | Special::Very) {
                     return v * N_SCALAR;
                 }
                 return v;
@@ -421,7 +929,7 @@ impl Ctx<'_> {
     /// The reference rescales each value found at its *first* equal position, so repeated
     /// values are rescaled in place repeatedly; reproduced as is to agree with it.
     fn but_check(&self, sentiments: &mut [f64]) {
-        let Some(bi) = (0..self.toks.len()).find(|&i| self.lower(i) == "but") else {
+        let Some(bi) = self.toks.iter().position(|t| t.special == Special::But) else {
             return;
         };
         for k in 0..sentiments.len() {
@@ -438,31 +946,25 @@ impl Ctx<'_> {
     }
 }
 
-fn score_valence(sentiments: &[f64], text: &str) -> Sentiment {
-    let mut sum: f64 = 0.0;
+fn score_valence(sentiments: &[f64], punct: f64) -> Sentiment {
+    // one pass; each sum still adds in token order
+    let (mut sum, mut pos_sum, mut neg_sum, mut neu_count) = (0.0f64, 0.0f64, 0.0f64, 0u32);
     for &s in sentiments {
         sum += s;
+        if s > 0.0 {
+            pos_sum += s + 1.0;
+        } else if s < 0.0 {
+            neg_sum += s - 1.0;
+        } else if s == 0.0 {
+            neu_count += 1;
+        }
     }
-    let punct = punctuation_emphasis(text);
     if sum > 0.0 {
         sum += punct;
     } else if sum < 0.0 {
         sum -= punct;
     }
     let compound = normalize(sum);
-
-    let (mut pos_sum, mut neg_sum, mut neu_count) = (0.0f64, 0.0f64, 0u32);
-    for &s in sentiments {
-        if s > 0.0 {
-            pos_sum += s + 1.0;
-        }
-        if s < 0.0 {
-            neg_sum += s - 1.0;
-        }
-        if s == 0.0 {
-            neu_count += 1;
-        }
-    }
     if pos_sum > neg_sum.abs() {
         pos_sum += punct;
     } else if pos_sum < neg_sum.abs() {
@@ -483,15 +985,8 @@ fn score_valence(sentiments: &[f64], text: &str) -> Sentiment {
     }
 }
 
-fn punctuation_emphasis(text: &str) -> f64 {
-    let (mut ep, mut qm) = (0usize, 0usize);
-    for b in text.bytes() {
-        match b {
-            b'!' => ep += 1,
-            b'?' => qm += 1,
-            _ => {}
-        }
-    }
+fn punctuation_emphasis(stats: &TextStats) -> f64 {
+    let (ep, qm) = (stats.exclamations, stats.questions);
     let ep_amp = ep.min(4) as f64 * 0.292;
     let qm_amp = match qm {
         0 | 1 => 0.0,
@@ -507,16 +1002,43 @@ fn normalize(score: f64) -> f64 {
 
 /// Rounds like Python's `round(x, places)` (nearest, ties to even on the exact value).
 fn round_places(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
+    // the powers the callers use, exactly as `powi` computes them, without the call
+    let scale = match places {
+        3 => 1e3,
+        4 => 1e4,
+        _ => 10f64.powi(places),
+    };
     let y = x * scale;
-    let frac = y - y.floor();
+    let (floor, round) = floor_round(y);
+    let frac = y - floor;
     if (frac - 0.5).abs() < 1e-6 {
         // near a tie the product's rounding error matters: defer to exact decimal formatting
         return format!("{:.*}", places as usize, x)
             .parse()
-            .unwrap_or(y.round() / scale);
+            .unwrap_or(round / scale);
     }
-    y.round() / scale
+    round / scale
+}
+
+/// `(y.floor(), y.round())`, signed zeros included, without the libm calls the baseline
+/// x86-64 target makes for them. Exact below 2^52, where `y - trunc(y)` is exact (Sterbenz);
+/// the callers' values are at most 10^4.
+#[inline]
+fn floor_round(y: f64) -> (f64, f64) {
+    if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
+        return (y.floor(), y.round());
+    }
+    let t = (y as i64 as f64).copysign(y);
+    let frac = y - t;
+    let floor = if frac < 0.0 { t - 1.0 } else { t };
+    let round = if frac >= 0.5 {
+        t + 1.0
+    } else if frac <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    };
+    (floor, round)
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
@@ -542,18 +1064,6 @@ fn strip_punct_if_word(token: &str) -> &str {
         token
     } else {
         stripped
-    }
-}
-
-fn push_lower(buf: &mut String, word: &str) {
-    if word.is_ascii() {
-        let start = buf.len();
-        buf.push_str(word);
-        if let Some(added) = buf.get_mut(start..) {
-            added.make_ascii_lowercase();
-        }
-    } else {
-        buf.push_str(&word.to_lowercase());
     }
 }
 
@@ -587,69 +1097,70 @@ fn negated(lower: &str) -> bool {
 
 /// VADER's negation words.
 pub fn is_negation_word(lower: &str) -> bool {
-    matches!(
-        lower,
-        "aint"
-            | "arent"
-            | "cannot"
-            | "cant"
-            | "couldnt"
-            | "darent"
-            | "didnt"
-            | "doesnt"
-            | "ain't"
-            | "aren't"
-            | "can't"
-            | "couldn't"
-            | "daren't"
-            | "didn't"
-            | "doesn't"
-            | "dont"
-            | "hadnt"
-            | "hasnt"
-            | "havent"
-            | "isnt"
-            | "mightnt"
-            | "mustnt"
-            | "neither"
-            | "don't"
-            | "hadn't"
-            | "hasn't"
-            | "haven't"
-            | "isn't"
-            | "mightn't"
-            | "mustn't"
-            | "neednt"
-            | "needn't"
-            | "never"
-            | "none"
-            | "nope"
-            | "nor"
-            | "not"
-            | "nothing"
-            | "nowhere"
-            | "oughtnt"
-            | "shant"
-            | "shouldnt"
-            | "uhuh"
-            | "wasnt"
-            | "werent"
-            | "oughtn't"
-            | "shan't"
-            | "shouldn't"
-            | "uh-uh"
-            | "wasn't"
-            | "weren't"
-            | "without"
-            | "wont"
-            | "wouldnt"
-            | "won't"
-            | "wouldn't"
-            | "rarely"
-            | "seldom"
-            | "despite"
-    )
+    NEGATION_WORDS.contains(&lower)
 }
+
+const NEGATION_WORDS: &[&str] = &[
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
+];
 
 const BOOSTER_INCR: &[&str] = &[
     "absolutely",
@@ -748,21 +1259,24 @@ fn booster(lower: &str) -> Option<f64> {
     }
 }
 
-fn booster_phrase(a: &str, b: &str) -> Option<f64> {
+fn booster_phrase(a: Special, b: Special) -> Option<f64> {
     match (a, b) {
-        ("just", "enough") | ("kind", "of") | ("sort", "of") => Some(B_DECR),
+        (Special::Just, Special::Enough)
+        | (Special::Kind, Special::Of)
+        | (Special::Sort, Special::Of) => Some(B_DECR),
         _ => None,
     }
 }
 
-fn special_case(words: &[&str]) -> Option<f64> {
+fn special_case(words: &[Special]) -> Option<f64> {
+    use Special as S;
     match words {
-        ["the", "shit"] | ["the", "bomb"] | ["to", "die", "for"] => Some(3.0),
-        ["bad", "ass"] => Some(1.5),
-        ["bus", "stop"] => Some(0.0),
-        ["yeah", "right"] => Some(-2.0),
-        ["kiss", "of", "death"] => Some(-1.5),
-        ["beating", "heart"] => Some(3.5),
+        [S::The, S::Shit] | [S::The, S::Bomb] | [S::To, S::Die, S::For] => Some(3.0),
+        [S::Bad, S::Ass] => Some(1.5),
+        [S::Bus, S::Stop] => Some(0.0),
+        [S::Yeah, S::Right] => Some(-2.0),
+        [S::Kiss, S::Of, S::Death] => Some(-1.5),
+        [S::Beating, S::Heart] => Some(3.5),
         _ => None,
     }
 }
@@ -825,6 +1339,202 @@ mod tests {
     fn empty_and_blank_text_score_zero() {
         assert_eq!(polarity_scores(""), Sentiment::default());
         assert_eq!(polarity_scores(" \t\n"), Sentiment::default());
+    }
+
+    /// Scores by both tokenisers, compared bit for bit.
+    fn assert_paths_agree(text: &str) {
+        let a = SentimentAnalyzer::embedded();
+        let fast = a.polarity_scores_with(text, &mut Scratch::default(), Path::Fast);
+        let exact = a.polarity_scores_with(text, &mut Scratch::default(), Path::Exact);
+        let bits = |s: Sentiment| [s.compound, s.pos, s.neu, s.neg].map(f64::to_bits);
+        assert_eq!(bits(fast), bits(exact), "{text:?}: {fast:?} vs {exact:?}");
+    }
+
+    #[test]
+    fn fast_path_matches_exact_path_on_reference_fixtures() {
+        let fixtures = include_str!("../tests/fixtures/vader_reference.jsonl");
+        for line in fixtures.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("fixture line is json");
+            let text = v["text"].as_str().expect("text");
+            assert_paths_agree(text);
+            assert_paths_agree(&text.to_uppercase());
+        }
+    }
+
+    /// Words the rules single out, in the case, punctuation and spacing variants that the
+    /// fast tokeniser treats specially.
+    const WORDS: &[&str] = &[
+        "no",
+        "NO",
+        "or",
+        "nor",
+        "never",
+        "so",
+        "this",
+        "without",
+        "doubt",
+        "least",
+        "at",
+        "very",
+        "VERY",
+        "kind",
+        "of",
+        "sort",
+        "just",
+        "enough",
+        "but",
+        "BUT",
+        "the",
+        "shit",
+        "bomb",
+        "to",
+        "die",
+        "for",
+        "bad",
+        "ass",
+        "bus",
+        "stop",
+        "yeah",
+        "right",
+        "kiss",
+        "death",
+        "beating",
+        "heart",
+        "not",
+        "don't",
+        "DON'T",
+        "n't",
+        "wouldn'tttttttttttttttttttttttttttt",
+        "kinda",
+        "sort-of",
+        "good",
+        "GOOD",
+        "great!!",
+        "(bad)",
+        ":)",
+        ":-D",
+        "<3",
+        "!?",
+        "...",
+        "a",
+        "I",
+        "flight",
+        "caf\u{e9}",
+        "\u{c9}T\u{c9}",
+        "\u{1F620}",
+        "x\u{1F60D}",
+        "\u{2019}good\u{2019}",
+        "\u{3a3}\u{391}\u{3a3}",
+        "\u{130}",
+        "\u{212a}ind",
+        "\x01bad",
+        "soooooooooooooooooooooooooooooooooooooo",
+        "abcdefgh",
+        "ABCDEFGHI",
+        "can't",
+        "stand",
+    ];
+    const SEPS: &[&str] = &[
+        " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_matches_exact_path_on_word_salad(
+            parts in proptest::collection::vec((0..WORDS.len(), 0..SEPS.len()), 0..30)
+        ) {
+            let mut text = String::new();
+            for (w, sep) in parts {
+                text.push_str(WORDS[w]);
+                text.push_str(SEPS[sep]);
+            }
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn fast_path_matches_exact_path_on_any_text(text in "\\PC{0,80}") {
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn ascii_lowercasing_matches_std(bytes in proptest::collection::vec(0u8..0x80, 8)) {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&bytes);
+            let lowered = ascii_lower(u64::from_le_bytes(chunk)).to_le_bytes();
+            proptest::prop_assert_eq!(lowered.to_vec(), bytes.to_ascii_lowercase());
+        }
+
+        #[test]
+        fn floor_round_matches_libm(y in -1e5f64..1e5) {
+            let (floor, round) = floor_round(y);
+            proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
+            proptest::prop_assert_eq!(round.to_bits(), y.round().to_bits());
+        }
+    }
+
+    #[test]
+    fn floor_round_keeps_signed_zeros_and_halves() {
+        for y in [
+            0.0,
+            -0.0,
+            -0.3,
+            0.3,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            1e300,
+            f64::NAN,
+        ] {
+            let (floor, round) = floor_round(y);
+            assert_eq!(floor.to_bits(), y.floor().to_bits(), "{y}");
+            assert_eq!(round.to_bits(), y.round().to_bits(), "{y}");
+        }
+    }
+
+    #[test]
+    fn word_table_finds_every_lexicon_word() {
+        let a = SentimentAnalyzer::embedded();
+        // a few words are listed twice; the later line wins, as when parsing
+        let mut expected = std::collections::HashMap::new();
+        for line in VADER_LEXICON.lines().filter(|l| !l.is_empty()) {
+            let mut cols = line.trim().split('\t');
+            if let (Some(word), Some(mean)) = (cols.next(), cols.next()) {
+                expected.insert(word, mean.trim().parse::<f64>().expect("mean"));
+            }
+        }
+        assert_eq!(expected.len(), a.lexicon_len());
+        for (word, mean) in expected {
+            assert_eq!(a.word_valence(word), Some(mean), "{word}");
+            // the tokeniser looks words up lowercased, so keys with capitals never match
+            if word.is_ascii() && word == word.to_ascii_lowercase() {
+                let b = word.as_bytes();
+                let info = a
+                    .words
+                    .get_ascii(b, 0, b.len())
+                    .copied()
+                    .unwrap_or_default();
+                assert_eq!(info.lex, Some(mean), "{word}");
+            }
+        }
+        assert_eq!(a.word_valence("not a word"), None);
+        assert_eq!(a.word_valence(""), None);
+    }
+
+    #[test]
+    fn special_and_negation_words_are_resolved_at_look_up() {
+        let a = SentimentAnalyzer::embedded();
+        let info = |w: &str| a.words.get_bytes(w.as_bytes()).copied().unwrap_or_default();
+        for &(w, special) in SPECIAL_WORDS {
+            assert_eq!(info(w).special, special, "{w}");
+        }
+        for &w in NEGATION_WORDS {
+            assert!(info(w).negated, "{w}");
+        }
+        assert!(!info("good").negated);
+        assert_eq!(info("good").special, Special::None);
     }
 
     #[test]
