@@ -146,14 +146,75 @@ const SPECIAL_WORDS: &[(&str, Special)] = &[
     ("heart", Special::Heart),
 ];
 
-/// What the rules need to know about one lowercase word.
+/// What the rules need to know about one word; 16 bytes, as it is copied into every token.
+/// Tokens are `WordInfo`s too (see [`Token`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct WordInfo {
-    lex: Option<f64>,
-    booster: Option<f64>,
+    /// the lexicon valence when `flags` has [`HAS_LEX`]
+    valence: f64,
     special: Special,
-    /// a negation word or a word containing "n't" (the reference's `negated` test)
-    negated: bool,
+    flags: u8,
+}
+
+/// [`WordInfo::flags`]: in the lexicon
+const HAS_LEX: u8 = 1;
+/// a booster (+0.293)
+const BOOST_INCR: u8 = 2;
+/// a dampener (-0.293)
+const BOOST_DECR: u8 = 4;
+/// a negation word or a word containing "n't" (the reference's `negated` test)
+const NEGATED: u8 = 8;
+/// Python's `isupper` of the token (tokens only)
+const ALL_CAPS: u8 = 16;
+
+impl WordInfo {
+    #[inline]
+    fn lex(&self) -> Option<f64> {
+        (self.flags & HAS_LEX != 0).then_some(self.valence)
+    }
+
+    #[inline]
+    fn booster(&self) -> Option<f64> {
+        if self.flags & BOOST_INCR != 0 {
+            Some(B_INCR)
+        } else if self.flags & BOOST_DECR != 0 {
+            Some(B_DECR)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn negated(&self) -> bool {
+        self.flags & NEGATED != 0
+    }
+
+    #[inline]
+    fn all_caps(&self) -> bool {
+        self.flags & ALL_CAPS != 0
+    }
+}
+
+/// A token: the [`WordInfo`] of its lowercase word (default when not in the table), plus
+/// [`ALL_CAPS`], and [`NEGATED`] for words outside the table that contain "n't".
+type Token = WordInfo;
+
+/// The token of a word whose table entry is `info`; `contains_nt` is only asked for words
+/// outside the table (table entries know it already).
+#[inline]
+fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
+    let mut t = match info {
+        Some(i) => *i,
+        None if contains_nt() => WordInfo {
+            flags: NEGATED,
+            ..WordInfo::default()
+        },
+        None => WordInfo::default(),
+    };
+    if all_caps {
+        t.flags |= ALL_CAPS;
+    }
+    t
 }
 
 /// Open-addressing hash table from lowercase words to [`WordInfo`].
@@ -285,28 +346,6 @@ impl WordTable {
         }
         self.get(&words[..word_count(key.len())], key.len())
     }
-
-    /// Look-up of the ASCII word `b[start..end]`, lowercased on the fly.
-    #[inline]
-    fn get_ascii(&self, b: &[u8], start: usize, end: usize) -> Option<&WordInfo> {
-        let len = end - start;
-        if len > self.max_len {
-            return None;
-        }
-        if len <= 8 {
-            // most words: one load, no buffer
-            return self.get(&[ascii_lower(load_le(b, start, len))], len);
-        }
-        if len > INLINE_WORDS * 8 {
-            return self.get_bytes(&b.get(start..end)?.to_ascii_lowercase());
-        }
-        let mut words = [0u64; INLINE_WORDS];
-        let n = word_count(len);
-        for (k, w) in words.iter_mut().enumerate().take(n) {
-            *w = ascii_lower(load_le(b, start + 8 * k, len.saturating_sub(8 * k)));
-        }
-        self.get(&words[..n], len)
-    }
 }
 
 /// Up to 8 bytes of `b` from `at` (`n` of them, fewer at the end), little-endian, zero-padded:
@@ -328,24 +367,60 @@ fn load_le(b: &[u8], at: usize, n: usize) -> u64 {
         .fold(0u64, |w, &x| (w << 8) | u64::from(x))
 }
 
-/// ASCII lowercase of eight bytes at once (every byte must be below 0x80): a byte gets 0x20
-/// added when it is in `A..=Z`, found by adding offsets that carry into its top bit.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+
+// Byte-parallel tests on eight ASCII bytes (each below 0x80, so adding at most 0x7f or
+// subtracting from a byte with its top bit set never carries into the next byte): each
+// returns 0x80 in the bytes that pass.
+
+/// `A..=Z`: at least 0x41 (x + 0x3f reaches 0x80) and not above 0x5a (x + 0x25 stays below).
 #[inline]
-fn ascii_lower(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let upper = w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & (ONES * 0x80);
-    w | (upper >> 2)
+fn upper_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
 }
 
-/// Byte classes for the ASCII tokeniser; the flags of a token's bytes are OR-ed while finding
-/// its end, so most tokens need no further scan for punctuation, case or marks.
+/// `a..=z`, likewise.
+#[inline]
+fn lower_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x1f) & !w.wrapping_add(ONES * 0x05) & HIGH
+}
+
+/// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
+/// that the caller checks one by one) or not ASCII. Exact for any bytes.
+#[inline]
+fn stop_bytes(w: u64) -> u64 {
+    (!((w | HIGH) - ONES * 0x21) | w) & HIGH
+}
+
+/// Bytes of `w` equal to `byte` (the classic zero-byte test on `w ^ byte`); a borrow can
+/// also flag the byte after a match, so only whether the result is zero is exact.
+#[inline]
+fn byte_matches(w: u64, byte: u8) -> u64 {
+    let v = w ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & HIGH
+}
+
+#[inline]
+fn has_byte(w: u64, byte: u8) -> bool {
+    byte_matches(w, byte) != 0
+}
+
+/// Whether `w` has a '!' or a '?'.
+#[inline]
+fn has_mark(w: u64) -> bool {
+    byte_matches(w, b'!') | byte_matches(w, b'?') != 0
+}
+
+/// ASCII lowercase of eight bytes at once (every byte must be below 0x80).
+#[cfg(test)]
+fn ascii_lower(w: u64) -> u64 {
+    w | (upper_bytes(w) >> 2)
+}
+
+/// Byte classes for the tokeniser.
 const SPACE: u8 = 1;
 const PUNCT: u8 = 2;
-const UPPER: u8 = 4;
-const LOWER: u8 = 8;
-const MARK: u8 = 16;
-const APOS: u8 = 32;
-const NON_ASCII: u8 = 64;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -357,21 +432,6 @@ static CLASS: [u8; 256] = {
         }
         if c.is_ascii_punctuation() {
             t[i] |= PUNCT;
-        }
-        if c.is_ascii_uppercase() {
-            t[i] |= UPPER;
-        }
-        if c.is_ascii_lowercase() {
-            t[i] |= LOWER;
-        }
-        if c == b'!' || c == b'?' {
-            t[i] |= MARK;
-        }
-        if c == b'\'' {
-            t[i] |= APOS;
-        }
-        if c >= 0x80 {
-            t[i] |= NON_ASCII;
         }
         i += 1;
     }
@@ -397,47 +457,26 @@ fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
 #[derive(Default)]
 struct Scratch {
     toks: Vec<Token>,
-    sentiments: Vec<f64>,
+    /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
+    sentiments: Vec<(usize, f64)>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Token {
-    lex: Option<f64>,
-    booster: Option<f64>,
-    special: Special,
-    /// Python's `isupper` of the (stripped) token
-    upper: bool,
-    negated: bool,
-}
-
-impl Token {
-    fn new(info: Option<&WordInfo>, upper: bool, negated: bool) -> Token {
-        let info = info.copied().unwrap_or_default();
-        Token {
-            lex: info.lex,
-            booster: info.booster,
-            special: info.special,
-            upper,
-            negated,
-        }
-    }
-}
-
-/// Counts gathered while tokenising, so the text is not scanned again.
+/// Counts the rules need besides the tokens.
 #[derive(Debug, Default)]
 struct TextStats {
     exclamations: usize,
     questions: usize,
+    /// ALL-CAPS tokens
     upper: usize,
 }
 
 impl TextStats {
-    fn count_marks(&mut self, token: &[u8]) {
-        for &b in token {
+    fn count_marks(&mut self, bytes: &[u8]) {
+        for &b in bytes {
             self.exclamations += usize::from(b == b'!');
             self.questions += usize::from(b == b'?');
         }
@@ -521,7 +560,9 @@ impl SentimentAnalyzer {
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.words.get_bytes(lower.as_bytes()).and_then(|i| i.lex)
+        self.words
+            .get_bytes(lower.as_bytes())
+            .and_then(WordInfo::lex)
     }
 
     fn replace_emoji<'t>(&self, text: &'t str) -> Cow<'t, str> {
@@ -582,109 +623,168 @@ impl SentimentAnalyzer {
             toks,
             cap_diff: stats.upper > 0 && stats.upper < n,
         };
-        for i in 0..n {
-            sentiments.push(ctx.sentiment(i));
+        let mut but = None;
+        for (i, tok) in toks.iter().enumerate() {
+            if tok.special == Special::But && but.is_none() {
+                but = Some(i);
+            }
+            if tok.flags & HAS_LEX != 0 {
+                sentiments.push((i, ctx.sentiment(i)));
+            }
         }
-        ctx.but_check(sentiments);
-        score_valence(sentiments, punctuation_emphasis(&stats))
+        if let Some(bi) = but {
+            but_check(sentiments, bi);
+        }
+        score_valence(sentiments, n, punctuation_emphasis(&stats))
     }
 
-    /// Splits text like Python's `str.split()` and resolves every token, finding each
-    /// token's end and the classes of its bytes in the same loop. ASCII tokens take the fast
-    /// path, tokens with other characters the exact one.
+    /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
+    /// fast path, tokens with other characters on the exact one.
     fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
-        let b = text.as_bytes();
         let mut i = 0;
         loop {
-            // separators
-            loop {
-                let Some(&x) = b.get(i) else {
-                    return;
-                };
-                let c = class(x);
-                if c & SPACE != 0 {
-                    i += 1;
-                } else if c & NON_ASCII == 0 {
-                    break;
-                } else {
-                    match non_ascii_at(text, i) {
-                        (true, len) => i += len,
-                        (false, _) => break,
-                    }
-                }
+            i = skip_separators(text, i);
+            if i >= text.len() {
+                return;
             }
-            let start = i;
-            let mut seen = 0u8;
-            while let Some(&x) = b.get(i) {
-                let c = class(x);
-                if c & (SPACE | NON_ASCII) != 0 {
-                    if c & SPACE != 0 {
-                        break;
-                    }
-                    match non_ascii_at(text, i) {
-                        (true, _) => break,
-                        (false, len) => {
-                            seen |= NON_ASCII;
-                            i += len;
-                            continue;
-                        }
-                    }
-                }
-                seen |= c;
-                i += 1;
-            }
-            let token = if seen & NON_ASCII == 0 {
-                self.token_ascii(b, start, i, seen, stats)
+            let (end, ascii) = word_end(text, i);
+            let token = if ascii {
+                self.token_ascii(text, i, end, stats)
             } else {
-                self.token_exact(text.get(start..i).unwrap_or_default(), stats)
+                self.token_exact(text.get(i..end).unwrap_or_default(), stats)
             };
             toks.push(token);
+            i = end;
         }
     }
 
-    /// The ASCII token `b[start..end]`, whose bytes have the OR-ed classes `seen`.
+    /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
+    /// one 64-bit word.
     #[inline]
-    fn token_ascii(
-        &self,
-        b: &[u8],
-        start: usize,
-        end: usize,
-        seen: u8,
-        stats: &mut TextStats,
-    ) -> Token {
-        let (ws, we) = if seen & PUNCT != 0 {
-            strip_ascii_punct(b, start, end)
-        } else {
-            (start, end)
-        };
-        if seen & MARK != 0 {
-            stats.count_marks(b.get(start..end).unwrap_or_default());
+    fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let b = text.as_bytes();
+        let (ws, we) = strip_ascii_punct(b, start, end, stats);
+        let len = we - ws;
+        if len > 8 {
+            return self.token_ascii_long(b, ws, we, stats);
         }
+        let w = load_le(b, ws, len);
+        let word = || b.get(ws..we).unwrap_or_default();
+        if has_mark(w) {
+            stats.count_marks(word());
+        }
+        let upper = upper_bytes(w);
         // Python's isupper: some cased character and no lowercase one
-        let upper = seen & UPPER != 0 && seen & LOWER == 0;
-        stats.upper += usize::from(upper);
-        let info = self.words.get_ascii(b, ws, we);
-        let negated = match info {
-            Some(i) => i.negated,
-            None => seen & APOS != 0 && contains_nt(b.get(ws..we).unwrap_or_default()),
-        };
-        Token::new(info, upper, negated)
+        let all_caps = upper != 0 && lower_bytes(w) == 0;
+        stats.upper += usize::from(all_caps);
+        // A..=Z to a..=z: add 0x20 where the flag (0x80) is
+        let info = self.words.get(&[w | (upper >> 2)], len);
+        token(info, all_caps, || has_byte(w, b'\'') && contains_nt(word()))
+    }
+
+    /// The ASCII word `b[start..end]` (what is left of a token after stripping) when it is
+    /// longer than eight bytes.
+    #[inline(never)]
+    fn token_ascii_long(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let word = b.get(start..end).unwrap_or_default();
+        let len = word.len();
+        if len > INLINE_WORDS * 8 {
+            stats.count_marks(word);
+            let all_caps =
+                !word.iter().any(u8::is_ascii_lowercase) && word.iter().any(u8::is_ascii_uppercase);
+            stats.upper += usize::from(all_caps);
+            let info = self.words.get_bytes(&word.to_ascii_lowercase());
+            return token(info, all_caps, || contains_nt(word));
+        }
+        let mut key = [0u64; INLINE_WORDS];
+        let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+        for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
+            // loads from the whole text, so that only a word at its very end is read bytewise
+            let w = load_le(b, start + 8 * k, len - 8 * k);
+            let up = upper_bytes(w);
+            upper |= up;
+            lower |= lower_bytes(w);
+            marks |= has_mark(w);
+            apostrophe |= has_byte(w, b'\'');
+            *slot = w | (up >> 2);
+        }
+        if marks {
+            stats.count_marks(word);
+        }
+        let all_caps = upper != 0 && lower == 0;
+        stats.upper += usize::from(all_caps);
+        let info = self
+            .words
+            .get(key.get(..word_count(len)).unwrap_or_default(), len);
+        token(info, all_caps, || apostrophe && contains_nt(word))
     }
 
     /// Any token, with Unicode lowercasing and Python's `isupper`.
     fn token_exact(&self, raw: &str, stats: &mut TextStats) -> Token {
         let word = strip_punct_if_word(raw);
         stats.count_marks(raw.as_bytes());
-        let upper = py_isupper(word);
-        stats.upper += usize::from(upper);
+        let all_caps = py_isupper(word);
+        stats.upper += usize::from(all_caps);
         let lower = word.to_lowercase();
-        let info = self.words.get_bytes(lower.as_bytes());
-        let negated = match info {
-            Some(i) => i.negated,
-            None => lower.contains("n't"),
-        };
-        Token::new(info, upper, negated)
+        token(self.words.get_bytes(lower.as_bytes()), all_caps, || {
+            lower.contains("n't")
+        })
     }
+}
+
+/// The first byte at or after `i` that does not start Python whitespace.
+#[inline]
+fn skip_separators(text: &str, mut i: usize) -> usize {
+    let b = text.as_bytes();
+    while let Some(&x) = b.get(i) {
+        if x < 0x80 {
+            if class(x) & SPACE == 0 {
+                break;
+            }
+            i += 1;
+        } else {
+            match non_ascii_at(text, i) {
+                (true, len) => i += len,
+                (false, _) => break,
+            }
+        }
+    }
+    i
+}
+
+/// The end of the token starting at `start`, and whether the token is all ASCII. Runs of
+/// ordinary bytes (0x21..=0x7f) are skipped eight at a time.
+#[inline]
+fn word_end(text: &str, start: usize) -> (usize, bool) {
+    let b = text.as_bytes();
+    let (mut i, mut ascii) = (start, true);
+    while let Some(&x) = b.get(i) {
+        if x > 0x20 && x < 0x80 {
+            match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                // b[i] is ordinary, so the first stop byte is past it
+                Some(chunk) => match stop_bytes(u64::from_le_bytes(chunk)) {
+                    0 => i += 8,
+                    stops => i += (stops.trailing_zeros() / 8) as usize,
+                },
+                None => i += 1,
+            }
+        } else if x < 0x80 {
+            if class(x) & SPACE != 0 {
+                break;
+            }
+            // a control character that is not whitespace belongs to the token
+            i += 1;
+        } else {
+            match non_ascii_at(text, i) {
+                (true, _) => break,
+                (false, len) => {
+                    ascii = false;
+                    i += len;
+                }
+            }
+        }
+    }
+    (i, ascii)
 }
 
 /// The word table's contents: the lexicon, the boosters, and the words the rules name.
@@ -693,44 +793,59 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
         .into_iter()
         .map(|(w, v)| {
             let info = WordInfo {
-                lex: Some(v),
-                booster: booster(&w),
-                ..WordInfo::default()
+                valence: v,
+                special: Special::None,
+                flags: HAS_LEX,
             };
             (w, info)
         })
         .collect();
-    for &w in BOOSTER_INCR.iter().chain(BOOSTER_DECR) {
-        words.entry(Box::from(w)).or_default().booster = booster(w);
+    for &w in BOOSTER_INCR
+        .iter()
+        .chain(BOOSTER_DECR)
+        .chain(NEGATION_WORDS)
+    {
+        words.entry(Box::from(w)).or_default();
     }
     for &(w, special) in SPECIAL_WORDS {
         words.entry(Box::from(w)).or_default().special = special;
     }
-    for &w in NEGATION_WORDS {
-        words.entry(Box::from(w)).or_default();
-    }
     for (w, info) in &mut words {
-        info.negated = negated(w);
+        info.flags |= booster_flag(w);
+        if negated(w) {
+            info.flags |= NEGATED;
+        }
     }
     words
 }
 
 /// `b[start..end]` without leading and trailing ASCII punctuation, unless that leaves fewer
-/// than three characters (see [`strip_punct_if_word`]).
+/// than three characters (see [`strip_punct_if_word`]). Counts the '!' and '?' stripped,
+/// since the caller only looks at the rest.
 #[inline]
-fn strip_ascii_punct(b: &[u8], start: usize, end: usize) -> (usize, usize) {
-    let (mut s, mut e) = (start, end);
-    while s < e && b.get(s).is_some_and(|&x| class(x) & PUNCT != 0) {
-        s += 1;
+fn strip_ascii_punct(b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> (usize, usize) {
+    let Some(token) = b.get(start..end) else {
+        return (start, end);
+    };
+    match (token.first(), token.last()) {
+        (Some(&first), Some(&last)) if (class(first) | class(last)) & PUNCT != 0 => {
+            let (s, e) = strip_punct_runs(token, stats);
+            (start + s, start + e)
+        }
+        _ => (start, end),
     }
-    while e > s && b.get(e - 1).is_some_and(|&x| class(x) & PUNCT != 0) {
-        e -= 1;
-    }
+}
+
+fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
+    let is_word = |&x: &u8| class(x) & PUNCT == 0;
+    let s = token.iter().position(is_word).unwrap_or(token.len());
+    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
     if e - s < 3 {
-        (start, end)
-    } else {
-        (s, e)
+        return (0, token.len());
     }
+    stats.count_marks(token.get(..s).unwrap_or_default());
+    stats.count_marks(token.get(e..).unwrap_or_default());
+    (s, e)
 }
 
 /// Whether the lowercase of the ASCII `word` contains "n't".
@@ -757,12 +872,12 @@ impl Ctx<'_> {
 
     #[inline]
     fn negated(&self, i: usize) -> bool {
-        self.toks.get(i).is_some_and(|t| t.negated)
+        self.toks.get(i).is_some_and(WordInfo::negated)
     }
 
     #[inline]
     fn has_lex(&self, i: usize) -> bool {
-        self.toks.get(i).is_some_and(|t| t.lex.is_some())
+        self.toks.get(i).is_some_and(|t| t.flags & HAS_LEX != 0)
     }
 
     /// The sentiment of token `i` before the "but" rule: boosters and "kind" of "kind of"
@@ -772,13 +887,14 @@ impl Ctx<'_> {
         let Some(tok) = self.toks.get(i) else {
             return 0.0;
         };
-        if tok.booster.is_some() || (tok.special == Special::Kind && self.is(i + 1, Special::Of)) {
+        // words outside the lexicon count zero whatever they are, so test that first
+        if tok.flags & HAS_LEX == 0
+            || tok.booster().is_some()
+            || (tok.special == Special::Kind && self.is(i + 1, Special::Of))
+        {
             return 0.0;
         }
-        match tok.lex {
-            Some(base) => self.valence(i, tok, base),
-            None => 0.0,
-        }
+        self.valence(i, tok, tok.valence)
     }
 
     fn valence(&self, i: usize, tok: &Token, base: f64) -> f64 {
@@ -796,7 +912,7 @@ impl Ctx<'_> {
         {
             v = base * N_SCALAR;
         }
-        if tok.upper && self.cap_diff {
+        if tok.all_caps() && self.cap_diff {
             if v > 0.0 {
                 v += C_INCR;
             } else {
@@ -826,11 +942,11 @@ impl Ctx<'_> {
         let Some(tok) = self.toks.get(j) else {
             return 0.0;
         };
-        let Some(b) = tok.booster else {
+        let Some(b) = tok.booster() else {
             return 0.0;
         };
         let mut s = if valence < 0.0 { -b } else { b };
-        if tok.upper && self.cap_diff {
+        if tok.all_caps() && self.cap_diff {
             if valence > 0.0 {
                 s += C_INCR;
             } else {
@@ -925,31 +1041,36 @@ impl Ctx<'_> {
         }
         v
     }
+}
 
-    /// The reference rescales each value found at its *first* equal position, so repeated
-    /// values are rescaled in place repeatedly; reproduced as is to agree with it.
-    fn but_check(&self, sentiments: &mut [f64]) {
-        let Some(bi) = self.toks.iter().position(|t| t.special == Special::But) else {
-            return;
+/// The reference rescales each value found at its *first* equal position, so repeated
+/// values are rescaled in place repeatedly; reproduced as is to agree with it. `bi` is the
+/// index of the first "but".
+///
+/// Only the lexicon words' sentiments are passed: the other tokens' are zero, a nonzero
+/// value never equals them, and rescaling a zero leaves a zero (the sign of a zero does not
+/// reach the scores), so skipping them changes nothing.
+fn but_check(sentiments: &mut [(usize, f64)], bi: usize) {
+    for k in 0..sentiments.len() {
+        let value = sentiments[k].1;
+        let Some(first) = sentiments.iter_mut().find(|(_, x)| *x == value) else {
+            continue;
         };
-        for k in 0..sentiments.len() {
-            let value = sentiments[k];
-            let Some(si) = sentiments.iter().position(|&x| x == value) else {
-                continue;
-            };
-            if si < bi {
-                sentiments[si] = value * 0.5;
-            } else if si > bi {
-                sentiments[si] = value * 1.5;
-            }
+        if first.0 < bi {
+            first.1 = value * 0.5;
+        } else if first.0 > bi {
+            first.1 = value * 1.5;
         }
     }
 }
 
-fn score_valence(sentiments: &[f64], punct: f64) -> Sentiment {
+/// The scores from the lexicon words' sentiments (in token order) among `n` tokens. The
+/// other tokens only count as neutral: adding their zeros would not change any sum.
+fn score_valence(sentiments: &[(usize, f64)], n: usize, punct: f64) -> Sentiment {
     // one pass; each sum still adds in token order
-    let (mut sum, mut pos_sum, mut neg_sum, mut neu_count) = (0.0f64, 0.0f64, 0.0f64, 0u32);
-    for &s in sentiments {
+    let (mut sum, mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64, 0.0f64);
+    let mut neu_count = n - sentiments.len();
+    for &(_, s) in sentiments {
         sum += s;
         if s > 0.0 {
             pos_sum += s + 1.0;
@@ -970,7 +1091,8 @@ fn score_valence(sentiments: &[f64], punct: f64) -> Sentiment {
     } else if pos_sum < neg_sum.abs() {
         neg_sum -= punct;
     }
-    let total = pos_sum + neg_sum.abs() + f64::from(neu_count);
+    let neu_count = neu_count as f64;
+    let total = pos_sum + neg_sum.abs() + neu_count;
     if total == 0.0 {
         return Sentiment {
             compound: round_places(compound, 4),
@@ -980,7 +1102,7 @@ fn score_valence(sentiments: &[f64], punct: f64) -> Sentiment {
     Sentiment {
         compound: round_places(compound, 4),
         pos: round_places((pos_sum / total).abs(), 3),
-        neu: round_places((f64::from(neu_count) / total).abs(), 3),
+        neu: round_places((neu_count / total).abs(), 3),
         neg: round_places((neg_sum / total).abs(), 3),
     }
 }
@@ -1001,6 +1123,7 @@ fn normalize(score: f64) -> f64 {
 }
 
 /// Rounds like Python's `round(x, places)` (nearest, ties to even on the exact value).
+#[inline]
 fn round_places(x: f64, places: i32) -> f64 {
     // the powers the callers use, exactly as `powi` computes them, without the call
     let scale = match places {
@@ -1012,12 +1135,18 @@ fn round_places(x: f64, places: i32) -> f64 {
     let (floor, round) = floor_round(y);
     let frac = y - floor;
     if (frac - 0.5).abs() < 1e-6 {
-        // near a tie the product's rounding error matters: defer to exact decimal formatting
-        return format!("{:.*}", places as usize, x)
-            .parse()
-            .unwrap_or(round / scale);
+        return round_near_tie(x, places, round / scale);
     }
     round / scale
+}
+
+/// Near a tie the product's rounding error matters: defer to exact decimal formatting.
+#[cold]
+#[inline(never)]
+fn round_near_tie(x: f64, places: i32, fallback: f64) -> f64 {
+    format!("{:.*}", places as usize, x)
+        .parse()
+        .unwrap_or(fallback)
 }
 
 /// `(y.floor(), y.round())`, signed zeros included, without the libm calls the baseline
@@ -1249,13 +1378,13 @@ const BOOSTER_DECR: &[&str] = &[
 ];
 
 /// Single-word boosters (+0.293) and dampeners (-0.293).
-fn booster(lower: &str) -> Option<f64> {
+fn booster_flag(lower: &str) -> u8 {
     if BOOSTER_INCR.contains(&lower) {
-        Some(B_INCR)
+        BOOST_INCR
     } else if BOOSTER_DECR.contains(&lower) {
-        Some(B_DECR)
+        BOOST_DECR
     } else {
-        None
+        0
     }
 }
 
@@ -1511,12 +1640,10 @@ mod tests {
             // the tokeniser looks words up lowercased, so keys with capitals never match
             if word.is_ascii() && word == word.to_ascii_lowercase() {
                 let b = word.as_bytes();
-                let info = a
-                    .words
-                    .get_ascii(b, 0, b.len())
-                    .copied()
-                    .unwrap_or_default();
-                assert_eq!(info.lex, Some(mean), "{word}");
+                let tok = a.token_ascii(word, 0, b.len(), &mut TextStats::default());
+                if strip_punct_if_word(word) == word {
+                    assert_eq!(tok.lex(), Some(mean), "{word}");
+                }
             }
         }
         assert_eq!(a.word_valence("not a word"), None);
@@ -1531,9 +1658,9 @@ mod tests {
             assert_eq!(info(w).special, special, "{w}");
         }
         for &w in NEGATION_WORDS {
-            assert!(info(w).negated, "{w}");
+            assert!(info(w).negated(), "{w}");
         }
-        assert!(!info("good").negated);
+        assert!(!info("good").negated());
         assert_eq!(info("good").special, Special::None);
     }
 
