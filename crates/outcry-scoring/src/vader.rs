@@ -325,6 +325,22 @@ impl WordTable {
         }
     }
 
+    /// [`WordTable::get`] for a key of at most eight bytes, one word without tail.
+    #[inline]
+    fn get_short(&self, key: u64, len: usize) -> Option<&WordInfo> {
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(&[key], len) >> self.shift) as usize;
+        loop {
+            let slot = *self.slots.get(i)?;
+            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
+            // an entry of the same length has no tail either
+            if entry.first == key && entry.len as usize == len {
+                return Some(&entry.info);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     #[inline]
     fn tail(&self, entry: &Entry) -> &[u64] {
         let start = entry.tail_start as usize;
@@ -410,6 +426,33 @@ fn has_byte(w: u64, byte: u8) -> bool {
 #[inline]
 fn has_mark(w: u64) -> bool {
     byte_matches(w, b'!') | byte_matches(w, b'?') != 0
+}
+
+/// What the tokeniser needs from up to eight bytes of an ASCII word, found in parallel.
+struct Chunk {
+    /// the bytes lowercased: A..=Z to a..=z by adding 0x20 where `upper` has 0x80
+    key: u64,
+    upper: u64,
+    lower: u64,
+    /// only letters, so no '!', '?' or apostrophe to look for
+    letters_only: bool,
+}
+
+impl Chunk {
+    /// The chunk `w` holding `n` bytes of a word (1 to 8, zero-padded).
+    #[inline]
+    fn new(w: u64, n: usize) -> Chunk {
+        let upper = upper_bytes(w);
+        let lower = lower_bytes(w);
+        // the padding counts as letters
+        let padding = HIGH.checked_shl(8 * n as u32).unwrap_or(0);
+        Chunk {
+            key: w | (upper >> 2),
+            upper,
+            lower,
+            letters_only: upper | lower | padding == HIGH,
+        }
+    }
 }
 
 /// ASCII lowercase of eight bytes at once (every byte must be below 0x80).
@@ -565,11 +608,37 @@ impl SentimentAnalyzer {
             .and_then(WordInfo::lex)
     }
 
+    /// Whether some character of `text` has an emoji description.
+    fn has_emoji(&self, text: &str) -> bool {
+        if self.ascii_emoji {
+            return text.chars().any(|c| self.emoji.contains_key(&c));
+        }
+        if text.is_ascii() {
+            return false;
+        }
+        // only non-ASCII characters can be emoji: skip ASCII eight bytes at a time
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(&x) = b.get(i) {
+            if x < 0x80 {
+                match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                    Some(chunk) if u64::from_le_bytes(chunk) & HIGH == 0 => i += 8,
+                    _ => i += 1,
+                }
+                continue;
+            }
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) if self.emoji.contains_key(&c) => return true,
+                Some(c) => i += c.len_utf8(),
+                None => i += 1,
+            }
+        }
+        false
+    }
+
     fn replace_emoji<'t>(&self, text: &'t str) -> Cow<'t, str> {
         // without ASCII keys only non-ASCII characters can be emoji
-        let may_be_emoji =
-            |c: char| (self.ascii_emoji || !c.is_ascii()) && self.emoji.contains_key(&c);
-        if (text.is_ascii() && !self.ascii_emoji) || !text.chars().any(may_be_emoji) {
+        if !self.has_emoji(text) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
@@ -669,17 +738,17 @@ impl SentimentAnalyzer {
             return self.token_ascii_long(b, ws, we, stats);
         }
         let w = load_le(b, ws, len);
+        let c = Chunk::new(w, len);
         let word = || b.get(ws..we).unwrap_or_default();
-        if has_mark(w) {
+        if !c.letters_only && has_mark(w) {
             stats.count_marks(word());
         }
-        let upper = upper_bytes(w);
         // Python's isupper: some cased character and no lowercase one
-        let all_caps = upper != 0 && lower_bytes(w) == 0;
+        let all_caps = c.upper != 0 && c.lower == 0;
         stats.upper += usize::from(all_caps);
-        // A..=Z to a..=z: add 0x20 where the flag (0x80) is
-        let info = self.words.get(&[w | (upper >> 2)], len);
-        token(info, all_caps, || has_byte(w, b'\'') && contains_nt(word()))
+        token(self.words.get_short(c.key, len), all_caps, || {
+            !c.letters_only && has_byte(w, b'\'') && contains_nt(word())
+        })
     }
 
     /// The ASCII word `b[start..end]` (what is left of a token after stripping) when it is
@@ -699,14 +768,17 @@ impl SentimentAnalyzer {
         let mut key = [0u64; INLINE_WORDS];
         let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
         for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
+            let n = (len - 8 * k).min(8);
             // loads from the whole text, so that only a word at its very end is read bytewise
-            let w = load_le(b, start + 8 * k, len - 8 * k);
-            let up = upper_bytes(w);
-            upper |= up;
-            lower |= lower_bytes(w);
-            marks |= has_mark(w);
-            apostrophe |= has_byte(w, b'\'');
-            *slot = w | (up >> 2);
+            let w = load_le(b, start + 8 * k, n);
+            let c = Chunk::new(w, n);
+            upper |= c.upper;
+            lower |= c.lower;
+            if !c.letters_only {
+                marks |= has_mark(w);
+                apostrophe |= has_byte(w, b'\'');
+            }
+            *slot = c.key;
         }
         if marks {
             stats.count_marks(word);
