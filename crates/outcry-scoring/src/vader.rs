@@ -734,8 +734,11 @@ impl SentimentAnalyzer {
         let b = text.as_bytes();
         let (ws, we) = strip_ascii_punct(b, start, end, stats);
         let len = we - ws;
-        if len > 8 {
+        if len > 16 {
             return self.token_ascii_long(b, ws, we, stats);
+        }
+        if len > 8 {
+            return self.token_ascii_two(b, ws, we, stats);
         }
         let w = load_le(b, ws, len);
         let c = Chunk::new(w, len);
@@ -751,8 +754,27 @@ impl SentimentAnalyzer {
         })
     }
 
+    /// The ASCII word `b[start..end]` of 9 to 16 bytes (a tenth of the words): two chunks,
+    /// the first one full.
+    #[inline]
+    fn token_ascii_two(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let len = end - start;
+        let (w0, w1) = (load_le(b, start, 8), load_le(b, start + 8, len - 8));
+        let (c0, c1) = (Chunk::new(w0, 8), Chunk::new(w1, len - 8));
+        let word = || b.get(start..end).unwrap_or_default();
+        let letters_only = c0.letters_only && c1.letters_only;
+        if !letters_only && (has_mark(w0) || has_mark(w1)) {
+            stats.count_marks(word());
+        }
+        let all_caps = (c0.upper | c1.upper) != 0 && (c0.lower | c1.lower) == 0;
+        stats.upper += usize::from(all_caps);
+        token(self.words.get(&[c0.key, c1.key], len), all_caps, || {
+            !letters_only && contains_nt(word())
+        })
+    }
+
     /// The ASCII word `b[start..end]` (what is left of a token after stripping) when it is
-    /// longer than eight bytes.
+    /// longer than sixteen bytes.
     #[inline(never)]
     fn token_ascii_long(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
         let word = b.get(start..end).unwrap_or_default();
