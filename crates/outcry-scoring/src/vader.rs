@@ -19,10 +19,12 @@
 //!
 //! Scoring is on the hot path of every mention, so everything the rules need to know about a
 //! word (valence, booster value, whether it negates, which of the few words the rules name it
-//! is) is resolved by one look-up in a [`WordTable`] keyed by the lowercase word, and the rules
-//! compare small [`Special`] codes instead of strings. ASCII text (almost all of it) is split,
-//! stripped, lowercased and hashed in one pass without building any string; other text goes
-//! through emoji replacement and the exact Unicode path.
+//! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
+//! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
+//! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
+//! without building any string; text with other characters goes through emoji replacement
+//! first, and tokens with other characters take the exact Unicode path. Only lexicon words
+//! can score, so the rules and the "but" rule run over those alone.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
