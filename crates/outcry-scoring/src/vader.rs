@@ -11,11 +11,20 @@
 //! - boosters and dampeners up to three words before a lexicon word scale it (0.293, damped
 //!   by 0.95 and 0.9 with distance), ALL-CAPS words in mixed-case text add 0.733;
 //! - negations up to three words before flip and shrink it (x -0.74), with the exceptions
-//!   "never so/this" (x 1.25) and "without doubt";
+//!   "never so/this" and "without doubt";
 //! - "no" as a determiner, "least", "kind of", special idioms ("the shit", "kiss of death");
 //! - "but": words before it count half, words after it 1.5 times;
 //! - up to four "!" add 0.292 each, two or more "?" add 0.18 each (capped at 0.96);
 //! - compound = sum / sqrt(sum^2 + 15).
+//!
+//! Scoring is on the hot path of every mention, so everything the rules need to know about a
+//! word (valence, booster value, whether it negates, which of the few words the rules name it
+//! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
+//! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
+//! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
+//! without building any string; text with other characters goes through emoji replacement
+//! first, and tokens with other characters take the exact Unicode path. Only lexicon words
+//! can score, so the rules and the "but" rule run over those alone.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -48,8 +57,8 @@ pub struct Sentiment {
 /// Lexicons loaded once; scoring takes `&self` and allocates only small scratch buffers.
 #[derive(Debug, Clone)]
 pub struct SentimentAnalyzer {
-    /// lexicon valence and booster value of each word in either list (one look-up per token)
-    words: FxHashMap<Box<str>, WordInfo>,
+    /// everything the rules need about each word they look at (one look-up per token)
+    words: WordTable,
     lexicon_len: usize,
     emoji: FxHashMap<char, Box<str>>,
     /// true when some emoji key is ASCII, which disables the ASCII fast path
@@ -61,29 +70,471 @@ pub fn polarity_scores(text: &str) -> Sentiment {
     SentimentAnalyzer::embedded().polarity_scores(text)
 }
 
+/// The words the rules single out by name. Resolving them once per token lets the rules
+/// compare one byte where the reference compares strings (each needs one code because the
+/// rules test for it at some position, see [`Ctx`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Special {
+    #[default]
+    None,
+    No,
+    Or,
+    Nor,
+    Never,
+    So,
+    This,
+    Without,
+    Doubt,
+    Least,
+    At,
+    Very,
+    Kind,
+    Of,
+    Sort,
+    Just,
+    Enough,
+    But,
+    The,
+    Shit,
+    Bomb,
+    To,
+    Die,
+    For,
+    Bad,
+    Ass,
+    Bus,
+    Stop,
+    Yeah,
+    Right,
+    Kiss,
+    Death,
+    Beating,
+    Heart,
+}
+
+const SPECIAL_WORDS: &[(&str, Special)] = &[
+    ("no", Special::No),
+    ("or", Special::Or),
+    ("nor", Special::Nor),
+    ("never", Special::Never),
+    ("so", Special::So),
+    ("this", Special::This),
+    ("without", Special::Without),
+    ("doubt", Special::Doubt),
+    ("least", Special::Least),
+    ("at", Special::At),
+    ("very", Special::Very),
+    ("kind", Special::Kind),
+    ("of", Special::Of),
+    ("sort", Special::Sort),
+    ("just", Special::Just),
+    ("enough", Special::Enough),
+    ("but", Special::But),
+    ("the", Special::The),
+    ("shit", Special::Shit),
+    ("bomb", Special::Bomb),
+    ("to", Special::To),
+    ("die", Special::Die),
+    ("for", Special::For),
+    ("bad", Special::Bad),
+    ("ass", Special::Ass),
+    ("bus", Special::Bus),
+    ("stop", Special::Stop),
+    ("yeah", Special::Yeah),
+    ("right", Special::Right),
+    ("kiss", Special::Kiss),
+    ("death", Special::Death),
+    ("beating", Special::Beating),
+    ("heart", Special::Heart),
+];
+
+/// What the rules need to know about one word; 16 bytes, as it is copied into every token.
+/// Tokens are `WordInfo`s too (see [`Token`]).
 #[derive(Debug, Clone, Copy, Default)]
 struct WordInfo {
-    lex: Option<f64>,
-    booster: Option<f64>,
+    /// the lexicon valence when `flags` has [`HAS_LEX`]
+    valence: f64,
+    special: Special,
+    flags: u8,
+}
+
+/// [`WordInfo::flags`]: in the lexicon
+const HAS_LEX: u8 = 1;
+/// a booster (+0.293)
+const BOOST_INCR: u8 = 2;
+/// a dampener (-0.293)
+const BOOST_DECR: u8 = 4;
+/// a negation word or a word containing "n't" (the reference's `negated` test)
+const NEGATED: u8 = 8;
+/// Python's `isupper` of the token (tokens only)
+const ALL_CAPS: u8 = 16;
+
+impl WordInfo {
+    #[inline]
+    fn lex(&self) -> Option<f64> {
+        (self.flags & HAS_LEX != 0).then_some(self.valence)
+    }
+
+    #[inline]
+    fn booster(&self) -> Option<f64> {
+        if self.flags & BOOST_INCR != 0 {
+            Some(B_INCR)
+        } else if self.flags & BOOST_DECR != 0 {
+            Some(B_DECR)
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    fn negated(&self) -> bool {
+        self.flags & NEGATED != 0
+    }
+
+    #[inline]
+    fn all_caps(&self) -> bool {
+        self.flags & ALL_CAPS != 0
+    }
+}
+
+/// A token: the [`WordInfo`] of its lowercase word (default when not in the table), plus
+/// [`ALL_CAPS`], and [`NEGATED`] for words outside the table that contain "n't".
+type Token = WordInfo;
+
+/// The token of a word whose table entry is `info`; `contains_nt` is only asked for words
+/// outside the table (table entries know it already).
+#[inline]
+fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
+    let mut t = match info {
+        Some(i) => *i,
+        None if contains_nt() => WordInfo {
+            flags: NEGATED,
+            ..WordInfo::default()
+        },
+        None => WordInfo::default(),
+    };
+    if all_caps {
+        t.flags |= ALL_CAPS;
+    }
+    t
+}
+
+/// Open-addressing hash table from lowercase words to [`WordInfo`].
+///
+/// Keys are compared as little-endian, zero-padded 64-bit words, so the ASCII tokeniser can
+/// lowercase eight bytes at a time straight from the text and look a token up without
+/// copying it into a string.
+#[derive(Debug, Clone)]
+struct WordTable {
+    /// entry index + 1 per slot, 0 when empty; a power of two long and at most a quarter
+    /// full, so every probe sequence reaches an empty slot
+    slots: Box<[u32]>,
+    /// `64 - log2(slots.len())`: slot of a key = top bits of its hash
+    shift: u32,
+    entries: Vec<Entry>,
+    /// the key words after the first of every entry longer than 8 bytes
+    tails: Vec<u64>,
+    /// longest key in bytes: longer tokens are not looked up
+    max_len: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    first: u64,
+    len: u32,
+    tail_start: u32,
+    info: WordInfo,
+}
+
+/// Longest token the ASCII path looks up from a stack buffer (longer ones take the exact path).
+const INLINE_WORDS: usize = 4;
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+/// FxHash over the key words, seeded with the length so that zero padding cannot collide.
+#[inline]
+fn key_hash(words: &[u64], len: usize) -> u64 {
+    words.iter().fold(len as u64, |h, &w| {
+        (h.rotate_left(5) ^ w).wrapping_mul(FX_SEED)
+    })
+}
+
+/// Number of 64-bit words a key of `len` bytes occupies (at least one, so "" has a first word).
+#[inline]
+fn word_count(len: usize) -> usize {
+    len.div_ceil(8).max(1)
+}
+
+/// `bytes` as little-endian 64-bit words, zero-padded.
+fn pack_words(bytes: &[u8]) -> Vec<u64> {
+    let mut words = vec![0u64; word_count(bytes.len())];
+    for (k, &b) in bytes.iter().enumerate() {
+        words[k / 8] |= u64::from(b) << (8 * (k % 8));
+    }
+    words
+}
+
+impl WordTable {
+    fn new(words: FxHashMap<Box<str>, WordInfo>) -> WordTable {
+        // a quarter full: most tokens are not in the table, and a miss probes until an
+        // empty slot
+        let cap = (words.len() * 4).next_power_of_two().max(16);
+        let mut table = WordTable {
+            slots: vec![0u32; cap].into_boxed_slice(),
+            shift: 64 - cap.trailing_zeros(),
+            entries: Vec::with_capacity(words.len()),
+            tails: Vec::new(),
+            max_len: 0,
+        };
+        for (key, info) in words {
+            table.insert(key.as_bytes(), info);
+        }
+        table
+    }
+
+    /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
+    fn insert(&mut self, key: &[u8], info: WordInfo) {
+        let words = pack_words(key);
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(&words, key.len()) >> self.shift) as usize;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.entries.push(Entry {
+            first: words[0],
+            len: key.len() as u32,
+            tail_start: self.tails.len() as u32,
+            info,
+        });
+        self.slots[i] = self.entries.len() as u32;
+        self.tails.extend_from_slice(&words[1..]);
+        self.max_len = self.max_len.max(key.len());
+    }
+
+    /// The entry of the key whose packed words are `words` and length `len`.
+    #[inline]
+    fn get(&self, words: &[u64], len: usize) -> Option<&WordInfo> {
+        let (&first, tail) = words.split_first()?;
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(words, len) >> self.shift) as usize;
+        loop {
+            let slot = *self.slots.get(i)?;
+            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
+            if entry.first == first && entry.len as usize == len && self.tail(entry) == tail {
+                return Some(&entry.info);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// [`WordTable::get`] for a key of at most eight bytes, one word without tail.
+    #[inline]
+    fn get_short(&self, key: u64, len: usize) -> Option<&WordInfo> {
+        let mask = self.slots.len() - 1;
+        let mut i = (key_hash(&[key], len) >> self.shift) as usize;
+        loop {
+            let slot = *self.slots.get(i)?;
+            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
+            // an entry of the same length has no tail either
+            if entry.first == key && entry.len as usize == len {
+                return Some(&entry.info);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn tail(&self, entry: &Entry) -> &[u64] {
+        let start = entry.tail_start as usize;
+        let n = word_count(entry.len as usize) - 1;
+        self.tails.get(start..start + n).unwrap_or_default()
+    }
+
+    /// Look-up of any (already lowercase) key.
+    fn get_bytes(&self, key: &[u8]) -> Option<&WordInfo> {
+        if key.len() > self.max_len {
+            return None;
+        }
+        if key.len() > INLINE_WORDS * 8 {
+            return self.get(&pack_words(key), key.len());
+        }
+        let mut words = [0u64; INLINE_WORDS];
+        for (k, &b) in key.iter().enumerate() {
+            words[k / 8] |= u64::from(b) << (8 * (k % 8));
+        }
+        self.get(&words[..word_count(key.len())], key.len())
+    }
+}
+
+/// Up to 8 bytes of `b` from `at` (`n` of them, fewer at the end), little-endian, zero-padded:
+/// one load when eight bytes are available, since tokens are short and rarely at the very end.
+#[inline]
+fn load_le(b: &[u8], at: usize, n: usize) -> u64 {
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    if let Some(chunk) = b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+        return u64::from_le_bytes(chunk) & mask;
+    }
+    let tail = b.get(at..).unwrap_or_default();
+    tail.iter()
+        .take(n.min(8))
+        .rev()
+        .fold(0u64, |w, &x| (w << 8) | u64::from(x))
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = ONES * 0x80;
+
+// Byte-parallel tests on eight ASCII bytes (each below 0x80, so adding at most 0x7f or
+// subtracting from a byte with its top bit set never carries into the next byte): each
+// returns 0x80 in the bytes that pass.
+
+/// `A..=Z`: at least 0x41 (x + 0x3f reaches 0x80) and not above 0x5a (x + 0x25 stays below).
+#[inline]
+fn upper_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
+}
+
+/// `a..=z`, likewise.
+#[inline]
+fn lower_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x1f) & !w.wrapping_add(ONES * 0x05) & HIGH
+}
+
+/// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
+/// that the caller checks one by one) or not ASCII. Exact for any bytes.
+#[inline]
+fn stop_bytes(w: u64) -> u64 {
+    (!((w | HIGH) - ONES * 0x21) | w) & HIGH
+}
+
+/// Bytes of `w` equal to `byte` (the classic zero-byte test on `w ^ byte`); a borrow can
+/// also flag the byte after a match, so only whether the result is zero is exact.
+#[inline]
+fn byte_matches(w: u64, byte: u8) -> u64 {
+    let v = w ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & HIGH
+}
+
+#[inline]
+fn has_byte(w: u64, byte: u8) -> bool {
+    byte_matches(w, byte) != 0
+}
+
+/// Whether `w` has a '!' or a '?'.
+#[inline]
+fn has_mark(w: u64) -> bool {
+    byte_matches(w, b'!') | byte_matches(w, b'?') != 0
+}
+
+/// What the tokeniser needs from up to eight bytes of an ASCII word, found in parallel.
+struct Chunk {
+    /// the bytes lowercased: A..=Z to a..=z by adding 0x20 where `upper` has 0x80
+    key: u64,
+    upper: u64,
+    lower: u64,
+    /// only letters, so no '!', '?' or apostrophe to look for
+    letters_only: bool,
+}
+
+impl Chunk {
+    /// The chunk `w` holding `n` bytes of a word (1 to 8, zero-padded).
+    #[inline]
+    fn new(w: u64, n: usize) -> Chunk {
+        let upper = upper_bytes(w);
+        let lower = lower_bytes(w);
+        // the padding counts as letters
+        let padding = HIGH.checked_shl(8 * n as u32).unwrap_or(0);
+        Chunk {
+            key: w | (upper >> 2),
+            upper,
+            lower,
+            letters_only: upper | lower | padding == HIGH,
+        }
+    }
+}
+
+/// ASCII lowercase of eight bytes at once (every byte must be below 0x80).
+#[cfg(test)]
+fn ascii_lower(w: u64) -> u64 {
+    w | (upper_bytes(w) >> 2)
+}
+
+/// Byte classes for the tokeniser.
+const SPACE: u8 = 1;
+const PUNCT: u8 = 2;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if matches!(c, b' ' | b'\t'..=b'\r' | 0x1c..=0x1f) {
+            t[i] |= SPACE;
+        }
+        if c.is_ascii_punctuation() {
+            t[i] |= PUNCT;
+        }
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+/// Whether the character starting at byte `i` (at a non-ASCII byte) is Python whitespace,
+/// and its length in bytes.
+#[cold]
+fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
+    match text.get(i..).and_then(|t| t.chars().next()) {
+        Some(c) => (is_py_space(c), c.len_utf8()),
+        None => (false, 1),
+    }
 }
 
 /// Per-thread buffers of [`SentimentAnalyzer::polarity_scores`].
 #[derive(Default)]
 struct Scratch {
-    lower_buf: String,
     toks: Vec<Token>,
-    sentiments: Vec<f64>,
+    /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
+    sentiments: Vec<(usize, f64)>,
 }
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
-struct Token {
-    lower: (usize, usize),
-    upper: bool,
-    lex: Option<f64>,
-    booster: Option<f64>,
+/// Counts the rules need besides the tokens.
+#[derive(Debug, Default)]
+struct TextStats {
+    exclamations: usize,
+    questions: usize,
+    /// ALL-CAPS tokens
+    upper: usize,
+}
+
+impl TextStats {
+    fn count_marks(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.exclamations += usize::from(b == b'!');
+            self.questions += usize::from(b == b'?');
+        }
+    }
+}
+
+/// Which tokeniser to use: `Exact` sends every token through the Unicode path, so tests can
+/// check the ASCII fast path against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Fast,
+    #[cfg(test)]
+    Exact,
 }
 
 impl SentimentAnalyzer {
@@ -99,7 +550,7 @@ impl SentimentAnalyzer {
 
     fn empty() -> SentimentAnalyzer {
         SentimentAnalyzer {
-            words: FxHashMap::default(),
+            words: WordTable::new(FxHashMap::default()),
             lexicon_len: 0,
             emoji: FxHashMap::default(),
             ascii_emoji: false,
@@ -139,21 +590,8 @@ impl SentimentAnalyzer {
         }
         let ascii_emoji = emo.keys().any(char::is_ascii);
         let lexicon_len = lex.len();
-        let mut words: FxHashMap<Box<str>, WordInfo> = lex
-            .into_iter()
-            .map(|(w, v)| {
-                let info = WordInfo {
-                    lex: Some(v),
-                    booster: booster(&w),
-                };
-                (w, info)
-            })
-            .collect();
-        for &w in BOOSTER_INCR.iter().chain(BOOSTER_DECR) {
-            words.entry(Box::from(w)).or_default().booster = booster(w);
-        }
         Ok(SentimentAnalyzer {
-            words,
+            words: WordTable::new(word_infos(lex)),
             lexicon_len,
             emoji: emo,
             ascii_emoji,
@@ -167,14 +605,42 @@ impl SentimentAnalyzer {
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.words.get(lower).and_then(|i| i.lex)
+        self.words
+            .get_bytes(lower.as_bytes())
+            .and_then(WordInfo::lex)
+    }
+
+    /// Whether some character of `text` has an emoji description.
+    fn has_emoji(&self, text: &str) -> bool {
+        if self.ascii_emoji {
+            return text.chars().any(|c| self.emoji.contains_key(&c));
+        }
+        if text.is_ascii() {
+            return false;
+        }
+        // only non-ASCII characters can be emoji: skip ASCII eight bytes at a time
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(&x) = b.get(i) {
+            if x < 0x80 {
+                match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                    Some(chunk) if u64::from_le_bytes(chunk) & HIGH == 0 => i += 8,
+                    _ => i += 1,
+                }
+                continue;
+            }
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) if self.emoji.contains_key(&c) => return true,
+                Some(c) => i += c.len_utf8(),
+                None => i += 1,
+            }
+        }
+        false
     }
 
     fn replace_emoji<'t>(&self, text: &'t str) -> Cow<'t, str> {
         // without ASCII keys only non-ASCII characters can be emoji
-        let may_be_emoji =
-            |c: char| (self.ascii_emoji || !c.is_ascii()) && self.emoji.contains_key(&c);
-        if (text.is_ascii() && !self.ascii_emoji) || !text.chars().any(may_be_emoji) {
+        if !self.has_emoji(text) {
             return Cow::Borrowed(text);
         }
         let mut out = String::with_capacity(text.len() + 32);
@@ -200,94 +666,349 @@ impl SentimentAnalyzer {
     /// VADER's compound, pos, neu and neg for `text`.
     pub fn polarity_scores(&self, text: &str) -> Sentiment {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => self.polarity_scores_with(text, &mut scratch),
-            Err(_) => self.polarity_scores_with(text, &mut Scratch::default()),
+            Ok(mut scratch) => self.polarity_scores_with(text, &mut scratch, Path::Fast),
+            Err(_) => self.polarity_scores_with(text, &mut Scratch::default(), Path::Fast),
         })
     }
 
-    fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch) -> Sentiment {
-        let replaced = self.replace_emoji(text);
-        let text = replaced.trim_matches(is_py_space);
-
-        let Scratch {
-            lower_buf,
-            toks,
-            sentiments,
-        } = scratch;
-        lower_buf.clear();
+    fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch, path: Path) -> Sentiment {
+        let Scratch { toks, sentiments } = scratch;
         toks.clear();
         sentiments.clear();
-        for raw in crate::features::py_words(text) {
-            let word = strip_punct_if_word(raw);
-            let start = lower_buf.len();
-            push_lower(lower_buf, word);
-            let end = lower_buf.len();
-            let lw = &lower_buf[start..end];
-            let info = self.words.get(lw).copied().unwrap_or_default();
-            toks.push(Token {
-                lower: (start, end),
-                upper: py_isupper(word),
-                lex: info.lex,
-                booster: info.booster,
-            });
+        let mut stats = TextStats::default();
+        let text = self.replace_emoji(text);
+        match path {
+            Path::Fast => self.tokens(&text, &mut stats, toks),
+            #[cfg(test)]
+            Path::Exact => {
+                for raw in crate::features::py_words(&text) {
+                    toks.push(self.token_exact(raw, &mut stats));
+                }
+            }
         }
         if toks.is_empty() {
             return Sentiment::default();
         }
         let n = toks.len();
-        let upper_count = toks.iter().filter(|t| t.upper).count();
-        let cap_diff = upper_count > 0 && upper_count < n;
         let ctx = Ctx {
             toks,
-            buf: lower_buf,
-            cap_diff,
+            cap_diff: stats.upper > 0 && stats.upper < n,
         };
-
+        let mut but = None;
         for (i, tok) in toks.iter().enumerate() {
-            if tok.booster.is_some()
-                || (i + 1 < n && ctx.lower(i) == "kind" && ctx.lower(i + 1) == "of")
-            {
-                sentiments.push(0.0);
-                continue;
+            if tok.special == Special::But && but.is_none() {
+                but = Some(i);
             }
-            sentiments.push(ctx.valence(i));
+            if tok.flags & HAS_LEX != 0 {
+                sentiments.push((i, ctx.sentiment(i)));
+            }
         }
-        ctx.but_check(sentiments);
-        score_valence(sentiments, text)
+        if let Some(bi) = but {
+            but_check(sentiments, bi);
+        }
+        score_valence(sentiments, n, punctuation_emphasis(&stats))
     }
+
+    /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
+    /// fast path, tokens with other characters on the exact one.
+    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
+        let mut i = 0;
+        loop {
+            i = skip_separators(text, i);
+            if i >= text.len() {
+                return;
+            }
+            let (end, ascii) = word_end(text, i);
+            let token = if ascii {
+                self.token_ascii(text, i, end, stats)
+            } else {
+                self.token_exact(text.get(i..end).unwrap_or_default(), stats)
+            };
+            toks.push(token);
+            i = end;
+        }
+    }
+
+    /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
+    /// one 64-bit word.
+    #[inline]
+    fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let b = text.as_bytes();
+        let (ws, we) = strip_ascii_punct(b, start, end, stats);
+        let len = we - ws;
+        if len > 16 {
+            return self.token_ascii_long(b, ws, we, stats);
+        }
+        if len > 8 {
+            return self.token_ascii_two(b, ws, we, stats);
+        }
+        let w = load_le(b, ws, len);
+        let c = Chunk::new(w, len);
+        let word = || b.get(ws..we).unwrap_or_default();
+        if !c.letters_only && has_mark(w) {
+            stats.count_marks(word());
+        }
+        // Python's isupper: some cased character and no lowercase one
+        let all_caps = c.upper != 0 && c.lower == 0;
+        stats.upper += usize::from(all_caps);
+        token(self.words.get_short(c.key, len), all_caps, || {
+            !c.letters_only && has_byte(w, b'\'') && contains_nt(word())
+        })
+    }
+
+    /// The ASCII word `b[start..end]` of 9 to 16 bytes (a tenth of the words): two chunks,
+    /// the first one full.
+    #[inline]
+    fn token_ascii_two(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let len = end - start;
+        let (w0, w1) = (load_le(b, start, 8), load_le(b, start + 8, len - 8));
+        let (c0, c1) = (Chunk::new(w0, 8), Chunk::new(w1, len - 8));
+        let word = || b.get(start..end).unwrap_or_default();
+        let letters_only = c0.letters_only && c1.letters_only;
+        if !letters_only && (has_mark(w0) || has_mark(w1)) {
+            stats.count_marks(word());
+        }
+        let all_caps = (c0.upper | c1.upper) != 0 && (c0.lower | c1.lower) == 0;
+        stats.upper += usize::from(all_caps);
+        token(self.words.get(&[c0.key, c1.key], len), all_caps, || {
+            !letters_only && contains_nt(word())
+        })
+    }
+
+    /// The ASCII word `b[start..end]` (what is left of a token after stripping) when it is
+    /// longer than sixteen bytes.
+    #[inline(never)]
+    fn token_ascii_long(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
+        let word = b.get(start..end).unwrap_or_default();
+        let len = word.len();
+        if len > INLINE_WORDS * 8 {
+            stats.count_marks(word);
+            let all_caps =
+                !word.iter().any(u8::is_ascii_lowercase) && word.iter().any(u8::is_ascii_uppercase);
+            stats.upper += usize::from(all_caps);
+            let info = self.words.get_bytes(&word.to_ascii_lowercase());
+            return token(info, all_caps, || contains_nt(word));
+        }
+        let mut key = [0u64; INLINE_WORDS];
+        let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+        for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
+            let n = (len - 8 * k).min(8);
+            // loads from the whole text, so that only a word at its very end is read bytewise
+            let w = load_le(b, start + 8 * k, n);
+            let c = Chunk::new(w, n);
+            upper |= c.upper;
+            lower |= c.lower;
+            if !c.letters_only {
+                marks |= has_mark(w);
+                apostrophe |= has_byte(w, b'\'');
+            }
+            *slot = c.key;
+        }
+        if marks {
+            stats.count_marks(word);
+        }
+        let all_caps = upper != 0 && lower == 0;
+        stats.upper += usize::from(all_caps);
+        let info = self
+            .words
+            .get(key.get(..word_count(len)).unwrap_or_default(), len);
+        token(info, all_caps, || apostrophe && contains_nt(word))
+    }
+
+    /// Any token, with Unicode lowercasing and Python's `isupper`.
+    fn token_exact(&self, raw: &str, stats: &mut TextStats) -> Token {
+        let word = strip_punct_if_word(raw);
+        stats.count_marks(raw.as_bytes());
+        let all_caps = py_isupper(word);
+        stats.upper += usize::from(all_caps);
+        let lower = word.to_lowercase();
+        token(self.words.get_bytes(lower.as_bytes()), all_caps, || {
+            lower.contains("n't")
+        })
+    }
+}
+
+/// The first byte at or after `i` that does not start Python whitespace.
+#[inline]
+fn skip_separators(text: &str, mut i: usize) -> usize {
+    let b = text.as_bytes();
+    while let Some(&x) = b.get(i) {
+        if x < 0x80 {
+            if class(x) & SPACE == 0 {
+                break;
+            }
+            i += 1;
+        } else {
+            match non_ascii_at(text, i) {
+                (true, len) => i += len,
+                (false, _) => break,
+            }
+        }
+    }
+    i
+}
+
+/// The end of the token starting at `start`, and whether the token is all ASCII. Runs of
+/// ordinary bytes (0x21..=0x7f) are skipped eight at a time.
+#[inline]
+fn word_end(text: &str, start: usize) -> (usize, bool) {
+    let b = text.as_bytes();
+    let (mut i, mut ascii) = (start, true);
+    while let Some(&x) = b.get(i) {
+        if x > 0x20 && x < 0x80 {
+            match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
+                // b[i] is ordinary, so the first stop byte is past it
+                Some(chunk) => match stop_bytes(u64::from_le_bytes(chunk)) {
+                    0 => i += 8,
+                    stops => i += (stops.trailing_zeros() / 8) as usize,
+                },
+                None => i += 1,
+            }
+        } else if x < 0x80 {
+            if class(x) & SPACE != 0 {
+                break;
+            }
+            // a control character that is not whitespace belongs to the token
+            i += 1;
+        } else {
+            match non_ascii_at(text, i) {
+                (true, _) => break,
+                (false, len) => {
+                    ascii = false;
+                    i += len;
+                }
+            }
+        }
+    }
+    (i, ascii)
+}
+
+/// The word table's contents: the lexicon, the boosters, and the words the rules name.
+fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
+    let mut words: FxHashMap<Box<str>, WordInfo> = lex
+        .into_iter()
+        .map(|(w, v)| {
+            let info = WordInfo {
+                valence: v,
+                special: Special::None,
+                flags: HAS_LEX,
+            };
+            (w, info)
+        })
+        .collect();
+    for &w in BOOSTER_INCR
+        .iter()
+        .chain(BOOSTER_DECR)
+        .chain(NEGATION_WORDS)
+    {
+        words.entry(Box::from(w)).or_default();
+    }
+    for &(w, special) in SPECIAL_WORDS {
+        words.entry(Box::from(w)).or_default().special = special;
+    }
+    for (w, info) in &mut words {
+        info.flags |= booster_flag(w);
+        if negated(w) {
+            info.flags |= NEGATED;
+        }
+    }
+    words
+}
+
+/// `b[start..end]` without leading and trailing ASCII punctuation, unless that leaves fewer
+/// than three characters (see [`strip_punct_if_word`]). Counts the '!' and '?' stripped,
+/// since the caller only looks at the rest.
+#[inline]
+fn strip_ascii_punct(b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> (usize, usize) {
+    let Some(token) = b.get(start..end) else {
+        return (start, end);
+    };
+    match (token.first(), token.last()) {
+        (Some(&first), Some(&last)) if (class(first) | class(last)) & PUNCT != 0 => {
+            let (s, e) = strip_punct_runs(token, stats);
+            (start + s, start + e)
+        }
+        _ => (start, end),
+    }
+}
+
+fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
+    let is_word = |&x: &u8| class(x) & PUNCT == 0;
+    let s = token.iter().position(is_word).unwrap_or(token.len());
+    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
+    if e - s < 3 {
+        return (0, token.len());
+    }
+    stats.count_marks(token.get(..s).unwrap_or_default());
+    stats.count_marks(token.get(e..).unwrap_or_default());
+    (s, e)
+}
+
+/// Whether the lowercase of the ASCII `word` contains "n't".
+fn contains_nt(word: &[u8]) -> bool {
+    word.windows(3)
+        .any(|w| w[0] | 0x20 == b'n' && w[1] == b'\'' && w[2] | 0x20 == b't')
 }
 
 struct Ctx<'c> {
     toks: &'c [Token],
-    buf: &'c str,
     cap_diff: bool,
 }
 
 impl Ctx<'_> {
     #[inline]
-    fn lower(&self, i: usize) -> &str {
-        let (s, e) = self.toks[i].lower;
-        &self.buf[s..e]
+    fn is(&self, i: usize, special: Special) -> bool {
+        self.toks.get(i).is_some_and(|t| t.special == special)
     }
 
-    fn valence(&self, i: usize) -> f64 {
-        let n = self.toks.len();
-        let tok = &self.toks[i];
-        let Some(base) = tok.lex else {
+    #[inline]
+    fn special(&self, i: usize) -> Special {
+        self.toks.get(i).map_or(Special::None, |t| t.special)
+    }
+
+    #[inline]
+    fn negated(&self, i: usize) -> bool {
+        self.toks.get(i).is_some_and(WordInfo::negated)
+    }
+
+    #[inline]
+    fn has_lex(&self, i: usize) -> bool {
+        self.toks.get(i).is_some_and(|t| t.flags & HAS_LEX != 0)
+    }
+
+    /// The sentiment of token `i` before the "but" rule: boosters and "kind" of "kind of"
+    /// count zero themselves.
+    #[inline]
+    fn sentiment(&self, i: usize) -> f64 {
+        let Some(tok) = self.toks.get(i) else {
             return 0.0;
         };
+        // words outside the lexicon count zero whatever they are, so test that first
+        if tok.flags & HAS_LEX == 0
+            || tok.booster().is_some()
+            || (tok.special == Special::Kind && self.is(i + 1, Special::Of))
+        {
+            return 0.0;
+        }
+        self.valence(i, tok, tok.valence)
+    }
+
+    fn valence(&self, i: usize, tok: &Token, base: f64) -> f64 {
+        let n = self.toks.len();
         let mut v = base;
         // "no" directly before a lexicon word negates that word instead of counting itself
-        if self.lower(i) == "no" && i + 1 < n && self.toks[i + 1].lex.is_some() {
+        if tok.special == Special::No && i + 1 < n && self.has_lex(i + 1) {
             v = 0.0;
         }
-        if (i > 0 && self.lower(i - 1) == "no")
-            || (i > 1 && self.lower(i - 2) == "no")
-            || (i > 2 && self.lower(i - 3) == "no" && matches!(self.lower(i - 1), "or" | "nor"))
+        if (i > 0 && self.is(i - 1, Special::No))
+            || (i > 1 && self.is(i - 2, Special::No))
+            || (i > 2
+                && self.is(i - 3, Special::No)
+                && matches!(self.special(i - 1), Special::Or | Special::Nor))
         {
             v = base * N_SCALAR;
         }
-        if tok.upper && self.cap_diff {
+        if tok.all_caps() && self.cap_diff {
             if v > 0.0 {
                 v += C_INCR;
             } else {
@@ -295,7 +1016,7 @@ impl Ctx<'_> {
             }
         }
         for start_i in 0..3 {
-            if i > start_i && self.toks[i - start_i - 1].lex.is_none() {
+            if i > start_i && !self.has_lex(i - start_i - 1) {
                 let mut s = self.scalar_inc_dec(i - start_i - 1, v);
                 if start_i == 1 && s != 0.0 {
                     s *= 0.95;
@@ -314,12 +1035,14 @@ impl Ctx<'_> {
     }
 
     fn scalar_inc_dec(&self, j: usize, valence: f64) -> f64 {
-        let tok = &self.toks[j];
-        let Some(b) = tok.booster else {
+        let Some(tok) = self.toks.get(j) else {
+            return 0.0;
+        };
+        let Some(b) = tok.booster() else {
             return 0.0;
         };
         let mut s = if valence < 0.0 { -b } else { b };
-        if tok.upper && self.cap_diff {
+        if tok.all_caps() && self.cap_diff {
             if valence > 0.0 {
                 s += C_INCR;
             } else {
@@ -330,32 +1053,30 @@ impl Ctx<'_> {
     }
 
     fn negation_check(&self, v: f64, start_i: usize, i: usize) -> f64 {
-        let so_this = |w: &str| w == "so" || w == "this";
+        let so_this = |j: usize| matches!(self.special(j), Special::So | Special::This);
         match start_i {
             0 => {
-                if negated(self.lower(i - 1)) {
+                if self.negated(i - 1) {
                     return v * N_SCALAR;
                 }
             }
             1 => {
-                if self.lower(i - 2) == "never" && so_this(self.lower(i - 1)) {
+                if self.is(i - 2, Special::Never) && so_this(i - 1) {
                     return v * 1.25;
-                } else if self.lower(i - 2) == "without" && self.lower(i - 1) == "doubt" {
+                } else if self.is(i - 2, Special::Without) && self.is(i - 1, Special::Doubt) {
                     return v;
-                } else if negated(self.lower(i - 2)) {
+                } else if self.negated(i - 2) {
                     return v * N_SCALAR;
                 }
             }
             _ => {
-                if (self.lower(i - 3) == "never" && so_this(self.lower(i - 2)))
-                    || so_this(self.lower(i - 1))
-                {
+                if (self.is(i - 3, Special::Never) && so_this(i - 2)) || so_this(i - 1) {
                     return v * 1.25;
-                } else if self.lower(i - 3) == "without"
-                    && (self.lower(i - 2) == "doubt" || self.lower(i - 1) == "doubt")
+                } else if self.is(i - 3, Special::Without)
+                    && (self.is(i - 2, Special::Doubt) || self.is(i - 1, Special::Doubt))
                 {
                     return v;
-                } else if negated(self.lower(i - 3)) {
+                } else if self.negated(i - 3) {
                     return v * N_SCALAR;
                 }
             }
@@ -367,12 +1088,12 @@ impl Ctx<'_> {
     fn special_idioms(&self, mut v: f64, i: usize) -> f64 {
         let n = self.toks.len();
         let (w3, w2, w1, w0) = (
-            self.lower(i - 3),
-            self.lower(i - 2),
-            self.lower(i - 1),
-            self.lower(i),
+            self.special(i - 3),
+            self.special(i - 2),
+            self.special(i - 1),
+            self.special(i),
         );
-        let seqs: [&[&str]; 5] = [
+        let seqs: [&[Special]; 5] = [
             &[w1, w0],
             &[w2, w1, w0],
             &[w2, w1],
@@ -386,12 +1107,12 @@ impl Ctx<'_> {
             }
         }
         if n - 1 > i {
-            if let Some(s) = special_case(&[w0, self.lower(i + 1)]) {
+            if let Some(s) = special_case(&[w0, self.special(i + 1)]) {
                 v = s;
             }
         }
         if n - 1 > i + 1 {
-            if let Some(s) = special_case(&[w0, self.lower(i + 1), self.lower(i + 2)]) {
+            if let Some(s) = special_case(&[w0, self.special(i + 1), self.special(i + 2)]) {
                 v = s;
             }
         }
@@ -405,10 +1126,9 @@ impl Ctx<'_> {
     }
 
     fn least_check(&self, v: f64, i: usize) -> f64 {
-        if i > 0 && self.toks[i - 1].lex.is_none() && self.lower(i - 1) == "least" {
+        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::Least) {
             if i > 1 {
-                let w = self.lower(i - 2);
-                if w != "at" && w != "very" {
+                if !matches!(self.special(i - 2), Special::At | Special::Very) {
                     return v * N_SCALAR;
                 }
                 return v;
@@ -417,58 +1137,58 @@ impl Ctx<'_> {
         }
         v
     }
+}
 
-    /// The reference rescales each value found at its *first* equal position, so repeated
-    /// values are rescaled in place repeatedly; reproduced as is to agree with it.
-    fn but_check(&self, sentiments: &mut [f64]) {
-        let Some(bi) = (0..self.toks.len()).find(|&i| self.lower(i) == "but") else {
-            return;
+/// The reference rescales each value found at its *first* equal position, so repeated
+/// values are rescaled in place repeatedly; reproduced as is to agree with it. `bi` is the
+/// index of the first "but".
+///
+/// Only the lexicon words' sentiments are passed: the other tokens' are zero, a nonzero
+/// value never equals them, and rescaling a zero leaves a zero (the sign of a zero does not
+/// reach the scores), so skipping them changes nothing.
+fn but_check(sentiments: &mut [(usize, f64)], bi: usize) {
+    for k in 0..sentiments.len() {
+        let value = sentiments[k].1;
+        let Some(first) = sentiments.iter_mut().find(|(_, x)| *x == value) else {
+            continue;
         };
-        for k in 0..sentiments.len() {
-            let value = sentiments[k];
-            let Some(si) = sentiments.iter().position(|&x| x == value) else {
-                continue;
-            };
-            if si < bi {
-                sentiments[si] = value * 0.5;
-            } else if si > bi {
-                sentiments[si] = value * 1.5;
-            }
+        if first.0 < bi {
+            first.1 = value * 0.5;
+        } else if first.0 > bi {
+            first.1 = value * 1.5;
         }
     }
 }
 
-fn score_valence(sentiments: &[f64], text: &str) -> Sentiment {
-    let mut sum: f64 = 0.0;
-    for &s in sentiments {
+/// The scores from the lexicon words' sentiments (in token order) among `n` tokens. The
+/// other tokens only count as neutral: adding their zeros would not change any sum.
+fn score_valence(sentiments: &[(usize, f64)], n: usize, punct: f64) -> Sentiment {
+    // one pass; each sum still adds in token order
+    let (mut sum, mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64, 0.0f64);
+    let mut neu_count = n - sentiments.len();
+    for &(_, s) in sentiments {
         sum += s;
+        if s > 0.0 {
+            pos_sum += s + 1.0;
+        } else if s < 0.0 {
+            neg_sum += s - 1.0;
+        } else if s == 0.0 {
+            neu_count += 1;
+        }
     }
-    let punct = punctuation_emphasis(text);
     if sum > 0.0 {
         sum += punct;
     } else if sum < 0.0 {
         sum -= punct;
     }
     let compound = normalize(sum);
-
-    let (mut pos_sum, mut neg_sum, mut neu_count) = (0.0f64, 0.0f64, 0u32);
-    for &s in sentiments {
-        if s > 0.0 {
-            pos_sum += s + 1.0;
-        }
-        if s < 0.0 {
-            neg_sum += s - 1.0;
-        }
-        if s == 0.0 {
-            neu_count += 1;
-        }
-    }
     if pos_sum > neg_sum.abs() {
         pos_sum += punct;
     } else if pos_sum < neg_sum.abs() {
         neg_sum -= punct;
     }
-    let total = pos_sum + neg_sum.abs() + f64::from(neu_count);
+    let neu_count = neu_count as f64;
+    let total = pos_sum + neg_sum.abs() + neu_count;
     if total == 0.0 {
         return Sentiment {
             compound: round_places(compound, 4),
@@ -478,20 +1198,13 @@ fn score_valence(sentiments: &[f64], text: &str) -> Sentiment {
     Sentiment {
         compound: round_places(compound, 4),
         pos: round_places((pos_sum / total).abs(), 3),
-        neu: round_places((f64::from(neu_count) / total).abs(), 3),
+        neu: round_places((neu_count / total).abs(), 3),
         neg: round_places((neg_sum / total).abs(), 3),
     }
 }
 
-fn punctuation_emphasis(text: &str) -> f64 {
-    let (mut ep, mut qm) = (0usize, 0usize);
-    for b in text.bytes() {
-        match b {
-            b'!' => ep += 1,
-            b'?' => qm += 1,
-            _ => {}
-        }
-    }
+fn punctuation_emphasis(stats: &TextStats) -> f64 {
+    let (ep, qm) = (stats.exclamations, stats.questions);
     let ep_amp = ep.min(4) as f64 * 0.292;
     let qm_amp = match qm {
         0 | 1 => 0.0,
@@ -506,17 +1219,51 @@ fn normalize(score: f64) -> f64 {
 }
 
 /// Rounds like Python's `round(x, places)` (nearest, ties to even on the exact value).
+#[inline]
 fn round_places(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
+    // the powers the callers use, exactly as `powi` computes them, without the call
+    let scale = match places {
+        3 => 1e3,
+        4 => 1e4,
+        _ => 10f64.powi(places),
+    };
     let y = x * scale;
-    let frac = y - y.floor();
+    let (floor, round) = floor_round(y);
+    let frac = y - floor;
     if (frac - 0.5).abs() < 1e-6 {
-        // near a tie the product's rounding error matters: defer to exact decimal formatting
-        return format!("{:.*}", places as usize, x)
-            .parse()
-            .unwrap_or(y.round() / scale);
+        return round_near_tie(x, places, round / scale);
     }
-    y.round() / scale
+    round / scale
+}
+
+/// Near a tie the product's rounding error matters: defer to exact decimal formatting.
+#[cold]
+#[inline(never)]
+fn round_near_tie(x: f64, places: i32, fallback: f64) -> f64 {
+    format!("{:.*}", places as usize, x)
+        .parse()
+        .unwrap_or(fallback)
+}
+
+/// `(y.floor(), y.round())`, signed zeros included, without the libm calls the baseline
+/// x86-64 target makes for them. Exact below 2^52, where `y - trunc(y)` is exact (Sterbenz);
+/// the callers' values are at most 10^4.
+#[inline]
+fn floor_round(y: f64) -> (f64, f64) {
+    if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
+        return (y.floor(), y.round());
+    }
+    let t = (y as i64 as f64).copysign(y);
+    let frac = y - t;
+    let floor = if frac < 0.0 { t - 1.0 } else { t };
+    let round = if frac >= 0.5 {
+        t + 1.0
+    } else if frac <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    };
+    (floor, round)
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
@@ -542,18 +1289,6 @@ fn strip_punct_if_word(token: &str) -> &str {
         token
     } else {
         stripped
-    }
-}
-
-fn push_lower(buf: &mut String, word: &str) {
-    if word.is_ascii() {
-        let start = buf.len();
-        buf.push_str(word);
-        if let Some(added) = buf.get_mut(start..) {
-            added.make_ascii_lowercase();
-        }
-    } else {
-        buf.push_str(&word.to_lowercase());
     }
 }
 
@@ -587,69 +1322,70 @@ fn negated(lower: &str) -> bool {
 
 /// VADER's negation words.
 pub fn is_negation_word(lower: &str) -> bool {
-    matches!(
-        lower,
-        "aint"
-            | "arent"
-            | "cannot"
-            | "cant"
-            | "couldnt"
-            | "darent"
-            | "didnt"
-            | "doesnt"
-            | "ain't"
-            | "aren't"
-            | "can't"
-            | "couldn't"
-            | "daren't"
-            | "didn't"
-            | "doesn't"
-            | "dont"
-            | "hadnt"
-            | "hasnt"
-            | "havent"
-            | "isnt"
-            | "mightnt"
-            | "mustnt"
-            | "neither"
-            | "don't"
-            | "hadn't"
-            | "hasn't"
-            | "haven't"
-            | "isn't"
-            | "mightn't"
-            | "mustn't"
-            | "neednt"
-            | "needn't"
-            | "never"
-            | "none"
-            | "nope"
-            | "nor"
-            | "not"
-            | "nothing"
-            | "nowhere"
-            | "oughtnt"
-            | "shant"
-            | "shouldnt"
-            | "uhuh"
-            | "wasnt"
-            | "werent"
-            | "oughtn't"
-            | "shan't"
-            | "shouldn't"
-            | "uh-uh"
-            | "wasn't"
-            | "weren't"
-            | "without"
-            | "wont"
-            | "wouldnt"
-            | "won't"
-            | "wouldn't"
-            | "rarely"
-            | "seldom"
-            | "despite"
-    )
+    NEGATION_WORDS.contains(&lower)
 }
+
+const NEGATION_WORDS: &[&str] = &[
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
+];
 
 const BOOSTER_INCR: &[&str] = &[
     "absolutely",
@@ -738,31 +1474,34 @@ const BOOSTER_DECR: &[&str] = &[
 ];
 
 /// Single-word boosters (+0.293) and dampeners (-0.293).
-fn booster(lower: &str) -> Option<f64> {
+fn booster_flag(lower: &str) -> u8 {
     if BOOSTER_INCR.contains(&lower) {
-        Some(B_INCR)
+        BOOST_INCR
     } else if BOOSTER_DECR.contains(&lower) {
-        Some(B_DECR)
+        BOOST_DECR
     } else {
-        None
+        0
     }
 }
 
-fn booster_phrase(a: &str, b: &str) -> Option<f64> {
+fn booster_phrase(a: Special, b: Special) -> Option<f64> {
     match (a, b) {
-        ("just", "enough") | ("kind", "of") | ("sort", "of") => Some(B_DECR),
+        (Special::Just, Special::Enough)
+        | (Special::Kind, Special::Of)
+        | (Special::Sort, Special::Of) => Some(B_DECR),
         _ => None,
     }
 }
 
-fn special_case(words: &[&str]) -> Option<f64> {
+fn special_case(words: &[Special]) -> Option<f64> {
+    use Special as S;
     match words {
-        ["the", "shit"] | ["the", "bomb"] | ["to", "die", "for"] => Some(3.0),
-        ["bad", "ass"] => Some(1.5),
-        ["bus", "stop"] => Some(0.0),
-        ["yeah", "right"] => Some(-2.0),
-        ["kiss", "of", "death"] => Some(-1.5),
-        ["beating", "heart"] => Some(3.5),
+        [S::The, S::Shit] | [S::The, S::Bomb] | [S::To, S::Die, S::For] => Some(3.0),
+        [S::Bad, S::Ass] => Some(1.5),
+        [S::Bus, S::Stop] => Some(0.0),
+        [S::Yeah, S::Right] => Some(-2.0),
+        [S::Kiss, S::Of, S::Death] => Some(-1.5),
+        [S::Beating, S::Heart] => Some(3.5),
         _ => None,
     }
 }
@@ -825,6 +1564,200 @@ mod tests {
     fn empty_and_blank_text_score_zero() {
         assert_eq!(polarity_scores(""), Sentiment::default());
         assert_eq!(polarity_scores(" \t\n"), Sentiment::default());
+    }
+
+    /// Scores by both tokenisers, compared bit for bit.
+    fn assert_paths_agree(text: &str) {
+        let a = SentimentAnalyzer::embedded();
+        let fast = a.polarity_scores_with(text, &mut Scratch::default(), Path::Fast);
+        let exact = a.polarity_scores_with(text, &mut Scratch::default(), Path::Exact);
+        let bits = |s: Sentiment| [s.compound, s.pos, s.neu, s.neg].map(f64::to_bits);
+        assert_eq!(bits(fast), bits(exact), "{text:?}: {fast:?} vs {exact:?}");
+    }
+
+    #[test]
+    fn fast_path_matches_exact_path_on_reference_fixtures() {
+        let fixtures = include_str!("../tests/fixtures/vader_reference.jsonl");
+        for line in fixtures.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("fixture line is json");
+            let text = v["text"].as_str().expect("text");
+            assert_paths_agree(text);
+            assert_paths_agree(&text.to_uppercase());
+        }
+    }
+
+    /// Words the rules single out, in the case, punctuation and spacing variants that the
+    /// fast tokeniser treats specially.
+    const WORDS: &[&str] = &[
+        "no",
+        "NO",
+        "or",
+        "nor",
+        "never",
+        "so",
+        "this",
+        "without",
+        "doubt",
+        "least",
+        "at",
+        "very",
+        "VERY",
+        "kind",
+        "of",
+        "sort",
+        "just",
+        "enough",
+        "but",
+        "BUT",
+        "the",
+        "shit",
+        "bomb",
+        "to",
+        "die",
+        "for",
+        "bad",
+        "ass",
+        "bus",
+        "stop",
+        "yeah",
+        "right",
+        "kiss",
+        "death",
+        "beating",
+        "heart",
+        "not",
+        "don't",
+        "DON'T",
+        "n't",
+        "wouldn'tttttttttttttttttttttttttttt",
+        "kinda",
+        "sort-of",
+        "good",
+        "GOOD",
+        "great!!",
+        "(bad)",
+        ":)",
+        ":-D",
+        "<3",
+        "!?",
+        "...",
+        "a",
+        "I",
+        "flight",
+        "caf\u{e9}",
+        "\u{c9}T\u{c9}",
+        "\u{1F620}",
+        "x\u{1F60D}",
+        "\u{2019}good\u{2019}",
+        "\u{3a3}\u{391}\u{3a3}",
+        "\u{130}",
+        "\u{212a}ind",
+        "\x01bad",
+        "soooooooooooooooooooooooooooooooooooooo",
+        "abcdefgh",
+        "ABCDEFGHI",
+        "can't",
+        "stand",
+    ];
+    const SEPS: &[&str] = &[
+        " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_matches_exact_path_on_word_salad(
+            parts in proptest::collection::vec((0..WORDS.len(), 0..SEPS.len()), 0..30)
+        ) {
+            let mut text = String::new();
+            for (w, sep) in parts {
+                text.push_str(WORDS[w]);
+                text.push_str(SEPS[sep]);
+            }
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn fast_path_matches_exact_path_on_any_text(text in "\\PC{0,80}") {
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn ascii_lowercasing_matches_std(bytes in proptest::collection::vec(0u8..0x80, 8)) {
+            let mut chunk = [0u8; 8];
+            chunk.copy_from_slice(&bytes);
+            let lowered = ascii_lower(u64::from_le_bytes(chunk)).to_le_bytes();
+            proptest::prop_assert_eq!(lowered.to_vec(), bytes.to_ascii_lowercase());
+        }
+
+        #[test]
+        fn floor_round_matches_libm(y in -1e5f64..1e5) {
+            let (floor, round) = floor_round(y);
+            proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
+            proptest::prop_assert_eq!(round.to_bits(), y.round().to_bits());
+        }
+    }
+
+    #[test]
+    fn floor_round_keeps_signed_zeros_and_halves() {
+        for y in [
+            0.0,
+            -0.0,
+            -0.3,
+            0.3,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            1e300,
+            f64::NAN,
+        ] {
+            let (floor, round) = floor_round(y);
+            assert_eq!(floor.to_bits(), y.floor().to_bits(), "{y}");
+            assert_eq!(round.to_bits(), y.round().to_bits(), "{y}");
+        }
+    }
+
+    #[test]
+    fn word_table_finds_every_lexicon_word() {
+        let a = SentimentAnalyzer::embedded();
+        // a few words are listed twice; the later line wins, as when parsing
+        let mut expected = std::collections::HashMap::new();
+        for line in VADER_LEXICON.lines().filter(|l| !l.is_empty()) {
+            let mut cols = line.trim().split('\t');
+            if let (Some(word), Some(mean)) = (cols.next(), cols.next()) {
+                expected.insert(word, mean.trim().parse::<f64>().expect("mean"));
+            }
+        }
+        assert_eq!(expected.len(), a.lexicon_len());
+        for (word, mean) in expected {
+            assert_eq!(a.word_valence(word), Some(mean), "{word}");
+            // the tokeniser looks words up lowercased, so keys with capitals never match
+            if word.is_ascii() && word == word.to_ascii_lowercase() {
+                let b = word.as_bytes();
+                let tok = a.token_ascii(word, 0, b.len(), &mut TextStats::default());
+                if strip_punct_if_word(word) == word {
+                    assert_eq!(tok.lex(), Some(mean), "{word}");
+                }
+            }
+        }
+        assert_eq!(a.word_valence("not a word"), None);
+        assert_eq!(a.word_valence(""), None);
+    }
+
+    #[test]
+    fn special_and_negation_words_are_resolved_at_look_up() {
+        let a = SentimentAnalyzer::embedded();
+        let info = |w: &str| a.words.get_bytes(w.as_bytes()).copied().unwrap_or_default();
+        for &(w, special) in SPECIAL_WORDS {
+            assert_eq!(info(w).special, special, "{w}");
+        }
+        for &w in NEGATION_WORDS {
+            assert!(info(w).negated(), "{w}");
+        }
+        assert!(!info("good").negated());
+        assert_eq!(info("good").special, Special::None);
     }
 
     #[test]
