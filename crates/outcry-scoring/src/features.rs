@@ -404,7 +404,9 @@ static FOLD: [u8; 256] = {
     t
 };
 
-/// `text.split(is_py_space).filter(|s| !s.is_empty())`, bytewise over ASCII.
+/// `text.split(is_py_space).filter(|s| !s.is_empty())`, bytewise over ASCII (the scorer
+/// walks [`PyWords`] from a position; tests use this).
+#[cfg(test)]
 pub(crate) fn py_words(text: &str) -> PyWords<'_> {
     PyWords { text, pos: 0 }
 }
