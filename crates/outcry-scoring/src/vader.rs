@@ -711,21 +711,35 @@ impl SentimentAnalyzer {
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
     /// fast path, tokens with other characters on the exact one.
+    ///
+    /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
+    /// start then give its end, and are the key to look it up with. Other tokens (longer,
+    /// followed by other whitespace, or touching control or non-ASCII characters) take the
+    /// general boundary search.
     fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
-        let mut i = 0;
-        loop {
-            i = skip_separators(text, i);
-            if i >= text.len() {
-                return;
-            }
-            let (end, ascii) = word_end(text, i);
-            let token = if ascii {
-                self.token_ascii(text, i, end, stats)
-            } else {
-                self.token_exact(text.get(i..end).unwrap_or_default(), stats)
+        let b = text.as_bytes();
+        let mut i = skip_separators(text, 0);
+        while i < b.len() {
+            let w = load_le(b, i, 8);
+            let end = i + (stop_bytes(w).trailing_zeros() / 8) as usize;
+            let token = match b.get(end) {
+                // a stop byte within the eight (padding past the end counts) that is a space
+                // or the end: the token is i..end, all ASCII and at most seven bytes
+                Some(b' ') | None if end < i + 8 => self.token_ascii_at(b, i, end, w, stats),
+                _ => {
+                    let (e, ascii) = word_end(text, i);
+                    let token = if ascii {
+                        self.token_ascii(text, i, e, stats)
+                    } else {
+                        self.token_exact(text.get(i..e).unwrap_or_default(), stats)
+                    };
+                    toks.push(token);
+                    i = skip_separators(text, e);
+                    continue;
+                }
             };
             toks.push(token);
-            i = end;
+            i = skip_separators(text, end + 1);
         }
     }
 
@@ -742,7 +756,42 @@ impl SentimentAnalyzer {
         if len > 8 {
             return self.token_ascii_two(b, ws, we, stats);
         }
-        let w = load_le(b, ws, len);
+        self.token_ascii_short(b, ws, we, load_le(b, ws, len), stats)
+    }
+
+    /// The ASCII token `b[start..end]` of at most seven bytes, whose bytes (and what follows
+    /// them) are `w`, as the tokeniser loaded them to find `end`.
+    #[inline(always)]
+    fn token_ascii_at(
+        &self,
+        b: &[u8],
+        start: usize,
+        end: usize,
+        w: u64,
+        stats: &mut TextStats,
+    ) -> Token {
+        let len = end - start;
+        let first = w as u8;
+        let last = (w >> (8 * len.saturating_sub(1))) as u8;
+        if (class(first) | class(last)) & PUNCT != 0 {
+            let (ws, we) = strip_ascii_punct(b, start, end, stats);
+            return self.token_ascii_short(b, ws, we, load_le(b, ws, we - ws), stats);
+        }
+        let mask = (1u64 << (8 * len)) - 1;
+        self.token_ascii_short(b, start, end, w & mask, stats)
+    }
+
+    /// The ASCII word `b[ws..we]` of at most eight bytes, `w` (zero-padded).
+    #[inline(always)]
+    fn token_ascii_short(
+        &self,
+        b: &[u8],
+        ws: usize,
+        we: usize,
+        w: u64,
+        stats: &mut TextStats,
+    ) -> Token {
+        let len = we - ws;
         let c = Chunk::new(w, len);
         let word = || b.get(ws..we).unwrap_or_default();
         if !c.letters_only && has_mark(w) {
