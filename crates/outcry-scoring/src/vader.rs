@@ -63,6 +63,10 @@ pub struct SentimentAnalyzer {
     emoji: FxHashMap<char, Box<str>>,
     /// true when some emoji key is ASCII, which disables the ASCII fast path
     ascii_emoji: bool,
+    /// true when some emoji key is ASCII or whitespace, so that emoji must be replaced before
+    /// tokenising; otherwise only tokens with non-ASCII characters can hold one, and text
+    /// without such tokens (most) is never scanned for emoji
+    eager_emoji: bool,
 }
 
 /// Scores `text` with the embedded lexicons.
@@ -554,6 +558,7 @@ impl SentimentAnalyzer {
             lexicon_len: 0,
             emoji: FxHashMap::default(),
             ascii_emoji: false,
+            eager_emoji: false,
         }
     }
 
@@ -589,12 +594,14 @@ impl SentimentAnalyzer {
             }
         }
         let ascii_emoji = emo.keys().any(char::is_ascii);
+        let eager_emoji = ascii_emoji || emo.keys().any(|&c| is_py_space(c));
         let lexicon_len = lex.len();
         Ok(SentimentAnalyzer {
             words: WordTable::new(word_infos(lex)),
             lexicon_len,
             emoji: emo,
             ascii_emoji,
+            eager_emoji,
         })
     }
 
@@ -676,12 +683,22 @@ impl SentimentAnalyzer {
         toks.clear();
         sentiments.clear();
         let mut stats = TextStats::default();
-        let text = self.replace_emoji(text);
         match path {
-            Path::Fast => self.tokens(&text, &mut stats, toks),
+            Path::Fast if self.eager_emoji => {
+                self.tokens(&self.replace_emoji(text), &mut stats, toks);
+            }
+            Path::Fast => {
+                // emoji can only be in the tokens with non-ASCII characters: tokenise again
+                // after replacing them in the rare text that has some
+                if self.tokens(text, &mut stats, toks) && self.has_emoji(text) {
+                    toks.clear();
+                    stats = TextStats::default();
+                    self.tokens(&self.replace_emoji(text), &mut stats, toks);
+                }
+            }
             #[cfg(test)]
             Path::Exact => {
-                for raw in crate::features::py_words(&text) {
+                for raw in crate::features::py_words(&self.replace_emoji(text)) {
                     toks.push(self.token_exact(raw, &mut stats));
                 }
             }
@@ -710,14 +727,16 @@ impl SentimentAnalyzer {
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
-    /// fast path, tokens with other characters on the exact one.
+    /// fast path, tokens with other characters on the exact one. Returns whether there were
+    /// any of the latter.
     ///
     /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
     /// start then give its end, and are the key to look it up with. Other tokens (longer,
     /// followed by other whitespace, or touching control or non-ASCII characters) take the
     /// general boundary search.
-    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
+    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) -> bool {
         let b = text.as_bytes();
+        let mut non_ascii = false;
         let mut i = skip_separators(text, 0);
         while i < b.len() {
             let w = load_le(b, i, 8);
@@ -731,6 +750,7 @@ impl SentimentAnalyzer {
                     let token = if ascii {
                         self.token_ascii(text, i, e, stats)
                     } else {
+                        non_ascii = true;
                         self.token_exact(text.get(i..e).unwrap_or_default(), stats)
                     };
                     toks.push(token);
@@ -741,6 +761,7 @@ impl SentimentAnalyzer {
             toks.push(token);
             i = skip_separators(text, end + 1);
         }
+        non_ascii
     }
 
     /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
