@@ -172,6 +172,9 @@ const BOOST_DECR: u8 = 4;
 const NEGATED: u8 = 8;
 /// Python's `isupper` of the token (tokens only)
 const ALL_CAPS: u8 = 16;
+/// "but", which the tokeniser notes like the lexicon words so that the rules need not look
+/// at every token
+const BUT: u8 = 32;
 
 impl WordInfo {
     #[inline]
@@ -508,6 +511,37 @@ struct Scratch {
     toks: Vec<Token>,
     /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
     sentiments: Vec<(usize, f64)>,
+    /// index of the first "but"
+    but: Option<usize>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.toks.clear();
+        self.sentiments.clear();
+        self.but = None;
+    }
+
+    /// Appends a token, noting where the lexicon words and the first "but" are (one test for
+    /// the other tokens).
+    #[inline(always)]
+    fn push(&mut self, t: Token) {
+        if t.flags & (HAS_LEX | BUT) != 0 {
+            self.note(t);
+        }
+        self.toks.push(t);
+    }
+
+    fn note(&mut self, t: Token) {
+        let i = self.toks.len();
+        if t.flags & HAS_LEX != 0 {
+            // the sentiment is worked out once all tokens are known
+            self.sentiments.push((i, 0.0));
+        }
+        if t.flags & BUT != 0 && self.but.is_none() {
+            self.but = Some(i);
+        }
+    }
 }
 
 thread_local! {
@@ -679,30 +713,33 @@ impl SentimentAnalyzer {
     }
 
     fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch, path: Path) -> Sentiment {
-        let Scratch { toks, sentiments } = scratch;
-        toks.clear();
-        sentiments.clear();
+        scratch.clear();
         let mut stats = TextStats::default();
         match path {
             Path::Fast if self.eager_emoji => {
-                self.tokens(&self.replace_emoji(text), &mut stats, toks);
+                self.tokens(&self.replace_emoji(text), &mut stats, scratch);
             }
             Path::Fast => {
                 // emoji can only be in the tokens with non-ASCII characters: tokenise again
                 // after replacing them in the rare text that has some
-                if self.tokens(text, &mut stats, toks) && self.has_emoji(text) {
-                    toks.clear();
+                if self.tokens(text, &mut stats, scratch) && self.has_emoji(text) {
+                    scratch.clear();
                     stats = TextStats::default();
-                    self.tokens(&self.replace_emoji(text), &mut stats, toks);
+                    self.tokens(&self.replace_emoji(text), &mut stats, scratch);
                 }
             }
             #[cfg(test)]
             Path::Exact => {
                 for raw in crate::features::py_words(&self.replace_emoji(text)) {
-                    toks.push(self.token_exact(raw, &mut stats));
+                    scratch.push(self.token_exact(raw, &mut stats));
                 }
             }
         }
+        let Scratch {
+            toks,
+            sentiments,
+            but,
+        } = scratch;
         if toks.is_empty() {
             return Sentiment::default();
         }
@@ -711,16 +748,10 @@ impl SentimentAnalyzer {
             toks,
             cap_diff: stats.upper > 0 && stats.upper < n,
         };
-        let mut but = None;
-        for (i, tok) in toks.iter().enumerate() {
-            if tok.special == Special::But && but.is_none() {
-                but = Some(i);
-            }
-            if tok.flags & HAS_LEX != 0 {
-                sentiments.push((i, ctx.sentiment(i)));
-            }
+        for (i, s) in sentiments.iter_mut() {
+            *s = ctx.sentiment(*i);
         }
-        if let Some(bi) = but {
+        if let Some(bi) = *but {
             but_check(sentiments, bi);
         }
         score_valence(sentiments, n, punctuation_emphasis(&stats))
@@ -734,7 +765,7 @@ impl SentimentAnalyzer {
     /// start then give its end, and are the key to look it up with. Other tokens (longer,
     /// followed by other whitespace, or touching control or non-ASCII characters) take the
     /// general boundary search.
-    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) -> bool {
+    fn tokens(&self, text: &str, stats: &mut TextStats, out: &mut Scratch) -> bool {
         let b = text.as_bytes();
         let mut non_ascii = false;
         let mut i = skip_separators(text, 0);
@@ -753,12 +784,12 @@ impl SentimentAnalyzer {
                         non_ascii = true;
                         self.token_exact(text.get(i..e).unwrap_or_default(), stats)
                     };
-                    toks.push(token);
+                    out.push(token);
                     i = skip_separators(text, e);
                     continue;
                 }
             };
-            toks.push(token);
+            out.push(token);
             i = skip_separators(text, end + 1);
         }
         non_ascii
@@ -974,7 +1005,11 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
         words.entry(Box::from(w)).or_default();
     }
     for &(w, special) in SPECIAL_WORDS {
-        words.entry(Box::from(w)).or_default().special = special;
+        let info = words.entry(Box::from(w)).or_default();
+        info.special = special;
+        if special == Special::But {
+            info.flags |= BUT;
+        }
     }
     for (w, info) in &mut words {
         info.flags |= booster_flag(w);
