@@ -243,6 +243,10 @@ struct WordTable {
     tails: Vec<u64>,
     /// longest key in bytes: longer tokens are not looked up
     max_len: usize,
+    /// the non-ASCII characters of the keys, sorted: a word with a character whose lowercase
+    /// has any other non-ASCII character cannot be a key, which spares most non-ASCII tokens
+    /// their lowercasing
+    key_chars: Vec<char>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -292,11 +296,26 @@ impl WordTable {
             entries: Vec::with_capacity(words.len()),
             tails: Vec::new(),
             max_len: 0,
+            key_chars: Vec::new(),
         };
         for (key, info) in words {
             table.insert(key.as_bytes(), info);
+            table
+                .key_chars
+                .extend(key.chars().filter(|c| !c.is_ascii()));
         }
+        table.key_chars.sort_unstable();
+        table.key_chars.dedup();
         table
+    }
+
+    /// Whether the lowercase of `word` may be a key, judging by its non-ASCII characters.
+    fn may_have(&self, word: &str) -> bool {
+        word.chars().all(|c| {
+            c.is_ascii()
+                || c.to_lowercase()
+                    .all(|l| l.is_ascii() || self.key_chars.binary_search(&l).is_ok())
+        })
     }
 
     /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
@@ -782,7 +801,7 @@ impl SentimentAnalyzer {
                         self.token_ascii(text, i, e, stats)
                     } else {
                         non_ascii = true;
-                        self.token_exact(text.get(i..e).unwrap_or_default(), stats)
+                        self.token_non_ascii(text.get(i..e).unwrap_or_default(), stats)
                     };
                     out.push(token);
                     i = skip_separators(text, e);
@@ -914,6 +933,20 @@ impl SentimentAnalyzer {
             .words
             .get(key.get(..word_count(len)).unwrap_or_default(), len);
         token(info, all_caps, || apostrophe && contains_nt(word))
+    }
+
+    /// A token with non-ASCII characters: [`SentimentAnalyzer::token_exact`], without the
+    /// lowercasing and look-up when no key can match.
+    fn token_non_ascii(&self, raw: &str, stats: &mut TextStats) -> Token {
+        let word = strip_punct_if_word(raw);
+        if self.words.may_have(word) {
+            return self.token_exact(raw, stats);
+        }
+        stats.count_marks(raw.as_bytes());
+        let all_caps = py_isupper(word);
+        stats.upper += usize::from(all_caps);
+        // only 'N', 'n', '\'', 'T' and 't' lowercase to "n't"'s characters, one each
+        token(None, all_caps, || contains_nt(word.as_bytes()))
     }
 
     /// Any token, with Unicode lowercasing and Python's `isupper`.
@@ -1863,6 +1896,17 @@ mod tests {
         }
         assert!(!info("good").negated());
         assert_eq!(info("good").special, Special::None);
+    }
+
+    #[test]
+    fn only_ascii_letters_lowercase_to_n_apostrophe_t() {
+        // what `token_non_ascii` relies on to find "n't" without lowercasing
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            if c.to_lowercase().any(|l| matches!(l, 'n' | '\'' | 't')) {
+                assert!(matches!(c, 'N' | 'n' | '\'' | 'T' | 't'), "{c:?}");
+                assert_eq!(c.to_lowercase().count(), 1, "{c:?}");
+            }
+        }
     }
 
     #[test]
