@@ -736,15 +736,15 @@ impl SentimentAnalyzer {
         let mut stats = TextStats::default();
         match path {
             Path::Fast if self.eager_emoji => {
-                self.tokens(&self.replace_emoji(text), &mut stats, scratch);
+                self.tokens(&self.replace_emoji(text), &mut stats, scratch, false);
             }
             Path::Fast => {
                 // emoji can only be in the tokens with non-ASCII characters: tokenise again
                 // after replacing them in the rare text that has some
-                if self.tokens(text, &mut stats, scratch) && self.has_emoji(text) {
+                if self.tokens(text, &mut stats, scratch, true) {
                     scratch.clear();
                     stats = TextStats::default();
-                    self.tokens(&self.replace_emoji(text), &mut stats, scratch);
+                    self.tokens(&self.replace_emoji(text), &mut stats, scratch, false);
                 }
             }
             #[cfg(test)]
@@ -777,16 +777,22 @@ impl SentimentAnalyzer {
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
-    /// fast path, tokens with other characters on the exact one. Returns whether there were
-    /// any of the latter.
+    /// fast path, tokens with other characters on the exact one. With `stop_at_emoji`, stops
+    /// at the first token with an emoji and returns true (the text must be tokenised again
+    /// after replacing them); otherwise returns false.
     ///
     /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
     /// start then give its end, and are the key to look it up with. Other tokens (longer,
     /// followed by other whitespace, or touching control or non-ASCII characters) take the
     /// general boundary search.
-    fn tokens(&self, text: &str, stats: &mut TextStats, out: &mut Scratch) -> bool {
+    fn tokens(
+        &self,
+        text: &str,
+        stats: &mut TextStats,
+        out: &mut Scratch,
+        stop_at_emoji: bool,
+    ) -> bool {
         let b = text.as_bytes();
-        let mut non_ascii = false;
         let mut i = skip_separators(text, 0);
         while i < b.len() {
             let w = load_le(b, i, 8);
@@ -800,8 +806,11 @@ impl SentimentAnalyzer {
                     let token = if ascii {
                         self.token_ascii(text, i, e, stats)
                     } else {
-                        non_ascii = true;
-                        self.token_non_ascii(text.get(i..e).unwrap_or_default(), stats)
+                        let raw = text.get(i..e).unwrap_or_default();
+                        if stop_at_emoji && self.has_emoji(raw) {
+                            return true;
+                        }
+                        self.token_non_ascii(raw, stats)
                     };
                     out.push(token);
                     i = skip_separators(text, e);
@@ -811,7 +820,7 @@ impl SentimentAnalyzer {
             out.push(token);
             i = skip_separators(text, end + 1);
         }
-        non_ascii
+        false
     }
 
     /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
