@@ -910,6 +910,23 @@ impl SentimentAnalyzer {
     fn token_ascii_long(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
         let word = b.get(start..end).unwrap_or_default();
         let len = word.len();
+        if len > self.words.max_len {
+            // longer than any key (links, mostly): only the counts and flags
+            let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+            for k in (0..len).step_by(8) {
+                let w = load_le(b, start + k, len - k);
+                upper |= upper_bytes(w);
+                lower |= lower_bytes(w);
+                marks |= has_mark(w);
+                apostrophe |= has_byte(w, b'\'');
+            }
+            if marks {
+                stats.count_marks(word);
+            }
+            let all_caps = upper != 0 && lower == 0;
+            stats.upper += usize::from(all_caps);
+            return token(None, all_caps, || apostrophe && contains_nt(word));
+        }
         if len > INLINE_WORDS * 8 {
             stats.count_marks(word);
             let all_caps =
