@@ -22,9 +22,13 @@
 //! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
 //! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
 //! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
-//! without building any string; text with other characters goes through emoji replacement
-//! first, and tokens with other characters take the exact Unicode path. Only lexicon words
-//! can score, so the rules and the "but" rule run over those alone.
+//! without building any string; for a short word followed by a space, the one load that finds
+//! its end is also its key. Tokens with other characters take the exact Unicode path, which
+//! skips lowercasing when no key can match; emoji can only be in those tokens (unless some
+//! emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare text
+//! that has one through emoji replacement and a second tokenising. The tokeniser
+//! notes where the lexicon words and the first "but" are: only lexicon words can score, so the
+//! rules and the "but" rule run over those alone.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
