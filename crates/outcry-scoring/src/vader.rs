@@ -224,9 +224,8 @@ fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> 
         },
         None => WordInfo::default(),
     };
-    if all_caps {
-        t.flags |= ALL_CAPS;
-    }
+    // without a branch: which tokens are in capitals is unpredictable
+    t.flags |= u8::from(all_caps) * ALL_CAPS;
     t
 }
 
