@@ -801,9 +801,10 @@ impl SentimentAnalyzer {
             let w = load_le(b, i, 8);
             let end = i + (stop_bytes(w).trailing_zeros() / 8) as usize;
             let token = match b.get(end) {
-                // a stop byte within the eight (padding past the end counts) that is a space
-                // or the end: the token is i..end, all ASCII and at most seven bytes
-                Some(b' ') | None if end < i + 8 => self.token_ascii_at(b, i, end, w, stats),
+                // the first stop byte of the eight (padding past the end counts), or the byte
+                // after them, is a space or the end: the token is i..end, one to eight ASCII
+                // bytes
+                Some(b' ') | None => self.token_ascii_at(b, i, end, w, stats),
                 _ => {
                     let (e, ascii) = word_end(text, i);
                     let token = if ascii {
@@ -842,7 +843,7 @@ impl SentimentAnalyzer {
         self.token_ascii_short(b, ws, we, load_le(b, ws, len), stats)
     }
 
-    /// The ASCII token `b[start..end]` of at most seven bytes, whose bytes (and what follows
+    /// The ASCII token `b[start..end]` of one to eight bytes, whose bytes (and what follows
     /// them) are `w`, as the tokeniser loaded them to find `end`.
     #[inline(always)]
     fn token_ascii_at(
@@ -860,7 +861,7 @@ impl SentimentAnalyzer {
             let (ws, we) = strip_ascii_punct(b, start, end, stats);
             return self.token_ascii_short(b, ws, we, load_le(b, ws, we - ws), stats);
         }
-        let mask = (1u64 << (8 * len)) - 1;
+        let mask = u64::MAX >> (64 - 8 * len);
         self.token_ascii_short(b, start, end, w & mask, stats)
     }
 
