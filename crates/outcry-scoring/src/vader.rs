@@ -22,9 +22,13 @@
 //! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
 //! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
 //! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
-//! without building any string; text with other characters goes through emoji replacement
-//! first, and tokens with other characters take the exact Unicode path. Only lexicon words
-//! can score, so the rules and the "but" rule run over those alone.
+//! without building any string; for a short word followed by a space, the one load that finds
+//! its end is also its key. Tokens with other characters take the exact Unicode path, which
+//! skips lowercasing when no key can match; emoji can only be in those tokens (unless some
+//! emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare text
+//! that has one through emoji replacement and a second tokenising. The tokeniser
+//! notes where the lexicon words and the first "but" are: only lexicon words can score, so the
+//! rules and the "but" rule run over those alone.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -63,6 +67,10 @@ pub struct SentimentAnalyzer {
     emoji: FxHashMap<char, Box<str>>,
     /// true when some emoji key is ASCII, which disables the ASCII fast path
     ascii_emoji: bool,
+    /// true when some emoji key is ASCII or whitespace, so that emoji must be replaced before
+    /// tokenising; otherwise only tokens with non-ASCII characters can hold one, and text
+    /// without such tokens (most) is never scanned for emoji
+    eager_emoji: bool,
 }
 
 /// Scores `text` with the embedded lexicons.
@@ -168,6 +176,9 @@ const BOOST_DECR: u8 = 4;
 const NEGATED: u8 = 8;
 /// Python's `isupper` of the token (tokens only)
 const ALL_CAPS: u8 = 16;
+/// "but", which the tokeniser notes like the lexicon words so that the rules need not look
+/// at every token
+const BUT: u8 = 32;
 
 impl WordInfo {
     #[inline]
@@ -213,9 +224,8 @@ fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> 
         },
         None => WordInfo::default(),
     };
-    if all_caps {
-        t.flags |= ALL_CAPS;
-    }
+    // without a branch: which tokens are in capitals is unpredictable
+    t.flags |= u8::from(all_caps) * ALL_CAPS;
     t
 }
 
@@ -236,6 +246,10 @@ struct WordTable {
     tails: Vec<u64>,
     /// longest key in bytes: longer tokens are not looked up
     max_len: usize,
+    /// the non-ASCII characters of the keys, sorted: a word with a character whose lowercase
+    /// has any other non-ASCII character cannot be a key, which spares most non-ASCII tokens
+    /// their lowercasing
+    key_chars: Vec<char>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -285,11 +299,26 @@ impl WordTable {
             entries: Vec::with_capacity(words.len()),
             tails: Vec::new(),
             max_len: 0,
+            key_chars: Vec::new(),
         };
         for (key, info) in words {
             table.insert(key.as_bytes(), info);
+            table
+                .key_chars
+                .extend(key.chars().filter(|c| !c.is_ascii()));
         }
+        table.key_chars.sort_unstable();
+        table.key_chars.dedup();
         table
+    }
+
+    /// Whether the lowercase of `word` may be a key, judging by its non-ASCII characters.
+    fn may_have(&self, word: &str) -> bool {
+        word.chars().all(|c| {
+            c.is_ascii()
+                || c.to_lowercase()
+                    .all(|l| l.is_ascii() || self.key_chars.binary_search(&l).is_ok())
+        })
     }
 
     /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
@@ -504,6 +533,37 @@ struct Scratch {
     toks: Vec<Token>,
     /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
     sentiments: Vec<(usize, f64)>,
+    /// index of the first "but"
+    but: Option<usize>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.toks.clear();
+        self.sentiments.clear();
+        self.but = None;
+    }
+
+    /// Appends a token, noting where the lexicon words and the first "but" are (one test for
+    /// the other tokens).
+    #[inline(always)]
+    fn push(&mut self, t: Token) {
+        if t.flags & (HAS_LEX | BUT) != 0 {
+            self.note(t);
+        }
+        self.toks.push(t);
+    }
+
+    fn note(&mut self, t: Token) {
+        let i = self.toks.len();
+        if t.flags & HAS_LEX != 0 {
+            // the sentiment is worked out once all tokens are known
+            self.sentiments.push((i, 0.0));
+        }
+        if t.flags & BUT != 0 && self.but.is_none() {
+            self.but = Some(i);
+        }
+    }
 }
 
 thread_local! {
@@ -554,6 +614,7 @@ impl SentimentAnalyzer {
             lexicon_len: 0,
             emoji: FxHashMap::default(),
             ascii_emoji: false,
+            eager_emoji: false,
         }
     }
 
@@ -589,12 +650,14 @@ impl SentimentAnalyzer {
             }
         }
         let ascii_emoji = emo.keys().any(char::is_ascii);
+        let eager_emoji = ascii_emoji || emo.keys().any(|&c| is_py_space(c));
         let lexicon_len = lex.len();
         Ok(SentimentAnalyzer {
             words: WordTable::new(word_infos(lex)),
             lexicon_len,
             emoji: emo,
             ascii_emoji,
+            eager_emoji,
         })
     }
 
@@ -672,20 +735,33 @@ impl SentimentAnalyzer {
     }
 
     fn polarity_scores_with(&self, text: &str, scratch: &mut Scratch, path: Path) -> Sentiment {
-        let Scratch { toks, sentiments } = scratch;
-        toks.clear();
-        sentiments.clear();
+        scratch.clear();
         let mut stats = TextStats::default();
-        let text = self.replace_emoji(text);
         match path {
-            Path::Fast => self.tokens(&text, &mut stats, toks),
+            Path::Fast if self.eager_emoji => {
+                self.tokens(&self.replace_emoji(text), &mut stats, scratch, false);
+            }
+            Path::Fast => {
+                // emoji can only be in the tokens with non-ASCII characters: tokenise again
+                // after replacing them in the rare text that has some
+                if self.tokens(text, &mut stats, scratch, true) {
+                    scratch.clear();
+                    stats = TextStats::default();
+                    self.tokens(&self.replace_emoji(text), &mut stats, scratch, false);
+                }
+            }
             #[cfg(test)]
             Path::Exact => {
-                for raw in crate::features::py_words(&text) {
-                    toks.push(self.token_exact(raw, &mut stats));
+                for raw in crate::features::py_words(&self.replace_emoji(text)) {
+                    scratch.push(self.token_exact(raw, &mut stats));
                 }
             }
         }
+        let Scratch {
+            toks,
+            sentiments,
+            but,
+        } = scratch;
         if toks.is_empty() {
             return Sentiment::default();
         }
@@ -694,39 +770,61 @@ impl SentimentAnalyzer {
             toks,
             cap_diff: stats.upper > 0 && stats.upper < n,
         };
-        let mut but = None;
-        for (i, tok) in toks.iter().enumerate() {
-            if tok.special == Special::But && but.is_none() {
-                but = Some(i);
-            }
-            if tok.flags & HAS_LEX != 0 {
-                sentiments.push((i, ctx.sentiment(i)));
-            }
+        for (i, s) in sentiments.iter_mut() {
+            *s = ctx.sentiment(*i);
         }
-        if let Some(bi) = but {
+        if let Some(bi) = *but {
             but_check(sentiments, bi);
         }
         score_valence(sentiments, n, punctuation_emphasis(&stats))
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
-    /// fast path, tokens with other characters on the exact one.
-    fn tokens(&self, text: &str, stats: &mut TextStats, toks: &mut Vec<Token>) {
-        let mut i = 0;
-        loop {
-            i = skip_separators(text, i);
-            if i >= text.len() {
-                return;
-            }
-            let (end, ascii) = word_end(text, i);
-            let token = if ascii {
-                self.token_ascii(text, i, end, stats)
-            } else {
-                self.token_exact(text.get(i..end).unwrap_or_default(), stats)
+    /// fast path, tokens with other characters on the exact one. With `stop_at_emoji`, stops
+    /// at the first token with an emoji and returns true (the text must be tokenised again
+    /// after replacing them); otherwise returns false.
+    ///
+    /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
+    /// start then give its end, and are the key to look it up with. Other tokens (longer,
+    /// followed by other whitespace, or touching control or non-ASCII characters) take the
+    /// general boundary search.
+    fn tokens(
+        &self,
+        text: &str,
+        stats: &mut TextStats,
+        out: &mut Scratch,
+        stop_at_emoji: bool,
+    ) -> bool {
+        let b = text.as_bytes();
+        let mut i = skip_separators(text, 0);
+        while i < b.len() {
+            let w = load_le(b, i, 8);
+            let end = i + (stop_bytes(w).trailing_zeros() / 8) as usize;
+            let token = match b.get(end) {
+                // the first stop byte of the eight (padding past the end counts), or the byte
+                // after them, is a space or the end: the token is i..end, one to eight ASCII
+                // bytes
+                Some(b' ') | None => self.token_ascii_at(b, i, end, w, stats),
+                _ => {
+                    let (e, ascii) = word_end(text, i);
+                    let token = if ascii {
+                        self.token_ascii(text, i, e, stats)
+                    } else {
+                        let raw = text.get(i..e).unwrap_or_default();
+                        if stop_at_emoji && self.has_emoji(raw) {
+                            return true;
+                        }
+                        self.token_non_ascii(raw, stats)
+                    };
+                    out.push(token);
+                    i = skip_separators(text, e);
+                    continue;
+                }
             };
-            toks.push(token);
-            i = end;
+            out.push(token);
+            i = skip_separators(text, end + 1);
         }
+        false
     }
 
     /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
@@ -742,7 +840,42 @@ impl SentimentAnalyzer {
         if len > 8 {
             return self.token_ascii_two(b, ws, we, stats);
         }
-        let w = load_le(b, ws, len);
+        self.token_ascii_short(b, ws, we, load_le(b, ws, len), stats)
+    }
+
+    /// The ASCII token `b[start..end]` of one to eight bytes, whose bytes (and what follows
+    /// them) are `w`, as the tokeniser loaded them to find `end`.
+    #[inline(always)]
+    fn token_ascii_at(
+        &self,
+        b: &[u8],
+        start: usize,
+        end: usize,
+        w: u64,
+        stats: &mut TextStats,
+    ) -> Token {
+        let len = end - start;
+        let first = w as u8;
+        let last = (w >> (8 * len.saturating_sub(1))) as u8;
+        if (class(first) | class(last)) & PUNCT != 0 {
+            let (ws, we) = strip_ascii_punct(b, start, end, stats);
+            return self.token_ascii_short(b, ws, we, load_le(b, ws, we - ws), stats);
+        }
+        let mask = u64::MAX >> (64 - 8 * len);
+        self.token_ascii_short(b, start, end, w & mask, stats)
+    }
+
+    /// The ASCII word `b[ws..we]` of at most eight bytes, `w` (zero-padded).
+    #[inline(always)]
+    fn token_ascii_short(
+        &self,
+        b: &[u8],
+        ws: usize,
+        we: usize,
+        w: u64,
+        stats: &mut TextStats,
+    ) -> Token {
+        let len = we - ws;
         let c = Chunk::new(w, len);
         let word = || b.get(ws..we).unwrap_or_default();
         if !c.letters_only && has_mark(w) {
@@ -781,6 +914,23 @@ impl SentimentAnalyzer {
     fn token_ascii_long(&self, b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> Token {
         let word = b.get(start..end).unwrap_or_default();
         let len = word.len();
+        if len > self.words.max_len {
+            // longer than any key (links, mostly): only the counts and flags
+            let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+            for k in (0..len).step_by(8) {
+                let w = load_le(b, start + k, len - k);
+                upper |= upper_bytes(w);
+                lower |= lower_bytes(w);
+                marks |= has_mark(w);
+                apostrophe |= has_byte(w, b'\'');
+            }
+            if marks {
+                stats.count_marks(word);
+            }
+            let all_caps = upper != 0 && lower == 0;
+            stats.upper += usize::from(all_caps);
+            return token(None, all_caps, || apostrophe && contains_nt(word));
+        }
         if len > INLINE_WORDS * 8 {
             stats.count_marks(word);
             let all_caps =
@@ -813,6 +963,20 @@ impl SentimentAnalyzer {
             .words
             .get(key.get(..word_count(len)).unwrap_or_default(), len);
         token(info, all_caps, || apostrophe && contains_nt(word))
+    }
+
+    /// A token with non-ASCII characters: [`SentimentAnalyzer::token_exact`], without the
+    /// lowercasing and look-up when no key can match.
+    fn token_non_ascii(&self, raw: &str, stats: &mut TextStats) -> Token {
+        let word = strip_punct_if_word(raw);
+        if self.words.may_have(word) {
+            return self.token_exact(raw, stats);
+        }
+        stats.count_marks(raw.as_bytes());
+        let all_caps = py_isupper(word);
+        stats.upper += usize::from(all_caps);
+        // only 'N', 'n', '\'', 'T' and 't' lowercase to "n't"'s characters, one each
+        token(None, all_caps, || contains_nt(word.as_bytes()))
     }
 
     /// Any token, with Unicode lowercasing and Python's `isupper`.
@@ -904,7 +1068,11 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
         words.entry(Box::from(w)).or_default();
     }
     for &(w, special) in SPECIAL_WORDS {
-        words.entry(Box::from(w)).or_default().special = special;
+        let info = words.entry(Box::from(w)).or_default();
+        info.special = special;
+        if special == Special::But {
+            info.flags |= BUT;
+        }
     }
     for (w, info) in &mut words {
         info.flags |= booster_flag(w);
@@ -1758,6 +1926,17 @@ mod tests {
         }
         assert!(!info("good").negated());
         assert_eq!(info("good").special, Special::None);
+    }
+
+    #[test]
+    fn only_ascii_letters_lowercase_to_n_apostrophe_t() {
+        // what `token_non_ascii` relies on to find "n't" without lowercasing
+        for c in (0..=0x10_ffff).filter_map(char::from_u32) {
+            if c.to_lowercase().any(|l| matches!(l, 'n' | '\'' | 't')) {
+                assert!(matches!(c, 'N' | 'n' | '\'' | 'T' | 't'), "{c:?}");
+                assert_eq!(c.to_lowercase().count(), 1, "{c:?}");
+            }
+        }
     }
 
     #[test]
