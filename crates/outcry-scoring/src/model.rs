@@ -140,7 +140,6 @@ impl ComplaintModel {
     /// The text part of the log-odds: the same sum, in the same order, as visiting
     /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
     /// contribution also added to the word it is attributed to.
-    #[inline(never)]
     fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
         let wmask = self.cfg.word_mask() as usize;
         let b = norm.padded.as_bytes();
@@ -366,7 +365,6 @@ pub fn version_of(bytes: &[u8]) -> String {
     format!("complaint-lr-{:012x}", h.finish() >> 16)
 }
 
-#[inline(never)]
 fn top_words(
     norm: &Normalized,
     per_word: &[f32],
