@@ -176,14 +176,14 @@ impl ComplaintModel {
             // one n-gram length (the shipped model): no loop over lengths
             let last = (len + 1).saturating_sub(k as usize);
             let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
-                let c = weight(window_at(b, p), mask, k);
+                let c = weight(char_window(b, p), mask, k);
                 *text_z += c;
                 *acc += c;
             };
             char_ngram_pass(norm, last, per_word, &mut text_z, add);
         } else {
             let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
-                let (window, avail) = (window_at(b, p), (len - p) as u64);
+                let (window, avail) = (char_window(b, p), (len - p) as u64);
                 for &(mask, k) in grams.iter().take_while(|(_, k)| *k <= avail) {
                     let c = weight(window, mask, k);
                     *text_z += c;
@@ -297,16 +297,6 @@ impl ComplaintModel {
             threshold,
             version: version_of(bytes),
         })
-    }
-}
-
-/// Up to [`MAX_CHAR_N`] bytes of `b` from `p`, little-endian, zero-padded past the end: one
-/// load while eight bytes are ahead (byte 8 is never part of an n-gram).
-#[inline]
-fn window_at(b: &[u8], p: usize) -> u64 {
-    match b.get(p..p + 8).map(<[u8; 8]>::try_from) {
-        Some(Ok(w)) => u64::from_le_bytes(w) & (u64::MAX >> 8),
-        _ => char_window(b, p),
     }
 }
 
