@@ -571,12 +571,19 @@ pub fn for_each_feature(
 /// Up to [`MAX_CHAR_N`] bytes of `b` from `p`, little-endian, zero-padded past the end.
 #[inline]
 pub(crate) fn char_window(b: &[u8], p: usize) -> u64 {
-    if let Some(Ok(w)) = b.get(p..p + 8).map(<[u8; 8]>::try_from) {
-        // one load; byte 8 is never part of an n-gram
-        return u64::from_le_bytes(w) & (u64::MAX >> 8);
+    load_le(b, p, MAX_CHAR_N)
+}
+
+/// Up to 8 bytes of `b` from `at` (`n` of them, fewer at the end), little-endian, zero-padded:
+/// one load when eight bytes are available, since tokens are short and rarely at the very end.
+#[inline(always)]
+pub(crate) fn load_le(b: &[u8], at: usize, n: usize) -> u64 {
+    let mask = u64::MAX.checked_shr(64 - 8 * n.min(8) as u32).unwrap_or(0);
+    if let Some(Ok(w)) = b.get(at..at + 8).map(<[u8; 8]>::try_from) {
+        return u64::from_le_bytes(w) & mask;
     }
     let mut w = 0u64;
-    for (i, &byte) in b.iter().skip(p).take(MAX_CHAR_N).enumerate() {
+    for (i, &byte) in b.iter().skip(at).take(n.min(8)).enumerate() {
         w |= u64::from(byte) << (8 * i);
     }
     w

@@ -35,6 +35,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
+use crate::features::load_le;
 use crate::hash::FxHashMap;
 use crate::ScoringError;
 
@@ -393,25 +394,6 @@ impl WordTable {
         }
         self.get(&words[..word_count(key.len())], key.len())
     }
-}
-
-/// Up to 8 bytes of `b` from `at` (`n` of them, fewer at the end), little-endian, zero-padded:
-/// one load when eight bytes are available, since tokens are short and rarely at the very end.
-#[inline]
-fn load_le(b: &[u8], at: usize, n: usize) -> u64 {
-    let mask = if n >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * n)) - 1
-    };
-    if let Some(chunk) = b.get(at..at + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-        return u64::from_le_bytes(chunk) & mask;
-    }
-    let tail = b.get(at..).unwrap_or_default();
-    tail.iter()
-        .take(n.min(8))
-        .rev()
-        .fold(0u64, |w, &x| (w << 8) | u64::from(x))
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
