@@ -468,6 +468,43 @@ impl Chunk {
     }
 }
 
+/// What the chunks of a word say about it, gathered chunk by chunk.
+#[derive(Default)]
+struct WordFlags {
+    upper: u64,
+    lower: u64,
+    /// a `!` or `?` may be in the word
+    marks: bool,
+    /// an apostrophe may be in the word (so may "n't")
+    apostrophe: bool,
+}
+
+impl WordFlags {
+    /// Takes the chunk `w` holding `n` bytes of the word (see [`Chunk::new`]).
+    #[inline]
+    fn add(&mut self, w: u64, n: usize) -> Chunk {
+        let c = Chunk::new(w, n);
+        self.upper |= c.upper;
+        self.lower |= c.lower;
+        if !c.letters_only {
+            self.marks |= has_mark(w);
+            self.apostrophe |= has_byte(w, b'\'');
+        }
+        c
+    }
+
+    /// Counts the word's marks and capitals into `stats`; whether it is ALL CAPS.
+    #[inline]
+    fn count(&self, word: &[u8], stats: &mut TextStats) -> bool {
+        if self.marks {
+            stats.count_marks(word);
+        }
+        let all_caps = self.upper != 0 && self.lower == 0;
+        stats.upper += usize::from(all_caps);
+        all_caps
+    }
+}
+
 /// ASCII lowercase of eight bytes at once (every byte must be below 0x80).
 #[cfg(test)]
 fn ascii_lower(w: u64) -> u64 {
@@ -898,20 +935,13 @@ impl SentimentAnalyzer {
         let len = word.len();
         if len > self.words.max_len {
             // longer than any key (links, mostly): only the counts and flags
-            let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+            let mut flags = WordFlags::default();
             for k in (0..len).step_by(8) {
-                let w = load_le(b, start + k, len - k);
-                upper |= upper_bytes(w);
-                lower |= lower_bytes(w);
-                marks |= has_mark(w);
-                apostrophe |= has_byte(w, b'\'');
+                let n = (len - k).min(8);
+                flags.add(load_le(b, start + k, n), n);
             }
-            if marks {
-                stats.count_marks(word);
-            }
-            let all_caps = upper != 0 && lower == 0;
-            stats.upper += usize::from(all_caps);
-            return token(None, all_caps, || apostrophe && contains_nt(word));
+            let all_caps = flags.count(word, stats);
+            return token(None, all_caps, || flags.apostrophe && contains_nt(word));
         }
         if len > INLINE_WORDS * 8 {
             stats.count_marks(word);
@@ -922,29 +952,17 @@ impl SentimentAnalyzer {
             return token(info, all_caps, || contains_nt(word));
         }
         let mut key = [0u64; INLINE_WORDS];
-        let (mut upper, mut lower, mut marks, mut apostrophe) = (0u64, 0u64, false, false);
+        let mut flags = WordFlags::default();
         for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
             let n = (len - 8 * k).min(8);
             // loads from the whole text, so that only a word at its very end is read bytewise
-            let w = load_le(b, start + 8 * k, n);
-            let c = Chunk::new(w, n);
-            upper |= c.upper;
-            lower |= c.lower;
-            if !c.letters_only {
-                marks |= has_mark(w);
-                apostrophe |= has_byte(w, b'\'');
-            }
-            *slot = c.key;
+            *slot = flags.add(load_le(b, start + 8 * k, n), n).key;
         }
-        if marks {
-            stats.count_marks(word);
-        }
-        let all_caps = upper != 0 && lower == 0;
-        stats.upper += usize::from(all_caps);
+        let all_caps = flags.count(word, stats);
         let info = self
             .words
             .get(key.get(..word_count(len)).unwrap_or_default(), len);
-        token(info, all_caps, || apostrophe && contains_nt(word))
+        token(info, all_caps, || flags.apostrophe && contains_nt(word))
     }
 
     /// A token with non-ASCII characters: [`SentimentAnalyzer::token_exact`], without the
