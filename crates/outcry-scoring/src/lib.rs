@@ -336,38 +336,82 @@ fn explain(s: &Score, threshold: f64) -> String {
     out
 }
 
-/// Appends `x` as `format!("{x:.2}")` (or `{x:+.2}` with `plus`) would, without the general
-/// float formatter: exact except near a rounding tie, where it defers to `format!`.
-fn push_fixed2(out: &mut String, x: f64, plus: bool) {
-    if x.is_finite() && x.abs() < 1e6 {
-        let y = x.abs() * 100.0;
-        // y is below 1e8, so truncating is flooring and exact (and needs no libm call)
-        let floor = y as u64;
-        let frac = y - floor as f64;
-        // the product is within 1e-8 of the exact value, so away from a tie its rounding
-        // is the rounding of the exact decimal expansion that `format!` performs
-        if (frac - 0.5).abs() > 1e-6 {
-            let r = if frac > 0.5 { floor + 1 } else { floor };
-            if r != 0 || !x.is_sign_negative() {
-                if x.is_sign_negative() {
-                    out.push('-');
-                } else if plus {
-                    out.push('+');
-                }
-                push_u64(out, r / 100);
-                out.push('.');
-                let cents = (r % 100) as u8;
-                out.push(char::from(b'0' + cents / 10));
-                out.push(char::from(b'0' + cents % 10));
-                return;
-            }
+/// `"0.00"` to `"9.99"`, four bytes each: the text of every value under 10 that
+/// [`push_fixed2`] writes, so the common case is one slice.
+const FIXED2: &str = {
+    const BYTES: [u8; 4000] = {
+        let mut t = [0u8; 4000];
+        let mut r = 0;
+        while r < 1000 {
+            t[4 * r] = b'0' + (r / 100) as u8;
+            t[4 * r + 1] = b'.';
+            t[4 * r + 2] = b'0' + (r / 10 % 10) as u8;
+            t[4 * r + 3] = b'0' + (r % 10) as u8;
+            r += 1;
         }
-    }
-    let _ = if plus {
-        write!(out, "{x:+.2}")
-    } else {
-        write!(out, "{x:.2}")
+        t
     };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("digits are ASCII"),
+    }
+};
+
+/// Appends `x` as `format!("{x:.2}")` (or `{x:+.2}` with `plus`) would, without the general
+/// float formatter except for exact ties, values of a million or more, NaN and infinities.
+fn push_fixed2(out: &mut String, x: f64, plus: bool) {
+    let Some(cents) = cents(x) else {
+        let _ = if plus {
+            write!(out, "{x:+.2}")
+        } else {
+            write!(out, "{x:.2}")
+        };
+        return;
+    };
+    if x.is_sign_negative() {
+        out.push('-');
+    } else if plus {
+        out.push('+');
+    }
+    let (whole, rest) = (cents / 100, (cents % 100) as usize);
+    if whole < 10 {
+        out.push_str(
+            FIXED2
+                .get(4 * cents as usize..4 * cents as usize + 4)
+                .unwrap_or("?"),
+        );
+    } else {
+        push_u64(out, whole);
+        out.push_str(FIXED2.get(4 * rest + 1..4 * rest + 4).unwrap_or("?"));
+    }
+}
+
+/// `|x|` in hundredths, rounded as `format!` rounds the exact value of `x`; `None` for an
+/// exact tie, for values of a million or more, and for NaN and infinities.
+fn cents(x: f64) -> Option<u64> {
+    let a = x.abs();
+    // also false for NaN
+    if a.partial_cmp(&1e6) != Some(std::cmp::Ordering::Less) {
+        return None;
+    }
+    let y = a * 100.0;
+    // y is below 1e8, so truncating is flooring and exact (and needs no libm call)
+    let floor = y as i64 as u64;
+    let frac = y - floor as f64;
+    // the product is within 1e-8 of the exact value, so away from a tie its rounding is the
+    // rounding of the exact decimal expansion that `format!` performs
+    let up = if (frac - 0.5).abs() > 1e-6 {
+        frac > 0.5
+    } else {
+        // near a tie: the fused multiply-add rounds the exact difference once, which keeps
+        // its sign; an exact tie is left to `format!`
+        let d = a.mul_add(100.0, -(floor as f64 + 0.5));
+        if d == 0.0 {
+            return None;
+        }
+        d > 0.0
+    };
+    Some(floor + u64::from(up))
 }
 
 fn push_u64(out: &mut String, mut v: u64) {
