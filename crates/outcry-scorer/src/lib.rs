@@ -84,23 +84,21 @@ impl ScoreProcessor {
             urgency: score.urgency,
             priority: priority as i32,
             author_influence: score.influence,
+            // the score is ours: its strings move into the message instead of being copied
             signals: score
                 .signals
-                .iter()
+                .into_iter()
                 .map(|s| Signal {
                     name: s.kind.as_str().to_string(),
-                    evidence: s.evidence.clone(),
+                    evidence: s.evidence,
                 })
                 .collect(),
             top_terms: score
                 .top_terms
-                .iter()
-                .map(|(term, weight)| TermContribution {
-                    term: term.clone(),
-                    weight: *weight,
-                })
+                .into_iter()
+                .map(|(term, weight)| TermContribution { term, weight })
                 .collect(),
-            explanation: score.explanation.clone(),
+            explanation: score.explanation,
             model_version: self.scorer.model_version().to_string(),
             route_hint: score.route.unwrap_or_default().to_string(),
         };
