@@ -330,19 +330,19 @@ fn push_token(raw: &str, padded: &mut Vec<u8>) {
     }
 }
 
+/// Whether a token starts with `http://`, `https://` or `www.`, in any case: compared eight
+/// bytes at a time, with 0x20 set in the letters' places (only a letter of either case becomes
+/// that lowercase letter so) and the punctuation compared as it is.
 #[inline]
 fn is_url(raw: &[u8]) -> bool {
-    matches!(raw.first(), Some(b'h' | b'H' | b'w' | b'W')) && is_url_slow(raw)
-}
-
-fn is_url_slow(raw: &[u8]) -> bool {
-    starts_with_ignore_case(raw, b"http://")
-        || starts_with_ignore_case(raw, b"https://")
-        || starts_with_ignore_case(raw, b"www.")
-}
-
-fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+    if !matches!(raw.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+        return false;
+    }
+    let w = load_le(raw, 0, 8);
+    let le = |p: &[u8; 8]| u64::from_le_bytes(*p);
+    (w | 0x2020_2020) & 0x00ff_ffff_ffff_ffff == le(b"http://\0")
+        || w | 0x20_2020_2020 == le(b"https://")
+        || (w | 0x20_2020) & 0xffff_ffff == le(b"www.\0\0\0\0")
 }
 
 /// Pushes `raw` folded: lowercase, digits to `0`, digit runs to one `0`, other runs to at
@@ -692,6 +692,19 @@ mod tests {
             let hashes: Vec<(u64, u64)> = n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
             let want = norm_token_by_token(&text);
             proptest::prop_assert_eq!((n.padded, n.words, hashes), want);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn is_url_matches_the_prefixes_in_any_case(
+            text in "([hHtTpPsSwW:/.\x1a\x0f]|http|HTTP|://|www|\u{e9}){0,6}"
+        ) {
+            let bytes = text.as_bytes();
+            let want = ["http://", "https://", "www."].iter().any(|p| {
+                bytes.len() >= p.len() && bytes[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+            });
+            proptest::prop_assert_eq!(is_url(bytes), want);
         }
     }
 
