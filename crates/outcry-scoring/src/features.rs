@@ -190,8 +190,7 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     out.padded = String::from_utf8(b.padded)
         // not reachable: only whole UTF-8 characters and ASCII bytes are pushed
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    out.words = b.split.words;
-    out.hashes = b.split.hashes;
+    (out.words, out.hashes) = b.split.finish();
 }
 
 /// Room after the end of the normalised text for [`Builder::push_plain`]'s eight-byte writes.
@@ -260,6 +259,14 @@ impl Splitter {
         }
     }
 
+    /// The words and their hashes; the first word has no bigram.
+    fn finish(mut self) -> (Vec<(u32, u32)>, Vec<WordHashes>) {
+        if let Some(first) = self.hashes.first_mut() {
+            first.bigram = 0;
+        }
+        (self.words, self.hashes)
+    }
+
     #[inline(always)]
     fn open(&self, at: usize) -> OpenWord {
         OpenWord {
@@ -276,12 +283,8 @@ impl Splitter {
         w.pre.byte(0);
         self.hashes.push(WordHashes {
             unigram: w.uni.finish(),
-            // the first word has no bigram
-            bigram: if self.words.is_empty() {
-                0
-            } else {
-                w.bigram.finish()
-            },
+            // the first word's is set to 0 at the end (see `Splitter::finish`)
+            bigram: w.bigram.finish(),
         });
         self.words.push((w.start as u32, end as u32));
         self.prev_pre = w.pre;
@@ -877,6 +880,24 @@ mod tests {
     }
 
     #[test]
+    fn word_hashes_are_the_fnv_hashes_of_the_words() {
+        let n = norm("@Delta why?? my ORDER never arrived... http://t.co/x sooooo late 1234!");
+        for (i, h) in n.hashes.iter().enumerate() {
+            let mut uni = Fnv64::new(NS_UNIGRAM);
+            uni.bytes(n.word_bytes(i));
+            assert_eq!(h.unigram, uni.finish(), "{}", n.word(i));
+            let bigram = (i > 0).then(|| {
+                let mut b = Fnv64::new(NS_BIGRAM);
+                b.bytes(n.word_bytes(i - 1));
+                b.byte(0);
+                b.bytes(n.word_bytes(i));
+                b.finish()
+            });
+            assert_eq!(h.bigram, bigram.unwrap_or(0), "{}", n.word(i));
+        }
+    }
+
+    #[test]
     fn feature_counts_match_group_sizes() {
         let cfg = FeatureConfig::default();
         let n = norm("my order never arrived!");
@@ -930,13 +951,9 @@ mod tests {
             b.split_words(from);
         }
         b.padded.push(b' ');
-        let hashes = b
-            .split
-            .hashes
-            .iter()
-            .map(|h| (h.unigram, h.bigram))
-            .collect();
-        (String::from_utf8(b.padded).unwrap(), b.split.words, hashes)
+        let (words, hashes) = b.split.finish();
+        let hashes = hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
+        (String::from_utf8(b.padded).unwrap(), words, hashes)
     }
 
     proptest::proptest! {
