@@ -213,6 +213,7 @@ struct Splitter {
 }
 
 /// A word being split off, hashed as its bytes come.
+#[derive(Clone, Copy)]
 struct OpenWord {
     start: usize,
     uni: Fnv64,
@@ -228,12 +229,17 @@ impl OpenWord {
         self.bigram.byte(c);
     }
 
-    /// The first `n` bytes of `w`, little-endian.
+    /// The first `n` bytes of `w`, little-endian: each of the eight steps is taken from a copy
+    /// and kept for the first `n` (so written, the compiler unrolls the loop fully, with no
+    /// counter to keep).
     #[inline(always)]
-    fn bytes(&mut self, mut w: u64, n: usize) {
-        for _ in 0..n {
-            self.byte(w as u8);
-            w >>= 8;
+    fn bytes(&mut self, w: u64, n: usize) {
+        for k in 0..8 {
+            let mut next = *self;
+            next.byte((w >> (8 * k)) as u8);
+            if k < n {
+                *self = next;
+            }
         }
     }
 }
