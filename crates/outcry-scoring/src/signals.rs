@@ -2,14 +2,14 @@
 //!
 //! Phrase rules over the normalised words (lowercase, digits folded to `0`, @handles to
 //! `@user`). A pattern is a word sequence; `word*` matches any word starting with `word`,
-//! `_` matches any one word. Patterns are indexed by the first three bytes and the length of
-//! the words they can start at, so detection costs one map look-up per word and few
-//! comparisons.
+//! `_` matches any one word; a pattern starts with a word or a prefix of three bytes or more.
+//! Patterns are indexed by their first word's unigram hash, which normalisation has already
+//! computed, and by their first prefix's first three bytes, so detection costs two table
+//! probes per word and few comparisons.
 
 use serde::Serialize;
 
-use crate::features::Normalized;
-use crate::hash::FxHashMap;
+use crate::features::{load_le, normalize_into, Normalized};
 
 /// The kinds of signal, with stable snake_case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -442,7 +442,7 @@ const QUESTION_WORDS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 enum Tok {
-    Exact(Box<str>),
+    Exact(Word),
     Prefix(Box<str>),
     Any,
 }
@@ -454,46 +454,106 @@ impl Tok {
         } else if let Some(p) = t.strip_suffix('*') {
             Tok::Prefix(p.into())
         } else {
-            Tok::Exact(t.into())
+            Tok::Exact(Word::new(t))
         }
     }
 
-    fn matches(&self, word: &[u8]) -> bool {
+    #[inline]
+    fn matches(&self, norm: &Normalized, i: usize) -> bool {
         match self {
-            Tok::Exact(e) => e.as_bytes() == word,
-            Tok::Prefix(p) => word.starts_with(p.as_bytes()),
+            Tok::Exact(w) => w.is_word(norm, i),
+            Tok::Prefix(p) => norm.word_bytes(i).starts_with(p.as_bytes()),
             Tok::Any => true,
         }
     }
 }
 
-/// Whether a phrase list is a signal of its own or an ingredient of the abuse rule.
+/// A whole word of a phrase.
+#[derive(Debug, Clone)]
+struct Word {
+    text: Box<str>,
+    /// the unigram hash normalisation gives the word, so that other words are told apart by
+    /// one comparison with the hash the text already has
+    hash: u64,
+}
+
+impl Word {
+    /// Taking the hash from [`normalize_into`] itself keeps the two from disagreeing on how
+    /// words are hashed (a phrase word normalises to itself; a unit test checks).
+    fn new(text: &str) -> Word {
+        let mut norm = Normalized::default();
+        normalize_into(text, &mut norm);
+        Word {
+            text: text.into(),
+            hash: norm.hashes.first().map_or(0, |h| h.unigram),
+        }
+    }
+
+    /// Whether word `i` of `norm` is this word.
+    #[inline]
+    fn is_word(&self, norm: &Normalized, i: usize) -> bool {
+        norm.hashes.get(i).is_some_and(|h| h.unigram == self.hash)
+            && self.text.as_bytes() == norm.word_bytes(i)
+    }
+}
+
+/// Whether a phrase list is a signal of its own or an ingredient of the abuse or question rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Signal(SignalKind),
     Insult,
     Staff,
+    /// the `?` word: a phrase like the others, so that finding the first costs no test of its
+    /// own at every word
+    QuestionMark,
 }
+
+/// The phrase lists. Matches at one word are reported in this order, those of the patterns
+/// starting with an exact word before those starting with a prefix.
+const PHRASES: [(Class, &[&str]); 10] = [
+    (Class::Signal(SignalKind::LegalThreat), LEGAL),
+    (Class::Signal(SignalKind::SafetyRisk), SAFETY),
+    (Class::Signal(SignalKind::ChurnIntent), CHURN),
+    (Class::Signal(SignalKind::RepeatedContact), REPEATED),
+    (Class::Signal(SignalKind::Outage), OUTAGE),
+    (Class::Signal(SignalKind::Billing), BILLING),
+    (Class::Insult, INSULTS),
+    (Class::Staff, STAFF),
+    (Class::Signal(SignalKind::Question), QUESTION_WORDS),
+    (Class::QuestionMark, &["?"]),
+];
 
 #[derive(Debug, Clone)]
 struct Pattern {
     class: Class,
-    toks: Vec<Tok>,
+    toks: Box<[Tok]>,
+}
+
+impl Pattern {
+    /// The pattern's length if it matches at word `i`, its words before `from` taken as read.
+    #[inline]
+    fn match_from(&self, norm: &Normalized, i: usize, from: usize) -> Option<usize> {
+        let len = self.toks.len();
+        if i + len > norm.words.len() {
+            return None;
+        }
+        for (j, t) in self.toks.iter().enumerate().skip(from) {
+            if !t.matches(norm, i + j) {
+                return None;
+            }
+        }
+        Some(len)
+    }
 }
 
 /// Compiled phrase rules of all signals.
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
-    patterns: Vec<Pattern>,
-    /// candidate patterns by [`word_key`] of the word they can start at: their exact first
-    /// word, or (prefixes of three bytes or more) any word as long or longer that shares the
-    /// prefix's first three bytes; a range of `candidates`
-    by_key: FxHashMap<u32, (u32, u32)>,
-    /// per key, the patterns with an exact first word, then those with a prefix, each in
-    /// pattern order (the order in which matches are reported)
-    candidates: Vec<u16>,
-    /// prefixes shorter than three bytes, and patterns starting with `_` (checked everywhere)
-    unindexed: Vec<u16>,
+    /// patterns by their exact first word, under its unigram hash (which the text has already
+    /// computed for every word)
+    by_word: Table,
+    /// patterns by the first three bytes of their first word's prefix
+    by_prefix: Table,
 }
 
 impl Default for SignalDetector {
@@ -502,84 +562,160 @@ impl Default for SignalDetector {
     }
 }
 
-/// The first three bytes of `word` (all of them if shorter) and its length (capped at
-/// [`KEY_MAX_LEN`]), packed in an integer: the map key of the patterns that can start at it.
-#[inline]
-fn word_key(word: &[u8]) -> u32 {
-    let len = word.len().min(KEY_MAX_LEN) as u8;
-    match *word {
-        [a, b, c, ..] => u32::from_le_bytes([a, b, c, len]),
-        [a, b] => u32::from_le_bytes([a, b, 0, len]),
-        [a] => u32::from_le_bytes([a, 0, 0, len]),
-        [] => 0,
+/// A flat open-addressing table (linear probing) from a 32-bit key to a run of patterns.
+#[derive(Debug, Clone)]
+struct Table {
+    /// one bit per value of a hash's top bits, set for the keys present: most words start no
+    /// pattern, and stop at one bit test
+    filter: Box<[u64]>,
+    filter_shift: u32,
+    slots: Box<[Slot]>,
+    /// a slot index is a hash's top bits
+    slot_shift: u32,
+    /// the runs, each in pattern order (the order in which matches are reported)
+    patterns: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: u32,
+    start: u16,
+    end: u16,
+}
+
+impl Table {
+    /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
+    fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
+        // a quarter full, so that a hit rarely probes a second slot; 1/32 of the filter's bits set
+        let slot_bits = (entries.len() * 4).next_power_of_two().trailing_zeros();
+        let filter_bits = (entries.len() * 32)
+            .next_power_of_two()
+            .trailing_zeros()
+            .max(6);
+        let mut filter = vec![0u64; 1 << (filter_bits - 6)].into_boxed_slice();
+        let mut slots = vec![Slot::default(); 1 << slot_bits].into_boxed_slice();
+        let (filter_shift, slot_shift) = (64 - filter_bits, 64 - slot_bits);
+        let mut patterns = Vec::new();
+        for (hash, key, run) in entries {
+            let bit = hash >> filter_shift;
+            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
+            let mut at = (hash >> slot_shift) as usize;
+            // an empty slot has an empty run
+            while slots[at].start != slots[at].end {
+                assert_ne!(slots[at].key, key, "table keys must be distinct");
+                at = (at + 1) % slots.len();
+            }
+            let start = patterns.len() as u16;
+            patterns.extend(run);
+            slots[at] = Slot {
+                key,
+                start,
+                end: patterns.len() as u16,
+            };
+        }
+        Table {
+            filter,
+            filter_shift,
+            slots,
+            slot_shift,
+            patterns,
+        }
+    }
+
+    /// The patterns filed under `key` (empty if none).
+    #[inline]
+    fn get(&self, hash: u64, key: u32) -> &[Pattern] {
+        let bit = hash >> self.filter_shift;
+        let filtered = self
+            .filter
+            .get((bit >> 6) as usize)
+            .is_some_and(|w| w >> (bit & 63) & 1 != 0);
+        if !filtered {
+            return &[];
+        }
+        let mut at = (hash >> self.slot_shift) as usize;
+        loop {
+            let Some(&slot) = self.slots.get(at) else {
+                return &[];
+            };
+            // an empty slot ends the probe with its empty run
+            if slot.key == key || slot.start == slot.end {
+                return self
+                    .patterns
+                    .get(usize::from(slot.start)..usize::from(slot.end))
+                    .unwrap_or(&[]);
+            }
+            at = (at + 1) % self.slots.len();
+        }
     }
 }
 
-/// Word lengths at or above this share one key; a prefix pattern is filed under every length
-/// from its prefix's up to this one.
-const KEY_MAX_LEN: usize = 32;
+/// The first three bytes of the word at `at` in `padded` (with whatever follows a shorter
+/// word: it can only fail the prefix check that a candidate gets anyway) and the hash that
+/// places them in [`SignalDetector::by_prefix`].
+#[inline]
+fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
+    let key = load_le(padded, at, PREFIX_KEY_LEN) as u32;
+    (u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15), key)
+}
+
+/// Prefix patterns are filed by this many leading bytes, so their prefixes must be as long.
+const PREFIX_KEY_LEN: usize = 3;
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
-        let lists_of_phrases: [(Class, &[&str]); 9] = [
-            (Class::Signal(SignalKind::LegalThreat), LEGAL),
-            (Class::Signal(SignalKind::SafetyRisk), SAFETY),
-            (Class::Signal(SignalKind::ChurnIntent), CHURN),
-            (Class::Signal(SignalKind::RepeatedContact), REPEATED),
-            (Class::Signal(SignalKind::Outage), OUTAGE),
-            (Class::Signal(SignalKind::Billing), BILLING),
-            (Class::Insult, INSULTS),
-            (Class::Staff, STAFF),
-            (Class::Signal(SignalKind::Question), QUESTION_WORDS),
-        ];
-        let mut patterns = Vec::new();
-        let mut unindexed = Vec::new();
-        // per key: (exact-first-word ids, prefix ids)
-        let mut lists: FxHashMap<u32, (Vec<u16>, Vec<u16>)> = FxHashMap::default();
-        for (class, phrases) in lists_of_phrases {
+        let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
+        let mut by_prefix: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
+        for (class, phrases) in PHRASES {
             for phrase in phrases {
-                let toks: Vec<Tok> = phrase.split(' ').map(Tok::parse).collect();
-                let id = patterns.len() as u16;
-                match &toks[0] {
-                    Tok::Exact(w) => lists.entry(word_key(w.as_bytes())).or_default().0.push(id),
-                    Tok::Prefix(p) if p.len() >= 3 => {
-                        // under the key of every word length the prefix can start
-                        let mut word = p.as_bytes().to_vec();
-                        while word.len() <= KEY_MAX_LEN {
-                            lists.entry(word_key(&word)).or_default().1.push(id);
-                            word.push(b'_');
-                        }
+                let toks: Box<[Tok]> = phrase.split(' ').map(Tok::parse).collect();
+                let (list, hash, key) = match &toks[0] {
+                    Tok::Exact(w) => (&mut by_word, w.hash, w.hash as u32),
+                    Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN => {
+                        let (hash, key) = prefix_key(p.as_bytes(), 0);
+                        (&mut by_prefix, hash, key)
                     }
-                    Tok::Prefix(_) | Tok::Any => unindexed.push(id),
+                    // checking these at every word would cost every word
+                    Tok::Prefix(_) | Tok::Any => {
+                        panic!("{phrase:?} starts with `_` or a prefix of under three bytes")
+                    }
+                };
+                let pattern = Pattern { class, toks };
+                match list.iter_mut().find(|(_, k, _)| *k == key) {
+                    Some((_, _, run)) => run.push(pattern),
+                    None => list.push((hash, key, vec![pattern])),
                 }
-                patterns.push(Pattern { class, toks });
             }
         }
-        let mut by_key = FxHashMap::default();
-        let mut candidates = Vec::new();
-        for (key, (exact, prefix)) in lists {
-            let start = candidates.len() as u32;
-            candidates.extend(exact.iter().chain(&prefix));
-            by_key.insert(key, (start, candidates.len() as u32));
-        }
         SignalDetector {
-            patterns,
-            by_key,
-            candidates,
-            unindexed,
+            by_word: Table::new(by_word),
+            by_prefix: Table::new(by_prefix),
         }
     }
 
-    fn match_at(&self, id: u16, norm: &Normalized, i: usize) -> Option<usize> {
-        let p = &self.patterns[id as usize];
-        if i + p.toks.len() > norm.words.len() {
-            return None;
+    /// Calls `f(i, class, len)` for every pattern matching at word `i`, by word; at a word, the
+    /// patterns starting with an exact word, then those starting with a prefix, each in
+    /// pattern order.
+    #[inline]
+    fn for_each_match(&self, norm: &Normalized, mut f: impl FnMut(usize, Class, usize)) {
+        let padded = norm.padded.as_bytes();
+        for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            let run = self.by_word.get(h.unigram, h.unigram as u32);
+            // the patterns of a run share their first word: compare it once
+            if run.first().is_some_and(|p| p.toks[0].matches(norm, i)) {
+                for p in run {
+                    if let Some(len) = p.match_from(norm, i, 1) {
+                        f(i, p.class, len);
+                    }
+                }
+            }
+            let (hash, key) = prefix_key(padded, s as usize);
+            for p in self.by_prefix.get(hash, key) {
+                if let Some(len) = p.match_from(norm, i, 0) {
+                    f(i, p.class, len);
+                }
+            }
         }
-        p.toks
-            .iter()
-            .enumerate()
-            .all(|(j, t)| t.matches(norm.word_bytes(i + j)))
-            .then_some(p.toks.len())
     }
 
     /// Detects the signals of a normalised text; at most one signal per kind (its first
@@ -602,48 +738,30 @@ impl SignalDetector {
         staff.clear();
         let mut question_start: Option<usize> = None;
         // index of the first word that is not an @handle (n_words if none)
-        let mut first_plain = n_words;
+        let first_plain = (0..n_words)
+            .find(|&i| !word(i).starts_with(b"@"))
+            .unwrap_or(n_words);
         let mut first_q = None;
-        for i in 0..n_words {
-            let w = word(i);
-            if first_plain == n_words && !w.starts_with(b"@") {
-                first_plain = i;
-            }
-            if first_q.is_none() && w == b"?" {
-                first_q = Some(i);
-            }
-            // one look-up finds the patterns whose first word is `w` and those whose prefix
-            // shares its first three bytes (match_at checks the whole word or prefix); the
-            // exact ones come first, as they did with one map for each
-            let cands = self
-                .by_key
-                .get(&word_key(w))
-                .and_then(|&(s, e)| self.candidates.get(s as usize..e as usize))
-                .unwrap_or(&[]);
-            for &id in cands.iter().chain(&self.unindexed) {
-                let Some(len) = self.match_at(id, norm, i) else {
-                    continue;
-                };
-                match self.patterns[id as usize].class {
-                    Class::Signal(SignalKind::Question) => {
-                        // a question word opens a question only at the start of the text or a clause
-                        let at_start =
-                            first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
-                        if at_start && question_start.is_none() {
-                            question_start = Some(i);
-                        }
-                    }
-                    Class::Signal(kind) => {
-                        let slot = &mut found[kind as usize];
-                        if slot.is_none() {
-                            *slot = Some((i, i + len));
-                        }
-                    }
-                    Class::Insult => insults.push((i, i + len)),
-                    Class::Staff => staff.push(i),
+        self.for_each_match(norm, |i, class, len| match class {
+            Class::Signal(SignalKind::Question) => {
+                // a question word opens a question only at the start of the text or a clause
+                let at_start = first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
+                if at_start && question_start.is_none() {
+                    question_start = Some(i);
                 }
             }
-        }
+            Class::Signal(kind) => {
+                let slot = &mut found[kind as usize];
+                if slot.is_none() {
+                    *slot = Some((i, i + len));
+                }
+            }
+            Class::Insult => insults.push((i, i + len)),
+            Class::Staff => staff.push(i),
+            Class::QuestionMark => {
+                first_q.get_or_insert(i);
+            }
+        });
         // abuse at staff: an insult or threat within three words of a person it is aimed at
         let aimed = |p: usize, s: usize, e: usize| p + 3 >= s && p < e + 3;
         if let Some(&(s, e)) = insults
@@ -706,7 +824,134 @@ pub(crate) struct DetectScratch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::normalize_into;
+
+    static DETECTOR: std::sync::LazyLock<SignalDetector> =
+        std::sync::LazyLock::new(SignalDetector::new);
+
+    fn normalized(text: &str) -> Normalized {
+        let mut n = Normalized::default();
+        normalize_into(text, &mut n);
+        n
+    }
+
+    /// The matches of the tables.
+    fn matches(detector: &SignalDetector, norm: &Normalized) -> Vec<(usize, Class, usize)> {
+        let mut out = Vec::new();
+        detector.for_each_match(norm, |i, class, len| out.push((i, class, len)));
+        out
+    }
+
+    /// What the tables must find: every phrase tried at every word, by its text alone.
+    fn naive_matches(norm: &Normalized) -> Vec<(usize, Class, usize)> {
+        let mut phrases: Vec<(Class, Vec<&str>)> = PHRASES
+            .iter()
+            .flat_map(|&(class, phrases)| {
+                phrases.iter().map(move |p| (class, p.split(' ').collect()))
+            })
+            .collect();
+        // at a word, the phrases starting with an exact word come first (a stable sort)
+        phrases.sort_by_key(|(_, toks)| toks[0].ends_with('*'));
+        let n = norm.words.len();
+        let mut out = Vec::new();
+        for i in 0..n {
+            for (class, toks) in &phrases {
+                let hit = i + toks.len() <= n
+                    && toks.iter().enumerate().all(|(j, t)| {
+                        let w = norm.word_bytes(i + j);
+                        match t.strip_suffix('*') {
+                            Some(prefix) => w.starts_with(prefix.as_bytes()),
+                            None => *t == "_" || t.as_bytes() == w,
+                        }
+                    });
+                if hit {
+                    out.push((i, *class, toks.len()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn phrase_words_are_normalised_words() {
+        // an exact word's hash comes from normalising it alone
+        for (_, phrases) in PHRASES {
+            for word in phrases.iter().flat_map(|p| p.split(' ')) {
+                let n = normalized(word.trim_end_matches('*'));
+                assert_eq!(n.words.len(), 1, "{word:?}");
+                assert_eq!(n.word(0), word.trim_end_matches('*'), "{word:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_phrase_matches_itself() {
+        for (class, phrases) in PHRASES {
+            for phrase in phrases {
+                let len = phrase.split(' ').count();
+                for suffix in ["", "ing"] {
+                    let text = format!("@acme ok {} ok", phrase.replace('*', suffix));
+                    let norm = normalized(&text);
+                    let found = matches(&DETECTOR, &norm);
+                    assert!(found.contains(&(2, class, len)), "{text:?}: {found:?}");
+                    assert_eq!(found, naive_matches(&norm), "{text:?}");
+                }
+            }
+        }
+    }
+
+    /// Phrase words (prefixes with and without a tail), near misses, and filler.
+    fn vocabulary() -> Vec<String> {
+        let mut words: Vec<String> = PHRASES
+            .iter()
+            .flat_map(|(_, phrases)| phrases.iter().flat_map(|p| p.split(' ')))
+            .flat_map(|w| {
+                let stem = w.trim_end_matches('*');
+                [
+                    stem.to_string(),
+                    format!("{stem}s"),
+                    stem.chars().take(3).collect(),
+                    stem.chars().take(2).collect(),
+                    stem.to_uppercase(),
+                ]
+            })
+            .collect();
+        words.extend(
+            [
+                "?",
+                "!",
+                "?!",
+                "@acme",
+                "@acme:",
+                "5",
+                "the",
+                "a",
+                "x",
+                "http://x.co",
+                "don’t",
+            ]
+            .map(String::from),
+        );
+        words.sort();
+        words.dedup();
+        words
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn tables_find_what_trying_every_pattern_finds(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => proptest::sample::select(vocabulary()),
+                    1 => "[a-z0-9'?!@ ]{1,6}",
+                ],
+                0..30,
+            )
+        ) {
+            let norm = normalized(&words.join(" "));
+            proptest::prop_assert_eq!(matches(&DETECTOR, &norm), naive_matches(&norm));
+        }
+    }
 
     fn kinds(text: &str) -> Vec<(SignalKind, String)> {
         let mut n = Normalized::default();
