@@ -458,7 +458,7 @@ impl Tok {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn matches(&self, norm: &Normalized, i: usize) -> bool {
         match self {
             Tok::Exact(w) => w.is_word(norm, i),
@@ -475,6 +475,9 @@ struct Word {
     /// the unigram hash normalisation gives the word, so that other words are told apart by
     /// one comparison with the hash the text already has
     hash: u64,
+    /// its first eight bytes as [`load_le`] loads them, which confirm a short word without a
+    /// call to `memcmp`
+    head: u64,
 }
 
 impl Word {
@@ -486,14 +489,22 @@ impl Word {
         Word {
             text: text.into(),
             hash: norm.hashes.first().map_or(0, |h| h.unigram),
+            head: load_le(text.as_bytes(), 0, text.len()),
         }
     }
 
     /// Whether word `i` of `norm` is this word.
-    #[inline]
+    #[inline(always)]
     fn is_word(&self, norm: &Normalized, i: usize) -> bool {
-        norm.hashes.get(i).is_some_and(|h| h.unigram == self.hash)
-            && self.text.as_bytes() == norm.word_bytes(i)
+        let (Some(h), Some(&(s, e))) = (norm.hashes.get(i), norm.words.get(i)) else {
+            return false;
+        };
+        let (s, e, len) = (s as usize, e as usize, self.text.len());
+        let padded = norm.padded.as_bytes();
+        h.unigram == self.hash
+            && e.wrapping_sub(s) == len
+            && load_le(padded, s, len) == self.head
+            && (len <= 8 || padded.get(s + 8..e) == self.text.as_bytes().get(8..))
     }
 }
 
@@ -526,19 +537,20 @@ const PHRASES: [(Class, &[&str]); 10] = [
 #[derive(Debug, Clone)]
 struct Pattern {
     class: Class,
-    toks: Box<[Tok]>,
+    first: Tok,
+    rest: Box<[Tok]>,
 }
 
 impl Pattern {
-    /// The pattern's length if it matches at word `i`, its words before `from` taken as read.
-    #[inline]
-    fn match_from(&self, norm: &Normalized, i: usize, from: usize) -> Option<usize> {
-        let len = self.toks.len();
+    /// The pattern's length if its words after the first match at word `i + 1` on.
+    #[inline(always)]
+    fn match_rest(&self, norm: &Normalized, i: usize) -> Option<usize> {
+        let len = self.rest.len() + 1;
         if i + len > norm.words.len() {
             return None;
         }
-        for (j, t) in self.toks.iter().enumerate().skip(from) {
-            if !t.matches(norm, i + j) {
+        for (t, j) in self.rest.iter().zip(i + 1..) {
+            if !t.matches(norm, j) {
                 return None;
             }
         }
@@ -562,19 +574,24 @@ impl Default for SignalDetector {
     }
 }
 
-/// A flat open-addressing table (linear probing) from a 32-bit key to a run of patterns.
+/// A flat open-addressing table (linear probing) from a 32-bit key to a run of patterns. Its
+/// sizes are constants so that the probes index with shifts of constants and no bounds checks.
 #[derive(Debug, Clone)]
 struct Table {
-    /// one bit per value of a hash's top bits, set for the keys present: most words start no
-    /// pattern, and stop at one bit test
-    filter: Box<[u64]>,
-    filter_shift: u32,
-    slots: Box<[Slot]>,
-    /// a slot index is a hash's top bits
-    slot_shift: u32,
+    /// one bit per value of a hash's top [`FILTER_BITS`] bits, set for the keys present: most
+    /// words start no pattern, and stop at one bit test
+    filter: Box<[u64; 1 << (FILTER_BITS - 6)]>,
+    /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
+    slots: Box<[Slot; 1 << SLOT_BITS]>,
     /// the runs, each in pattern order (the order in which matches are reported)
     patterns: Vec<Pattern>,
 }
+
+/// Room for [`MAX_KEYS`] keys, a quarter full, so that a hit rarely probes a second slot.
+const SLOT_BITS: u32 = 10;
+const MAX_KEYS: usize = 1 << (SLOT_BITS - 2);
+/// With [`MAX_KEYS`] keys, at most one bit in 64 set: few words get past the filter in vain.
+const FILTER_BITS: u32 = 14;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
@@ -586,20 +603,14 @@ struct Slot {
 impl Table {
     /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
     fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
-        // a quarter full, so that a hit rarely probes a second slot; 1/32 of the filter's bits set
-        let slot_bits = (entries.len() * 4).next_power_of_two().trailing_zeros();
-        let filter_bits = (entries.len() * 32)
-            .next_power_of_two()
-            .trailing_zeros()
-            .max(6);
-        let mut filter = vec![0u64; 1 << (filter_bits - 6)].into_boxed_slice();
-        let mut slots = vec![Slot::default(); 1 << slot_bits].into_boxed_slice();
-        let (filter_shift, slot_shift) = (64 - filter_bits, 64 - slot_bits);
+        assert!(entries.len() <= MAX_KEYS, "{} table keys", entries.len());
+        let mut filter = Box::new([0u64; 1 << (FILTER_BITS - 6)]);
+        let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
         for (hash, key, run) in entries {
-            let bit = hash >> filter_shift;
-            filter[(bit >> 6) as usize] |= 1 << (bit & 63);
-            let mut at = (hash >> slot_shift) as usize;
+            let (word, bit) = Table::filter_bit(hash);
+            filter[word] |= bit;
+            let mut at = (hash >> (64 - SLOT_BITS)) as usize;
             // an empty slot has an empty run
             while slots[at].start != slots[at].end {
                 assert_ne!(slots[at].key, key, "table keys must be distinct");
@@ -615,29 +626,34 @@ impl Table {
         }
         Table {
             filter,
-            filter_shift,
             slots,
-            slot_shift,
             patterns,
         }
     }
 
+    /// The filter word and bit of `hash`.
+    #[inline(always)]
+    fn filter_bit(hash: u64) -> (usize, u64) {
+        let bits = hash >> (64 - FILTER_BITS);
+        ((bits >> 6) as usize, 1 << (bits & 63))
+    }
+
+    /// Whether `hash` may be filed: if not, nothing is.
+    #[inline(always)]
+    fn may_hold(&self, hash: u64) -> bool {
+        let (word, bit) = Table::filter_bit(hash);
+        self.filter[word] & bit != 0
+    }
+
     /// The patterns filed under `key` (empty if none).
-    #[inline]
+    #[inline(always)]
     fn get(&self, hash: u64, key: u32) -> &[Pattern] {
-        let bit = hash >> self.filter_shift;
-        let filtered = self
-            .filter
-            .get((bit >> 6) as usize)
-            .is_some_and(|w| w >> (bit & 63) & 1 != 0);
-        if !filtered {
+        if !self.may_hold(hash) {
             return &[];
         }
-        let mut at = (hash >> self.slot_shift) as usize;
+        let mut at = (hash >> (64 - SLOT_BITS)) as usize;
         loop {
-            let Some(&slot) = self.slots.get(at) else {
-                return &[];
-            };
+            let slot = self.slots[at];
             // an empty slot ends the probe with its empty run
             if slot.key == key || slot.start == slot.end {
                 return self
@@ -668,8 +684,9 @@ impl SignalDetector {
         let mut by_prefix: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
         for (class, phrases) in PHRASES {
             for phrase in phrases {
-                let toks: Box<[Tok]> = phrase.split(' ').map(Tok::parse).collect();
-                let (list, hash, key) = match &toks[0] {
+                let mut toks = phrase.split(' ').map(Tok::parse);
+                let first = toks.next().unwrap_or(Tok::Any);
+                let (list, hash, key) = match &first {
                     Tok::Exact(w) => (&mut by_word, w.hash, w.hash as u32),
                     Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN => {
                         let (hash, key) = prefix_key(p.as_bytes(), 0);
@@ -680,7 +697,11 @@ impl SignalDetector {
                         panic!("{phrase:?} starts with `_` or a prefix of under three bytes")
                     }
                 };
-                let pattern = Pattern { class, toks };
+                let pattern = Pattern {
+                    class,
+                    first,
+                    rest: toks.collect(),
+                };
                 match list.iter_mut().find(|(_, k, _)| *k == key) {
                     Some((_, _, run)) => run.push(pattern),
                     None => list.push((hash, key, vec![pattern])),
@@ -700,20 +721,40 @@ impl SignalDetector {
     fn for_each_match(&self, norm: &Normalized, mut f: impl FnMut(usize, Class, usize)) {
         let padded = norm.padded.as_bytes();
         for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
-            let run = self.by_word.get(h.unigram, h.unigram as u32);
-            // the patterns of a run share their first word: compare it once
-            if run.first().is_some_and(|p| p.toks[0].matches(norm, i)) {
-                for p in run {
-                    if let Some(len) = p.match_from(norm, i, 1) {
-                        f(i, p.class, len);
-                    }
-                }
+            let prefix = prefix_key(padded, s as usize);
+            if self.by_word.may_hold(h.unigram) || self.by_prefix.may_hold(prefix.0) {
+                self.matches_at(norm, i, h.unigram, prefix, &mut f);
             }
-            let (hash, key) = prefix_key(padded, s as usize);
-            for p in self.by_prefix.get(hash, key) {
-                if let Some(len) = p.match_from(norm, i, 0) {
+        }
+    }
+
+    /// [`SignalDetector::for_each_match`] at word `i`, whose unigram hash and prefix key are
+    /// given. Out of line: the loop over the words, which mostly finds nothing, stays small
+    /// enough to keep its values in registers.
+    #[inline(never)]
+    fn matches_at(
+        &self,
+        norm: &Normalized,
+        i: usize,
+        unigram: u64,
+        (hash, key): (u64, u32),
+        f: &mut impl FnMut(usize, Class, usize),
+    ) {
+        let run = self.by_word.get(unigram, unigram as u32);
+        // the patterns of a run share their first word: compare it once
+        if run.first().is_some_and(|p| p.first.matches(norm, i)) {
+            for p in run {
+                if let Some(len) = p.match_rest(norm, i) {
                     f(i, p.class, len);
                 }
+            }
+        }
+        for p in self.by_prefix.get(hash, key) {
+            if !p.first.matches(norm, i) {
+                continue;
+            }
+            if let Some(len) = p.match_rest(norm, i) {
+                f(i, p.class, len);
             }
         }
     }
@@ -733,7 +774,14 @@ impl SignalDetector {
         let n_words = norm.words.len();
         let word = |i: usize| norm.word_bytes(i);
         let mut found: [Option<(usize, usize)>; 8] = [None; 8];
-        let DetectScratch { insults, staff } = scratch;
+        let DetectScratch {
+            matches,
+            insults,
+            staff,
+        } = scratch;
+        // collected first, so that the loop over the words keeps its registers to itself
+        matches.clear();
+        self.for_each_match(norm, |i, class, len| matches.push((i, class, len)));
         insults.clear();
         staff.clear();
         let mut question_start: Option<usize> = None;
@@ -742,26 +790,29 @@ impl SignalDetector {
             .find(|&i| !word(i).starts_with(b"@"))
             .unwrap_or(n_words);
         let mut first_q = None;
-        self.for_each_match(norm, |i, class, len| match class {
-            Class::Signal(SignalKind::Question) => {
-                // a question word opens a question only at the start of the text or a clause
-                let at_start = first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
-                if at_start && question_start.is_none() {
-                    question_start = Some(i);
+        for &(i, class, len) in matches.iter() {
+            match class {
+                Class::Signal(SignalKind::Question) => {
+                    // a question word opens a question only at the start of the text or a clause
+                    let at_start =
+                        first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
+                    if at_start && question_start.is_none() {
+                        question_start = Some(i);
+                    }
+                }
+                Class::Signal(kind) => {
+                    let slot = &mut found[kind as usize];
+                    if slot.is_none() {
+                        *slot = Some((i, i + len));
+                    }
+                }
+                Class::Insult => insults.push((i, i + len)),
+                Class::Staff => staff.push(i),
+                Class::QuestionMark => {
+                    first_q.get_or_insert(i);
                 }
             }
-            Class::Signal(kind) => {
-                let slot = &mut found[kind as usize];
-                if slot.is_none() {
-                    *slot = Some((i, i + len));
-                }
-            }
-            Class::Insult => insults.push((i, i + len)),
-            Class::Staff => staff.push(i),
-            Class::QuestionMark => {
-                first_q.get_or_insert(i);
-            }
-        });
+        }
         // abuse at staff: an insult or threat within three words of a person it is aimed at
         let aimed = |p: usize, s: usize, e: usize| p + 3 >= s && p < e + 3;
         if let Some(&(s, e)) = insults
@@ -803,13 +854,18 @@ impl SignalDetector {
 
 /// The words `s..e` joined by single spaces (`words[s..e].join(" ")`).
 fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
-    let len = (s..e).map(|j| norm.word(j).len() + 1).sum::<usize>();
+    let spans = norm.words.get(s..e).unwrap_or(&[]);
+    // the capacity from the spans' lengths, without slicing the text twice
+    let len = spans
+        .iter()
+        .map(|&(a, b)| (b - a) as usize + 1)
+        .sum::<usize>();
     let mut out = String::with_capacity(len.saturating_sub(1));
-    for j in s..e {
-        if j > s {
+    for (j, &(a, b)) in spans.iter().enumerate() {
+        if j > 0 {
             out.push(' ');
         }
-        out.push_str(norm.word(j));
+        out.push_str(norm.padded.get(a as usize..b as usize).unwrap_or(""));
     }
     out
 }
@@ -817,6 +873,8 @@ fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
 /// Reusable buffers of [`SignalDetector::detect_with`].
 #[derive(Debug, Default)]
 pub(crate) struct DetectScratch {
+    /// (word, class, length) of every pattern match, in the order `for_each_match` reports
+    matches: Vec<(usize, Class, usize)>,
     insults: Vec<(usize, usize)>,
     staff: Vec<usize>,
 }
