@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::features::{load_le, normalize_into, Normalized};
+use crate::features::{load_le, normalize_into, Normalized, WordHashes};
 
 /// The kinds of signal, with stable snake_case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -481,14 +481,10 @@ struct Word {
 }
 
 impl Word {
-    /// Taking the hash from [`normalize_into`] itself keeps the two from disagreeing on how
-    /// words are hashed (a phrase word normalises to itself; a unit test checks).
     fn new(text: &str) -> Word {
-        let mut norm = Normalized::default();
-        normalize_into(text, &mut norm);
         Word {
             text: text.into(),
-            hash: norm.hashes.first().map_or(0, |h| h.unigram),
+            hash: normalized_hashes(text).first().map_or(0, |h| h.unigram),
             head: load_le(text.as_bytes(), 0, text.len()),
         }
     }
@@ -506,6 +502,15 @@ impl Word {
             && load_le(padded, s, len) == self.head
             && (len <= 8 || padded.get(s + 8..e) == self.text.as_bytes().get(8..))
     }
+}
+
+/// The word hashes normalisation gives `text`, a phrase's words: taken from [`normalize_into`]
+/// itself, the two cannot disagree on how words are hashed (a phrase word normalises to
+/// itself; a unit test checks).
+fn normalized_hashes(text: &str) -> Vec<WordHashes> {
+    let mut norm = Normalized::default();
+    normalize_into(text, &mut norm);
+    norm.hashes
 }
 
 /// Whether a phrase list is a signal of its own or an ingredient of the abuse or question rule.
@@ -537,19 +542,22 @@ const PHRASES: [(Class, &[&str]); 10] = [
 #[derive(Debug, Clone)]
 struct Pattern {
     class: Class,
+    /// the order of the pattern's matches at one word: the patterns starting with an exact
+    /// word, then those starting with a prefix, each in phrase order
+    rank: u16,
     first: Tok,
     rest: Box<[Tok]>,
 }
 
 impl Pattern {
-    /// The pattern's length if its words after the first match at word `i + 1` on.
+    /// The pattern's length if it matches at word `i`, its first `known` words taken as read.
     #[inline(always)]
-    fn match_rest(&self, norm: &Normalized, i: usize) -> Option<usize> {
+    fn match_rest(&self, norm: &Normalized, i: usize, known: usize) -> Option<usize> {
         let len = self.rest.len() + 1;
         if i + len > norm.words.len() {
             return None;
         }
-        for (t, j) in self.rest.iter().zip(i + 1..) {
+        for (t, j) in self.rest.get(known - 1..)?.iter().zip(i + known..) {
             if !t.matches(norm, j) {
                 return None;
             }
@@ -558,12 +566,19 @@ impl Pattern {
     }
 }
 
+/// A pattern matching at a word: (word, rank, class, length).
+type Match = (usize, u16, Class, usize);
+
 /// Compiled phrase rules of all signals.
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
     /// patterns by their exact first word, under its unigram hash (which the text has already
-    /// computed for every word)
+    /// computed for every word); only those whose second word is not exact
     by_word: Table,
+    /// patterns starting with two exact words, under the bigram hash of the two (also already
+    /// computed): the commonest words start only such patterns ("i", "my", "for", "no"), and
+    /// keyed by one word they cost a look-up and a comparison per pattern at every occurrence
+    by_pair: Table,
     /// patterns by the first three bytes of their first word's prefix
     by_prefix: Table,
 }
@@ -580,7 +595,7 @@ impl Default for SignalDetector {
 struct Table {
     /// one bit per value of a hash's top [`FILTER_BITS`] bits, set for the keys present: most
     /// words start no pattern, and stop at one bit test
-    filter: Box<[u64; 1 << (FILTER_BITS - 6)]>,
+    filter: [u64; 1 << (FILTER_BITS - 6)],
     /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
     slots: Box<[Slot; 1 << SLOT_BITS]>,
     /// the runs, each in pattern order (the order in which matches are reported)
@@ -604,7 +619,7 @@ impl Table {
     /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
     fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
         assert!(entries.len() <= MAX_KEYS, "{} table keys", entries.len());
-        let mut filter = Box::new([0u64; 1 << (FILTER_BITS - 6)]);
+        let mut filter = [0u64; 1 << (FILTER_BITS - 6)];
         let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
         for (hash, key, run) in entries {
@@ -680,72 +695,106 @@ const PREFIX_KEY_LEN: usize = 3;
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
-        let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
-        let mut by_prefix: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
-        for (class, phrases) in PHRASES {
-            for phrase in phrases {
+        let mut patterns: Vec<Pattern> = PHRASES
+            .iter()
+            .flat_map(|&(class, phrases)| phrases.iter().map(move |p| (class, p)))
+            .map(|(class, phrase)| {
                 let mut toks = phrase.split(' ').map(Tok::parse);
                 let first = toks.next().unwrap_or(Tok::Any);
-                let (list, hash, key) = match &first {
-                    Tok::Exact(w) => (&mut by_word, w.hash, w.hash as u32),
-                    Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN => {
-                        let (hash, key) = prefix_key(p.as_bytes(), 0);
-                        (&mut by_prefix, hash, key)
-                    }
+                if !matches!(&first, Tok::Exact(_))
+                    && !matches!(&first, Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN)
+                {
                     // checking these at every word would cost every word
-                    Tok::Prefix(_) | Tok::Any => {
-                        panic!("{phrase:?} starts with `_` or a prefix of under three bytes")
-                    }
-                };
-                let pattern = Pattern {
+                    panic!("{phrase:?} starts with `_` or a prefix of under three bytes");
+                }
+                Pattern {
                     class,
+                    rank: 0,
                     first,
                     rest: toks.collect(),
-                };
-                match list.iter_mut().find(|(_, k, _)| *k == key) {
-                    Some((_, _, run)) => run.push(pattern),
-                    None => list.push((hash, key, vec![pattern])),
                 }
+            })
+            .collect();
+        patterns.sort_by_key(|p| matches!(p.first, Tok::Prefix(_)));
+        // per table, (hash, key, run) entries
+        let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
+        let (mut by_pair, mut by_prefix) = (Vec::new(), Vec::new());
+        for (rank, mut pattern) in patterns.into_iter().enumerate() {
+            pattern.rank = rank as u16;
+            let (list, hash, key) = match (&pattern.first, pattern.rest.first()) {
+                (Tok::Exact(a), Some(Tok::Exact(b))) => {
+                    let pair = normalized_hashes(&format!("{} {}", a.text, b.text));
+                    let hash = pair.get(1).map_or(0, |h| h.bigram);
+                    (&mut by_pair, hash, hash as u32)
+                }
+                (Tok::Exact(w), _) => (&mut by_word, w.hash, w.hash as u32),
+                (Tok::Prefix(p), _) => {
+                    let (hash, key) = prefix_key(p.as_bytes(), 0);
+                    (&mut by_prefix, hash, key)
+                }
+                (Tok::Any, _) => unreachable!("refused above"),
+            };
+            match list.iter_mut().find(|(_, k, _)| *k == key) {
+                Some((_, _, run)) => run.push(pattern),
+                None => list.push((hash, key, vec![pattern])),
             }
         }
         SignalDetector {
             by_word: Table::new(by_word),
+            by_pair: Table::new(by_pair),
             by_prefix: Table::new(by_prefix),
         }
     }
 
-    /// Calls `f(i, class, len)` for every pattern matching at word `i`, by word; at a word, the
-    /// patterns starting with an exact word, then those starting with a prefix, each in
-    /// pattern order.
+    /// Appends the patterns matching at each word to `out`, by word, at a word by rank.
     #[inline]
-    fn for_each_match(&self, norm: &Normalized, mut f: impl FnMut(usize, Class, usize)) {
+    fn find_matches(&self, norm: &Normalized, out: &mut Vec<Match>) {
         let padded = norm.padded.as_bytes();
         for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            // the bigram of this word and the next
+            let pair = norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
             let prefix = prefix_key(padded, s as usize);
-            if self.by_word.may_hold(h.unigram) || self.by_prefix.may_hold(prefix.0) {
-                self.matches_at(norm, i, h.unigram, prefix, &mut f);
+            if self.by_word.may_hold(h.unigram)
+                || self.by_pair.may_hold(pair)
+                || self.by_prefix.may_hold(prefix.0)
+            {
+                self.matches_at(norm, i, h.unigram, pair, prefix, out);
             }
         }
+        // a word's runs come from three tables; a word rarely has more than one match
+        out.sort_by_key(|&(i, rank, _, _)| (i, rank));
     }
 
-    /// [`SignalDetector::for_each_match`] at word `i`, whose unigram hash and prefix key are
-    /// given. Out of line: the loop over the words, which mostly finds nothing, stays small
-    /// enough to keep its values in registers.
+    /// [`SignalDetector::find_matches`] at word `i`, whose unigram hash, bigram hash with the
+    /// next word and prefix key are given. Out of line: the loop over the words, which mostly
+    /// finds nothing, stays small enough to keep its values in registers.
     #[inline(never)]
     fn matches_at(
         &self,
         norm: &Normalized,
         i: usize,
         unigram: u64,
+        pair: u64,
         (hash, key): (u64, u32),
-        f: &mut impl FnMut(usize, Class, usize),
+        out: &mut Vec<Match>,
     ) {
+        // the patterns of a run share their first word (or two): compare them once
         let run = self.by_word.get(unigram, unigram as u32);
-        // the patterns of a run share their first word: compare it once
         if run.first().is_some_and(|p| p.first.matches(norm, i)) {
             for p in run {
-                if let Some(len) = p.match_rest(norm, i) {
-                    f(i, p.class, len);
+                if let Some(len) = p.match_rest(norm, i, 1) {
+                    out.push((i, p.rank, p.class, len));
+                }
+            }
+        }
+        let run = self.by_pair.get(pair, pair as u32);
+        let pair_matches = |p: &Pattern| {
+            p.first.matches(norm, i) && p.rest.first().is_some_and(|t| t.matches(norm, i + 1))
+        };
+        if run.first().is_some_and(pair_matches) {
+            for p in run {
+                if let Some(len) = p.match_rest(norm, i, 2) {
+                    out.push((i, p.rank, p.class, len));
                 }
             }
         }
@@ -753,8 +802,8 @@ impl SignalDetector {
             if !p.first.matches(norm, i) {
                 continue;
             }
-            if let Some(len) = p.match_rest(norm, i) {
-                f(i, p.class, len);
+            if let Some(len) = p.match_rest(norm, i, 1) {
+                out.push((i, p.rank, p.class, len));
             }
         }
     }
@@ -781,7 +830,7 @@ impl SignalDetector {
         } = scratch;
         // collected first, so that the loop over the words keeps its registers to itself
         matches.clear();
-        self.for_each_match(norm, |i, class, len| matches.push((i, class, len)));
+        self.find_matches(norm, matches);
         insults.clear();
         staff.clear();
         let mut question_start: Option<usize> = None;
@@ -790,7 +839,7 @@ impl SignalDetector {
             .find(|&i| !word(i).starts_with(b"@"))
             .unwrap_or(n_words);
         let mut first_q = None;
-        for &(i, class, len) in matches.iter() {
+        for &(i, _, class, len) in matches.iter() {
             match class {
                 Class::Signal(SignalKind::Question) => {
                     // a question word opens a question only at the start of the text or a clause
@@ -873,8 +922,7 @@ fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
 /// Reusable buffers of [`SignalDetector::detect_with`].
 #[derive(Debug, Default)]
 pub(crate) struct DetectScratch {
-    /// (word, class, length) of every pattern match, in the order `for_each_match` reports
-    matches: Vec<(usize, Class, usize)>,
+    matches: Vec<Match>,
     insults: Vec<(usize, usize)>,
     staff: Vec<usize>,
 }
@@ -895,8 +943,10 @@ mod tests {
     /// The matches of the tables.
     fn matches(detector: &SignalDetector, norm: &Normalized) -> Vec<(usize, Class, usize)> {
         let mut out = Vec::new();
-        detector.for_each_match(norm, |i, class, len| out.push((i, class, len)));
-        out
+        detector.find_matches(norm, &mut out);
+        out.into_iter()
+            .map(|(i, _, class, len)| (i, class, len))
+            .collect()
     }
 
     /// What the tables must find: every phrase tried at every word, by its text alone.
