@@ -593,9 +593,10 @@ impl Default for SignalDetector {
 /// sizes are constants so that the probes index with shifts of constants and no bounds checks.
 #[derive(Debug, Clone)]
 struct Table {
-    /// one bit per value of a hash's top [`FILTER_BITS`] bits, set for the keys present: most
-    /// words start no pattern, and stop at one bit test
-    filter: [u64; 1 << (FILTER_BITS - 6)],
+    /// one bit per key present, in the word picked by the hash's top [`FILTER_WORD_BITS`] bits
+    /// at the place of its low six bits (the shift count x86 takes as is): most words start
+    /// no pattern, and stop at one bit test
+    filter: [u64; 1 << FILTER_WORD_BITS],
     /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
     slots: Box<[Slot; 1 << SLOT_BITS]>,
     /// the runs, each in pattern order (the order in which matches are reported)
@@ -606,7 +607,7 @@ struct Table {
 const SLOT_BITS: u32 = 10;
 const MAX_KEYS: usize = 1 << (SLOT_BITS - 2);
 /// With [`MAX_KEYS`] keys, at most one bit in 64 set: few words get past the filter in vain.
-const FILTER_BITS: u32 = 14;
+const FILTER_WORD_BITS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
@@ -619,7 +620,7 @@ impl Table {
     /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
     fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
         assert!(entries.len() <= MAX_KEYS, "{} table keys", entries.len());
-        let mut filter = [0u64; 1 << (FILTER_BITS - 6)];
+        let mut filter = [0u64; 1 << FILTER_WORD_BITS];
         let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
         for (hash, key, run) in entries {
@@ -649,8 +650,7 @@ impl Table {
     /// The filter word and bit of `hash`.
     #[inline(always)]
     fn filter_bit(hash: u64) -> (usize, u64) {
-        let bits = hash >> (64 - FILTER_BITS);
-        ((bits >> 6) as usize, 1 << (bits & 63))
+        ((hash >> (64 - FILTER_WORD_BITS)) as usize, 1 << (hash & 63))
     }
 
     /// Whether `hash` may be filed: if not, nothing is.
