@@ -2,10 +2,10 @@
 //!
 //! Phrase rules over the normalised words (lowercase, digits folded to `0`, @handles to
 //! `@user`). A pattern is a word sequence; `word*` matches any word starting with `word`,
-//! `_` matches any one word; a pattern starts with a word or a prefix of three bytes or more.
-//! Patterns are indexed by their first word's unigram hash, which normalisation has already
-//! computed, and by their first prefix's first three bytes, so detection costs two table
-//! probes per word and few comparisons.
+//! `_` matches any one word; a pattern starts with a word or a prefix of four bytes or more.
+//! Patterns are indexed by the unigram hash of their first word or the bigram hash of their
+//! first two (both computed by normalisation already), or by their first prefix's first four
+//! bytes; bit filters in front of the tables turn most words away with two bit tests.
 
 use serde::Serialize;
 
@@ -572,6 +572,9 @@ type Match = (usize, u16, Class, usize);
 /// Compiled phrase rules of all signals.
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
+    /// the unigram hashes of the exact first words of `by_word` and `by_pair`: the one test
+    /// most words get
+    first_words: Filter,
     /// patterns by their exact first word, under its unigram hash (which the text has already
     /// computed for every word); only those whose second word is not exact
     by_word: Table,
@@ -579,7 +582,7 @@ pub struct SignalDetector {
     /// computed): the commonest words start only such patterns ("i", "my", "for", "no"), and
     /// keyed by one word they cost a look-up and a comparison per pattern at every occurrence
     by_pair: Table,
-    /// patterns by the first three bytes of their first word's prefix
+    /// patterns by the first [`PREFIX_KEY_LEN`] bytes of their first word's prefix
     by_prefix: Table,
 }
 
@@ -589,14 +592,44 @@ impl Default for SignalDetector {
     }
 }
 
+/// A set of hashes that may answer "no" for sure: one bit per hash present, in the word picked
+/// by the hash's top [`FILTER_WORD_BITS`] bits at the place of its low six bits (the shift
+/// count x86 takes as is). Most words start no pattern, and stop at one bit test.
+#[derive(Debug, Clone)]
+struct Filter([u64; 1 << FILTER_WORD_BITS]);
+
+/// With [`MAX_KEYS`] hashes, at most one bit in 64 set: few words get past in vain.
+const FILTER_WORD_BITS: u32 = 8;
+
+impl Filter {
+    fn new(hashes: impl IntoIterator<Item = u64>) -> Filter {
+        let mut filter = Filter([0; 1 << FILTER_WORD_BITS]);
+        for hash in hashes {
+            let (word, bit) = Filter::bit(hash);
+            filter.0[word] |= bit;
+        }
+        filter
+    }
+
+    #[inline(always)]
+    fn bit(hash: u64) -> (usize, u64) {
+        ((hash >> (64 - FILTER_WORD_BITS)) as usize, 1 << (hash & 63))
+    }
+
+    /// Whether `hash` may be in the set: if not, it is not.
+    #[inline(always)]
+    fn may_hold(&self, hash: u64) -> bool {
+        let (word, bit) = Filter::bit(hash);
+        self.0[word] & bit != 0
+    }
+}
+
 /// A flat open-addressing table (linear probing) from a 32-bit key to a run of patterns. Its
 /// sizes are constants so that the probes index with shifts of constants and no bounds checks.
 #[derive(Debug, Clone)]
 struct Table {
-    /// one bit per key present, in the word picked by the hash's top [`FILTER_WORD_BITS`] bits
-    /// at the place of its low six bits (the shift count x86 takes as is): most words start
-    /// no pattern, and stop at one bit test
-    filter: [u64; 1 << FILTER_WORD_BITS],
+    /// the hashes of the keys
+    filter: Filter,
     /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
     slots: Box<[Slot; 1 << SLOT_BITS]>,
     /// the runs, each in pattern order (the order in which matches are reported)
@@ -606,8 +639,6 @@ struct Table {
 /// Room for [`MAX_KEYS`] keys, a quarter full, so that a hit rarely probes a second slot.
 const SLOT_BITS: u32 = 10;
 const MAX_KEYS: usize = 1 << (SLOT_BITS - 2);
-/// With [`MAX_KEYS`] keys, at most one bit in 64 set: few words get past the filter in vain.
-const FILTER_WORD_BITS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
@@ -620,12 +651,10 @@ impl Table {
     /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
     fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
         assert!(entries.len() <= MAX_KEYS, "{} table keys", entries.len());
-        let mut filter = [0u64; 1 << FILTER_WORD_BITS];
+        let filter = Filter::new(entries.iter().map(|&(hash, _, _)| hash));
         let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
         for (hash, key, run) in entries {
-            let (word, bit) = Table::filter_bit(hash);
-            filter[word] |= bit;
             let mut at = (hash >> (64 - SLOT_BITS)) as usize;
             // an empty slot has an empty run
             while slots[at].start != slots[at].end {
@@ -647,17 +676,10 @@ impl Table {
         }
     }
 
-    /// The filter word and bit of `hash`.
-    #[inline(always)]
-    fn filter_bit(hash: u64) -> (usize, u64) {
-        ((hash >> (64 - FILTER_WORD_BITS)) as usize, 1 << (hash & 63))
-    }
-
     /// Whether `hash` may be filed: if not, nothing is.
     #[inline(always)]
     fn may_hold(&self, hash: u64) -> bool {
-        let (word, bit) = Table::filter_bit(hash);
-        self.filter[word] & bit != 0
+        self.filter.may_hold(hash)
     }
 
     /// The patterns filed under `key` (empty if none).
@@ -681,7 +703,7 @@ impl Table {
     }
 }
 
-/// The first three bytes of the word at `at` in `padded` (with whatever follows a shorter
+/// The first [`PREFIX_KEY_LEN`] bytes of the word at `at` in `padded` (with whatever follows a shorter
 /// word: it can only fail the prefix check that a candidate gets anyway) and the hash that
 /// places them in [`SignalDetector::by_prefix`].
 #[inline]
@@ -690,8 +712,10 @@ fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
     (u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15), key)
 }
 
-/// Prefix patterns are filed by this many leading bytes, so their prefixes must be as long.
-const PREFIX_KEY_LEN: usize = 3;
+/// Prefix patterns are filed by this many leading bytes, so their prefixes must be as long:
+/// the shortest are four bytes ("burn*", "jerk*"), and three would let common words ("can",
+/// "com") through to the patterns of longer prefixes ("cancel*", "compensat*").
+const PREFIX_KEY_LEN: usize = 4;
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
@@ -705,7 +729,7 @@ impl SignalDetector {
                     && !matches!(&first, Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN)
                 {
                     // checking these at every word would cost every word
-                    panic!("{phrase:?} starts with `_` or a prefix of under three bytes");
+                    panic!("{phrase:?} starts with `_` or a prefix shorter than {PREFIX_KEY_LEN}");
                 }
                 Pattern {
                     class,
@@ -718,7 +742,7 @@ impl SignalDetector {
         patterns.sort_by_key(|p| matches!(p.first, Tok::Prefix(_)));
         // per table, (hash, key, run) entries
         let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
-        let (mut by_pair, mut by_prefix) = (Vec::new(), Vec::new());
+        let (mut by_pair, mut by_prefix, mut first_words) = (Vec::new(), Vec::new(), Vec::new());
         for (rank, mut pattern) in patterns.into_iter().enumerate() {
             pattern.rank = rank as u16;
             let (list, hash, key) = match (&pattern.first, pattern.rest.first()) {
@@ -734,12 +758,16 @@ impl SignalDetector {
                 }
                 (Tok::Any, _) => unreachable!("refused above"),
             };
+            if let Tok::Exact(w) = &pattern.first {
+                first_words.push(w.hash);
+            }
             match list.iter_mut().find(|(_, k, _)| *k == key) {
                 Some((_, _, run)) => run.push(pattern),
                 None => list.push((hash, key, vec![pattern])),
             }
         }
         SignalDetector {
+            first_words: Filter::new(first_words),
             by_word: Table::new(by_word),
             by_pair: Table::new(by_pair),
             by_prefix: Table::new(by_prefix),
@@ -752,12 +780,12 @@ impl SignalDetector {
         let padded = norm.padded.as_bytes();
         for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
             // the bigram of this word and the next
-            let pair = norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
+            let pair = || norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
             let prefix = prefix_key(padded, s as usize);
-            if self.by_word.may_hold(h.unigram)
-                || self.by_pair.may_hold(pair)
-                || self.by_prefix.may_hold(prefix.0)
-            {
+            let first_word = self.first_words.may_hold(h.unigram)
+                && (self.by_word.may_hold(h.unigram) || self.by_pair.may_hold(pair()));
+            if first_word || self.by_prefix.may_hold(prefix.0) {
+                let pair = pair();
                 self.matches_at(norm, i, h.unigram, pair, prefix, out);
             }
         }
