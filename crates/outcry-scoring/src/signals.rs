@@ -790,7 +790,10 @@ impl SignalDetector {
             }
         }
         // a word's runs come from three tables; a word rarely has more than one match
-        out.sort_by_key(|&(i, rank, _, _)| (i, rank));
+        let order = |&(i, rank, _, _): &Match| (i, rank);
+        if !out.is_sorted_by_key(order) {
+            out.sort_by_key(order);
+        }
     }
 
     /// [`SignalDetector::find_matches`] at word `i`, whose unigram hash, bigram hash with the
@@ -916,9 +919,16 @@ impl SignalDetector {
         } else if let Some(s) = question_start {
             found[SignalKind::Question as usize] = Some((s, (s + 6).min(n_words)));
         }
-        let mut out = Vec::with_capacity(found.iter().flatten().count());
-        for kind in SignalKind::ALL {
-            if let Some((s, e)) = found[kind as usize] {
+        // most texts have no signal: visit the kinds found, not all eight
+        let mut kinds = found
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (k, f)| m | u32::from(f.is_some()) << k);
+        let mut out = Vec::with_capacity(kinds.count_ones() as usize);
+        while kinds != 0 {
+            let k = kinds.trailing_zeros() as usize;
+            kinds &= kinds - 1;
+            if let (Some(&kind), Some((s, e))) = (SignalKind::ALL.get(k), found[k]) {
                 out.push(Signal {
                     kind,
                     evidence: evidence(norm, s, e),
