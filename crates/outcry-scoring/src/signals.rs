@@ -545,24 +545,29 @@ struct Pattern {
     /// the order of the pattern's matches at one word: the patterns starting with an exact
     /// word, then those starting with a prefix, each in phrase order
     rank: u16,
-    first: Tok,
-    rest: Box<[Tok]>,
+    toks: Box<[Tok]>,
 }
 
 impl Pattern {
-    /// The pattern's length if it matches at word `i`, its first `known` words taken as read.
+    /// Whether the words from `i + from` on match the tokens from `from` to `to`.
     #[inline(always)]
-    fn match_rest(&self, norm: &Normalized, i: usize, known: usize) -> Option<usize> {
-        let len = self.rest.len() + 1;
-        if i + len > norm.words.len() {
-            return None;
-        }
-        for (t, j) in self.rest.get(known - 1..)?.iter().zip(i + known..) {
+    fn toks_match(&self, norm: &Normalized, i: usize, from: usize, to: usize) -> bool {
+        let Some(toks) = self.toks.get(from..to) else {
+            return false;
+        };
+        for (t, j) in toks.iter().zip(i + from..) {
             if !t.matches(norm, j) {
-                return None;
+                return false;
             }
         }
-        Some(len)
+        true
+    }
+
+    /// The pattern's length if it matches at word `i`, its first `known` words taken as read.
+    #[inline(always)]
+    fn match_len(&self, norm: &Normalized, i: usize, known: usize) -> Option<usize> {
+        let len = self.toks.len();
+        (i + len <= norm.words.len() && self.toks_match(norm, i, known, len)).then_some(len)
     }
 }
 
@@ -682,12 +687,10 @@ impl Table {
         self.filter.may_hold(hash)
     }
 
-    /// The patterns filed under `key` (empty if none).
+    /// The patterns filed under `key` (empty if none); [`Table::may_hold`] turns most keys
+    /// away more cheaply.
     #[inline(always)]
     fn get(&self, hash: u64, key: u32) -> &[Pattern] {
-        if !self.may_hold(hash) {
-            return &[];
-        }
         let mut at = (hash >> (64 - SLOT_BITS)) as usize;
         loop {
             let slot = self.slots[at];
@@ -701,11 +704,37 @@ impl Table {
             at = (at + 1) % self.slots.len();
         }
     }
+
+    /// Appends to `out` the matches at word `i` of the patterns filed under `key`, which share
+    /// their first `shared` words. Out of line: the loop over the words, which mostly finds
+    /// nothing, stays small enough to keep its values in registers.
+    #[inline(never)]
+    fn push_matches(
+        &self,
+        (hash, key): (u64, u32),
+        shared: usize,
+        norm: &Normalized,
+        i: usize,
+        out: &mut Vec<Match>,
+    ) {
+        let run = self.get(hash, key);
+        // compared once for the run
+        if !run
+            .first()
+            .is_some_and(|p| p.toks_match(norm, i, 0, shared))
+        {
+            return;
+        }
+        for p in run {
+            if let Some(len) = p.match_len(norm, i, shared) {
+                out.push((i, p.rank, p.class, len));
+            }
+        }
+    }
 }
 
-/// The first [`PREFIX_KEY_LEN`] bytes of the word at `at` in `padded` (with whatever follows a shorter
-/// word: it can only fail the prefix check that a candidate gets anyway) and the hash that
-/// places them in [`SignalDetector::by_prefix`].
+/// The first [`PREFIX_KEY_LEN`] bytes of the word at `at` in `padded` (which has as many) and
+/// the hash that places them in [`SignalDetector::by_prefix`].
 #[inline]
 fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
     let key = load_le(padded, at, PREFIX_KEY_LEN) as u32;
@@ -723,10 +752,9 @@ impl SignalDetector {
             .iter()
             .flat_map(|&(class, phrases)| phrases.iter().map(move |p| (class, p)))
             .map(|(class, phrase)| {
-                let mut toks = phrase.split(' ').map(Tok::parse);
-                let first = toks.next().unwrap_or(Tok::Any);
-                if !matches!(&first, Tok::Exact(_))
-                    && !matches!(&first, Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN)
+                let toks: Box<[Tok]> = phrase.split(' ').map(Tok::parse).collect();
+                if !matches!(&toks[0], Tok::Exact(_))
+                    && !matches!(&toks[0], Tok::Prefix(p) if p.len() >= PREFIX_KEY_LEN)
                 {
                     // checking these at every word would cost every word
                     panic!("{phrase:?} starts with `_` or a prefix shorter than {PREFIX_KEY_LEN}");
@@ -734,18 +762,17 @@ impl SignalDetector {
                 Pattern {
                     class,
                     rank: 0,
-                    first,
-                    rest: toks.collect(),
+                    toks,
                 }
             })
             .collect();
-        patterns.sort_by_key(|p| matches!(p.first, Tok::Prefix(_)));
+        patterns.sort_by_key(|p| matches!(p.toks[0], Tok::Prefix(_)));
         // per table, (hash, key, run) entries
         let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
         let (mut by_pair, mut by_prefix, mut first_words) = (Vec::new(), Vec::new(), Vec::new());
         for (rank, mut pattern) in patterns.into_iter().enumerate() {
             pattern.rank = rank as u16;
-            let (list, hash, key) = match (&pattern.first, pattern.rest.first()) {
+            let (list, hash, key) = match (&pattern.toks[0], pattern.toks.get(1)) {
                 (Tok::Exact(a), Some(Tok::Exact(b))) => {
                     let pair = normalized_hashes(&format!("{} {}", a.text, b.text));
                     let hash = pair.get(1).map_or(0, |h| h.bigram);
@@ -758,7 +785,7 @@ impl SignalDetector {
                 }
                 (Tok::Any, _) => unreachable!("refused above"),
             };
-            if let Tok::Exact(w) = &pattern.first {
+            if let Tok::Exact(w) = &pattern.toks[0] {
                 first_words.push(w.hash);
             }
             match list.iter_mut().find(|(_, k, _)| *k == key) {
@@ -778,64 +805,31 @@ impl SignalDetector {
     #[inline]
     fn find_matches(&self, norm: &Normalized, out: &mut Vec<Match>) {
         let padded = norm.padded.as_bytes();
-        for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
-            // the bigram of this word and the next
-            let pair = || norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
-            let prefix = prefix_key(padded, s as usize);
-            let first_word = self.first_words.may_hold(h.unigram)
-                && (self.by_word.may_hold(h.unigram) || self.by_pair.may_hold(pair()));
-            if first_word || self.by_prefix.may_hold(prefix.0) {
-                let pair = pair();
-                self.matches_at(norm, i, h.unigram, pair, prefix, out);
+        for (i, (&(s, e), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            if self.first_words.may_hold(h.unigram) {
+                if self.by_word.may_hold(h.unigram) {
+                    let key = (h.unigram, h.unigram as u32);
+                    self.by_word.push_matches(key, 1, norm, i, out);
+                }
+                // the bigram of this word and the next
+                let pair = norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
+                if self.by_pair.may_hold(pair) {
+                    self.by_pair
+                        .push_matches((pair, pair as u32), 2, norm, i, out);
+                }
+            }
+            // a shorter word has no prefix key, which is the dearer test
+            if e >= s + PREFIX_KEY_LEN as u32 {
+                let prefix = prefix_key(padded, s as usize);
+                if self.by_prefix.may_hold(prefix.0) {
+                    self.by_prefix.push_matches(prefix, 0, norm, i, out);
+                }
             }
         }
         // a word's runs come from three tables; a word rarely has more than one match
         let order = |&(i, rank, _, _): &Match| (i, rank);
         if !out.is_sorted_by_key(order) {
             out.sort_by_key(order);
-        }
-    }
-
-    /// [`SignalDetector::find_matches`] at word `i`, whose unigram hash, bigram hash with the
-    /// next word and prefix key are given. Out of line: the loop over the words, which mostly
-    /// finds nothing, stays small enough to keep its values in registers.
-    #[inline(never)]
-    fn matches_at(
-        &self,
-        norm: &Normalized,
-        i: usize,
-        unigram: u64,
-        pair: u64,
-        (hash, key): (u64, u32),
-        out: &mut Vec<Match>,
-    ) {
-        // the patterns of a run share their first word (or two): compare them once
-        let run = self.by_word.get(unigram, unigram as u32);
-        if run.first().is_some_and(|p| p.first.matches(norm, i)) {
-            for p in run {
-                if let Some(len) = p.match_rest(norm, i, 1) {
-                    out.push((i, p.rank, p.class, len));
-                }
-            }
-        }
-        let run = self.by_pair.get(pair, pair as u32);
-        let pair_matches = |p: &Pattern| {
-            p.first.matches(norm, i) && p.rest.first().is_some_and(|t| t.matches(norm, i + 1))
-        };
-        if run.first().is_some_and(pair_matches) {
-            for p in run {
-                if let Some(len) = p.match_rest(norm, i, 2) {
-                    out.push((i, p.rank, p.class, len));
-                }
-            }
-        }
-        for p in self.by_prefix.get(hash, key) {
-            if !p.first.matches(norm, i) {
-                continue;
-            }
-            if let Some(len) = p.match_rest(norm, i, 1) {
-                out.push((i, p.rank, p.class, len));
-            }
         }
     }
 
