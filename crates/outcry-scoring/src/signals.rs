@@ -659,7 +659,9 @@ impl Table {
         let filter = Filter::new(entries.iter().map(|&(hash, _, _)| hash));
         let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
-        for (hash, key, run) in entries {
+        // last first: the lists end with the commonest words (staff and question words, '?'),
+        // which so take their first slot and cost one probe
+        for (hash, key, run) in entries.into_iter().rev() {
             let mut at = (hash >> (64 - SLOT_BITS)) as usize;
             // an empty slot has an empty run
             while slots[at].start != slots[at].end {
@@ -859,21 +861,23 @@ impl SignalDetector {
         insults.clear();
         staff.clear();
         let mut question_start: Option<usize> = None;
-        // index of the first word that is not an @handle (n_words if none)
-        let first_plain = (0..n_words)
-            .find(|&i| !word(i).starts_with(b"@"))
-            .unwrap_or(n_words);
+        // index of the first word that is not an @handle (n_words if none), when needed
+        let mut first_plain = None;
         let mut first_q = None;
         for &(i, _, class, len) in matches.iter() {
             match class {
-                Class::Signal(SignalKind::Question) => {
+                Class::Signal(SignalKind::Question) if question_start.is_none() => {
+                    let first_plain = *first_plain.get_or_insert_with(|| {
+                        (0..n_words)
+                            .find(|&i| !word(i).starts_with(b"@"))
+                            .unwrap_or(n_words)
+                    });
                     // a question word opens a question only at the start of the text or a clause
-                    let at_start =
-                        first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
-                    if at_start && question_start.is_none() {
+                    if first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!")) {
                         question_start = Some(i);
                     }
                 }
+                Class::Signal(SignalKind::Question) => {}
                 Class::Signal(kind) => {
                     let slot = &mut found[kind as usize];
                     if slot.is_none() {
