@@ -1087,7 +1087,7 @@ mod tests {
             words in proptest::collection::vec(
                 proptest::prop_oneof![
                     4 => proptest::sample::select(vocabulary()),
-                    1 => "[a-z0-9'?!@ ]{1,6}",
+                    1 => "[a-z0-9'?!@ ,.]{1,6}",
                 ],
                 0..30,
             )
