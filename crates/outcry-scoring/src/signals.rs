@@ -5,7 +5,7 @@
 //! `_` matches any one word; a pattern starts with a word or a prefix of four bytes or more.
 //! Patterns are indexed by the unigram hash of their first word or the bigram hash of their
 //! first two (both computed by normalisation already), or by their first prefix's first four
-//! bytes; bit filters in front of the tables turn most words away with two bit tests.
+//! bytes; a filter in front of each table turns most words away with a byte load.
 
 use serde::Serialize;
 
@@ -577,9 +577,6 @@ type Match = (usize, u16, Class, usize);
 /// Compiled phrase rules of all signals.
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
-    /// the unigram hashes of the exact first words of `by_word` and `by_pair`: the one test
-    /// most words get
-    first_words: Filter,
     /// patterns by their exact first word, under its unigram hash (which the text has already
     /// computed for every word); only those whose second word is not exact
     by_word: Table,
@@ -597,35 +594,29 @@ impl Default for SignalDetector {
     }
 }
 
-/// A set of hashes that may answer "no" for sure: one bit per hash present, in the word picked
-/// by the hash's top [`FILTER_WORD_BITS`] bits at the place of its low six bits (the shift
-/// count x86 takes as is). Most words start no pattern, and stop at one bit test.
+/// A set of hashes that may answer "no" for sure: a flag per value of a hash's top
+/// [`FILTER_BITS`] bits, set for the hashes present. Most words start no pattern, and stop at
+/// the filters.
 #[derive(Debug, Clone)]
-struct Filter([u64; 1 << FILTER_WORD_BITS]);
+struct Filter(Box<[bool; 1 << FILTER_BITS]>);
 
-/// With [`MAX_KEYS`] hashes, at most one bit in 64 set: few words get past in vain.
-const FILTER_WORD_BITS: u32 = 8;
+/// With at most [`MAX_KEYS`] hashes, under 2% of the flags are set: few words get past in
+/// vain. Bytes rather than bits: a flag takes one load and no shifts.
+const FILTER_BITS: u32 = 14;
 
 impl Filter {
     fn new(hashes: impl IntoIterator<Item = u64>) -> Filter {
-        let mut filter = Filter([0; 1 << FILTER_WORD_BITS]);
+        let mut filter = Filter(Box::new([false; 1 << FILTER_BITS]));
         for hash in hashes {
-            let (word, bit) = Filter::bit(hash);
-            filter.0[word] |= bit;
+            filter.0[(hash >> (64 - FILTER_BITS)) as usize] = true;
         }
         filter
-    }
-
-    #[inline(always)]
-    fn bit(hash: u64) -> (usize, u64) {
-        ((hash >> (64 - FILTER_WORD_BITS)) as usize, 1 << (hash & 63))
     }
 
     /// Whether `hash` may be in the set: if not, it is not.
     #[inline(always)]
     fn may_hold(&self, hash: u64) -> bool {
-        let (word, bit) = Filter::bit(hash);
-        self.0[word] & bit != 0
+        self.0[(hash >> (64 - FILTER_BITS)) as usize]
     }
 }
 
@@ -633,7 +624,7 @@ impl Filter {
 /// sizes are constants so that the probes index with shifts of constants and no bounds checks.
 #[derive(Debug, Clone)]
 struct Table {
-    /// the hashes of the keys
+    /// of the keys' hashes
     filter: Filter,
     /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
     slots: Box<[Slot; 1 << SLOT_BITS]>,
@@ -708,9 +699,8 @@ impl Table {
     }
 
     /// Appends to `out` the matches at word `i` of the patterns filed under `key`, which share
-    /// their first `shared` words. Out of line: the loop over the words, which mostly finds
-    /// nothing, stays small enough to keep its values in registers.
-    #[inline(never)]
+    /// their first `shared` words.
+    #[inline(always)]
     fn push_matches(
         &self,
         (hash, key): (u64, u32),
@@ -735,18 +725,22 @@ impl Table {
     }
 }
 
-/// The first [`PREFIX_KEY_LEN`] bytes of the word at `at` in `padded` (which has as many) and
-/// the hash that places them in [`SignalDetector::by_prefix`].
+/// The [`PREFIX_KEY_LEN`] bytes at `at` in `padded`, where a word starts (with what follows a
+/// shorter word, or 0 at the very end: either way no prefix's key, as prefixes are as long),
+/// and the hash that places them in [`SignalDetector::by_prefix`].
 #[inline]
 fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
-    let key = load_le(padded, at, PREFIX_KEY_LEN) as u32;
+    let key = padded
+        .get(at..at + PREFIX_KEY_LEN)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u32::from_le_bytes);
     (u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15), key)
 }
 
 /// Prefix patterns are filed by this many leading bytes, so their prefixes must be as long:
 /// the shortest are four bytes ("burn*", "jerk*"), and three would let common words ("can",
 /// "com") through to the patterns of longer prefixes ("cancel*", "compensat*").
-const PREFIX_KEY_LEN: usize = 4;
+const PREFIX_KEY_LEN: usize = size_of::<u32>();
 
 impl SignalDetector {
     pub fn new() -> SignalDetector {
@@ -771,7 +765,7 @@ impl SignalDetector {
         patterns.sort_by_key(|p| matches!(p.toks[0], Tok::Prefix(_)));
         // per table, (hash, key, run) entries
         let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
-        let (mut by_pair, mut by_prefix, mut first_words) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut by_pair, mut by_prefix) = (Vec::new(), Vec::new());
         for (rank, mut pattern) in patterns.into_iter().enumerate() {
             pattern.rank = rank as u16;
             let (list, hash, key) = match (&pattern.toks[0], pattern.toks.get(1)) {
@@ -787,16 +781,12 @@ impl SignalDetector {
                 }
                 (Tok::Any, _) => unreachable!("refused above"),
             };
-            if let Tok::Exact(w) = &pattern.toks[0] {
-                first_words.push(w.hash);
-            }
             match list.iter_mut().find(|(_, k, _)| *k == key) {
                 Some((_, _, run)) => run.push(pattern),
                 None => list.push((hash, key, vec![pattern])),
             }
         }
         SignalDetector {
-            first_words: Filter::new(first_words),
             by_word: Table::new(by_word),
             by_pair: Table::new(by_pair),
             by_prefix: Table::new(by_prefix),
@@ -807,31 +797,48 @@ impl SignalDetector {
     #[inline]
     fn find_matches(&self, norm: &Normalized, out: &mut Vec<Match>) {
         let padded = norm.padded.as_bytes();
-        for (i, (&(s, e), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
-            if self.first_words.may_hold(h.unigram) {
-                if self.by_word.may_hold(h.unigram) {
-                    let key = (h.unigram, h.unigram as u32);
-                    self.by_word.push_matches(key, 1, norm, i, out);
-                }
-                // the bigram of this word and the next
-                let pair = norm.hashes.get(i + 1).map_or(0, |h| h.bigram);
-                if self.by_pair.may_hold(pair) {
-                    self.by_pair
-                        .push_matches((pair, pair as u32), 2, norm, i, out);
-                }
-            }
-            // a shorter word has no prefix key, which is the dearer test
-            if e >= s + PREFIX_KEY_LEN as u32 {
-                let prefix = prefix_key(padded, s as usize);
-                if self.by_prefix.may_hold(prefix.0) {
-                    self.by_prefix.push_matches(prefix, 0, norm, i, out);
-                }
+        for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            let prefix = prefix_key(padded, s as usize);
+            // all three tests, then one branch: tests that branch each, skipping the rest, cost
+            // fewer instructions but more time, their branches being hard to predict
+            let passed = self.by_word.may_hold(h.unigram)
+                | self.by_pair.may_hold(h.bigram)
+                | self.by_prefix.may_hold(prefix.0);
+            if passed {
+                self.matches_at(norm, i, h, prefix, out);
             }
         }
-        // a word's runs come from three tables; a word rarely has more than one match
+        // a word's runs come from three tables, its pair patterns' from the next word: back in
+        // rank order, which they nearly always are already
         let order = |&(i, rank, _, _): &Match| (i, rank);
         if !out.is_sorted_by_key(order) {
             out.sort_by_key(order);
+        }
+    }
+
+    /// [`SignalDetector::find_matches`] at word `i`, given its hashes and prefix key; the
+    /// bigram hash of a word and the one before finds the pair patterns starting there. Out
+    /// of line: the loop over the words, which mostly finds nothing, stays small enough to
+    /// keep its values in registers.
+    #[inline(never)]
+    fn matches_at(
+        &self,
+        norm: &Normalized,
+        i: usize,
+        h: &WordHashes,
+        prefix: (u64, u32),
+        out: &mut Vec<Match>,
+    ) {
+        if i > 0 && self.by_pair.may_hold(h.bigram) {
+            let key = (h.bigram, h.bigram as u32);
+            self.by_pair.push_matches(key, 2, norm, i - 1, out);
+        }
+        if self.by_word.may_hold(h.unigram) {
+            let key = (h.unigram, h.unigram as u32);
+            self.by_word.push_matches(key, 1, norm, i, out);
+        }
+        if self.by_prefix.may_hold(prefix.0) {
+            self.by_prefix.push_matches(prefix, 0, norm, i, out);
         }
     }
 
