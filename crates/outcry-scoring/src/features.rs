@@ -502,8 +502,7 @@ fn leading(bytes: &[u8], class: impl Fn(u64) -> u64) -> usize {
 /// For [`leading`]: the bytes of a handle's name, ASCII letters, digits and `_`.
 #[inline(always)]
 fn name_bytes(w: u64) -> u64 {
-    let y = w | (ONES * 0x20);
-    let letters = y.wrapping_add(ONES * 0x1f) & !y.wrapping_add(ONES * 0x05);
+    let letters = lower_bytes(w | (ONES * 0x20));
     let digits = w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46);
     // zero bytes of `v`, exactly (an underscore must not borrow from the byte after it)
     let v = w ^ (ONES * u64::from(b'_'));
@@ -561,8 +560,16 @@ fn repeats(buf: &[u8], len: usize, lc: u8) -> bool {
     back(1) && (lc == b'0' || (back(2) && back(3)))
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = ONES * 0x80;
+/// Byte-parallel arithmetic on eight bytes in a `u64` (here and in `vader`).
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH: u64 = ONES * 0x80;
+
+/// 0x80 in the bytes of `w` that are `a..=z`: at least 0x61 (x + 0x1f reaches 0x80) and not
+/// above 0x7a (x + 0x05 stays below). Exact for ASCII bytes, which never carry.
+#[inline]
+pub(crate) fn lower_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x1f) & !w.wrapping_add(ONES * 0x05) & HIGH
+}
 
 /// The ASCII letters at the start of the eight bytes `w` (little-endian): `w` with its
 /// letters lowercased, and how many leading bytes are letters that [`repeats`] would keep
@@ -574,8 +581,7 @@ const HIGH: u64 = ONES * 0x80;
 #[inline(always)]
 fn letter_run(w: u64, last: u8) -> (u64, usize) {
     // A..=Z and a..=z are the bytes that land in a..=z with 0x20 set
-    let y = w | (ONES * 0x20);
-    let letters = y.wrapping_add(ONES * 0x1f) & !y.wrapping_add(ONES * 0x05) & HIGH;
+    let letters = lower_bytes(w | (ONES * 0x20));
     let lower = w | (letters >> 2);
     // the zero bytes of `x`: each byte equal to the one before it
     let x = lower ^ ((lower << 8) | u64::from(last));

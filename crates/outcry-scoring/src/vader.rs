@@ -35,7 +35,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::features::load_le;
+use crate::features::{load_le, lower_bytes, HIGH, ONES};
 use crate::hash::FxHashMap;
 use crate::ScoringError;
 
@@ -396,9 +396,6 @@ impl WordTable {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = ONES * 0x80;
-
 // Byte-parallel tests on eight ASCII bytes (each below 0x80, so adding at most 0x7f or
 // subtracting from a byte with its top bit set never carries into the next byte): each
 // returns 0x80 in the bytes that pass.
@@ -407,12 +404,6 @@ const HIGH: u64 = ONES * 0x80;
 #[inline]
 fn upper_bytes(w: u64) -> u64 {
     w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
-}
-
-/// `a..=z`, likewise.
-#[inline]
-fn lower_bytes(w: u64) -> u64 {
-    w.wrapping_add(ONES * 0x1f) & !w.wrapping_add(ONES * 0x05) & HIGH
 }
 
 /// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
