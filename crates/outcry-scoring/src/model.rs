@@ -119,7 +119,7 @@ impl ComplaintModel {
         let per_word = &mut scratch.per_word;
         per_word.clear();
         per_word.resize(norm.words.len() + 1, 0.0);
-        let text_z = self.text_logit(norm, sw, sc, per_word);
+        let text_z = self.text_logit(norm, sw, sc, per_word, top_k > 0);
         let per_word = &per_word[..norm.words.len()];
         let mut z = f64::from(self.bias);
         z += f64::from(text_z);
@@ -139,8 +139,16 @@ impl ComplaintModel {
 
     /// The text part of the log-odds: the same sum, in the same order, as visiting
     /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
-    /// contribution also added to the word it is attributed to.
-    fn text_logit(&self, norm: &Normalized, sw: f32, sc: f32, per_word: &mut [f32]) -> f32 {
+    /// contribution also added to the word it is attributed to (char n-grams only when
+    /// `attribute`: without top terms nobody reads them).
+    fn text_logit(
+        &self,
+        norm: &Normalized,
+        sw: f32,
+        sc: f32,
+        per_word: &mut [f32],
+        attribute: bool,
+    ) -> f32 {
         let wmask = self.cfg.word_mask() as usize;
         let b = norm.padded.as_bytes();
         let mut text_z = 0f32;
@@ -175,6 +183,12 @@ impl ComplaintModel {
         if let [(mask, k)] = *grams {
             // one n-gram length (the shipped model): no loop over lengths
             let last = (len + 1).saturating_sub(k as usize);
+            if !attribute {
+                for p in 0..last {
+                    text_z += weight(char_window(b, p), mask, k);
+                }
+                return text_z;
+            }
             let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
                 let c = weight(char_window(b, p), mask, k);
                 *text_z += c;
@@ -1086,8 +1100,11 @@ mod tests {
                 }
             });
             let mut got_words = vec![0f32; norm.words.len() + 1];
-            let got_z = model.text_logit(&norm, sw, sc, &mut got_words);
+            let got_z = model.text_logit(&norm, sw, sc, &mut got_words, true);
             assert_eq!(got_z.to_bits(), want_z.to_bits(), "{text:?}");
+            // without attribution (no top terms asked for), the same sum
+            let plain_z = model.text_logit(&norm, sw, sc, &mut vec![0f32; got_words.len()], false);
+            assert_eq!(plain_z.to_bits(), want_z.to_bits(), "{text:?}");
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&got_words[..norm.words.len()]),
