@@ -80,28 +80,30 @@ impl Fnv64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
 
     #[inline]
-    pub fn new(namespace: u8) -> Self {
+    pub const fn new(namespace: u8) -> Self {
         let mut h = Fnv64(Self::OFFSET);
         h.byte(namespace);
         h
     }
 
     #[inline]
-    pub fn byte(&mut self, b: u8) {
-        self.0 ^= u64::from(b);
+    pub const fn byte(&mut self, b: u8) {
+        self.0 ^= b as u64;
         self.0 = self.0.wrapping_mul(Self::PRIME);
     }
 
     #[inline]
-    pub fn bytes(&mut self, bs: &[u8]) {
-        for &b in bs {
-            self.byte(b);
+    pub const fn bytes(&mut self, bs: &[u8]) {
+        let mut i = 0;
+        while i < bs.len() {
+            self.byte(bs[i]);
+            i += 1;
         }
     }
 
     /// finalised value, with a final avalanche so low bits are well mixed for `% buckets`
     #[inline]
-    pub fn finish(self) -> u64 {
+    pub const fn finish(self) -> u64 {
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

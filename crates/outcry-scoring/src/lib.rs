@@ -23,6 +23,7 @@ pub mod features;
 pub mod hash;
 pub mod model;
 pub mod signals;
+mod top_terms;
 pub mod vader;
 
 use std::cell::RefCell;

@@ -6,10 +6,11 @@
 //! order (sorted bucket indices), so the same data and seed give the same bytes.
 
 use crate::features::{
-    char_window, for_each_feature, group_sizes, normalize_into, FeatureConfig, Group, Normalized,
-    CHAR_HASH_MUL, MAX_CHAR_N,
+    char_bucket, char_window, for_each_feature, group_sizes, load_le, normalize_into,
+    FeatureConfig, Group, Normalized, CHAR_HASH_MUL, MAX_CHAR_N,
 };
 use crate::hash::{Fnv64, SplitMix64};
+use crate::top_terms::{top_words, TopScratch};
 use crate::vader::{Sentiment, SentimentAnalyzer};
 use crate::ScoringError;
 
@@ -35,19 +36,54 @@ pub struct ComplaintModel {
 }
 
 /// A bucket weight table with the inverse document frequency folded in; 0 for unseen buckets.
+///
+/// Scoring reads the weights in fixed point, `round(w * 2^shift)` as `i32`: integer sums are
+/// exact and do not depend on their order, so a text's sum, each word's share of it and the
+/// reference walk over [`for_each_feature`] agree to the last bit, and the n-gram loop carries
+/// a one-cycle integer add instead of a four-cycle float add from one n-gram to the next.
+/// `shift` is the largest (at most [`MAX_FIXED_SHIFT`]) that keeps every weight below 2^30,
+/// which leaves a resolution of about 1e-8 for the shipped weights (all below 5).
 #[derive(Debug, Clone, Default)]
 struct Weights {
+    /// as trained and stored in the model file
     dense: Vec<f32>,
+    fixed: Vec<i32>,
+    /// `2^-shift`: the value of one unit of `fixed`
+    unit: f64,
 }
+
+/// Finest fixed-point scale of the weight tables (see [`Weights`]).
+const MAX_FIXED_SHIFT: i32 = 27;
 
 impl Weights {
     fn from_dense(dense: Vec<f32>) -> Weights {
-        Weights { dense }
+        let max = dense.iter().fold(0f64, |m, w| m.max(f64::from(w.abs())));
+        let mut shift = MAX_FIXED_SHIFT;
+        // weights are finite (checked when a model file is read); a table of huge weights
+        // only loses resolution
+        while shift > -30 && max * 2f64.powi(shift) >= f64::from(1u32 << 30) {
+            shift -= 1;
+        }
+        let scale = 2f64.powi(shift);
+        let fixed = dense
+            .iter()
+            .map(|&w| (f64::from(w) * scale).round() as i32)
+            .collect();
+        Weights {
+            dense,
+            fixed,
+            unit: 1.0 / scale,
+        }
     }
 
     #[inline]
     fn get(&self, i: usize) -> f32 {
         self.dense.get(i).copied().unwrap_or(0.0)
+    }
+
+    #[inline]
+    fn fixed(&self, i: usize) -> i64 {
+        i64::from(self.fixed.get(i).copied().unwrap_or(0))
     }
 
     /// (bucket, value) of the non-zero buckets, in bucket order
@@ -114,22 +150,22 @@ impl ComplaintModel {
         scratch: &mut PredictScratch,
     ) -> Prediction {
         let (n_word, n_char) = group_sizes(norm, &self.cfg);
-        let sw = 1.0 / (n_word.max(1) as f32).sqrt();
-        let sc = 1.0 / (n_char.max(1) as f32).sqrt();
-        let per_word = &mut scratch.per_word;
-        per_word.clear();
-        per_word.resize(norm.words.len() + 1, 0.0);
-        let text_z = self.text_logit(norm, sw, sc, per_word, top_k > 0);
-        let per_word = &per_word[..norm.words.len()];
-        let mut z = f64::from(self.bias);
-        z += f64::from(text_z);
+        // one fixed-point unit of each group, scaled by 1 / sqrt(n-grams in the group)
+        let sw = self.word_w.unit / (n_word.max(1) as f64).sqrt();
+        let sc = self.char_w.unit / (n_char.max(1) as f64).sqrt();
+        let sums = self.text_sums(norm, top_k > 0, scratch);
+        let mut z = f64::from(self.bias) + sums.word as f64 * sw + sums.char as f64 * sc;
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
             z += f64::from(*w) * x;
         }
         let top_terms = if top_k == 0 {
             Vec::new()
         } else {
-            top_words(norm, per_word, top_k, &mut scratch.top)
+            let per_word = &scratch.per_word;
+            top_words(norm, top_k, &mut scratch.top, |i| {
+                let (word, char) = per_word.get(i).copied().unwrap_or_default();
+                word as f64 * sw + char as f64 * sc
+            })
         };
         Prediction {
             probability: sigmoid(z),
@@ -137,76 +173,79 @@ impl ComplaintModel {
         }
     }
 
-    /// The text part of the log-odds: the same sum, in the same order, as visiting
-    /// [`for_each_feature`] (so the f32 result is bit-identical), with each feature's
-    /// contribution also added to the word it is attributed to (char n-grams only when
-    /// `attribute`: without top terms nobody reads them).
-    fn text_logit(
+    /// The fixed-point sums of the word and char n-gram weights of a text, the same as adding
+    /// up every feature [`for_each_feature`] visits. With `attribute`, also each word's share
+    /// in `scratch.per_word`: its unigram, its bigram with the next word, and the char
+    /// n-grams [`Normalized::owners`] gives it.
+    fn text_sums(
         &self,
         norm: &Normalized,
-        sw: f32,
-        sc: f32,
-        per_word: &mut [f32],
         attribute: bool,
-    ) -> f32 {
+        scratch: &mut PredictScratch,
+    ) -> TextSums {
         let wmask = self.cfg.word_mask() as usize;
-        let b = norm.padded.as_bytes();
-        let mut text_z = 0f32;
-        for (i, h) in norm.hashes.iter().enumerate() {
-            let c = self.word_w.get(h.unigram as usize & wmask) * sw;
-            text_z += c;
-            per_word[i] += c;
-            if i > 0 {
-                let c = self.word_w.get(h.bigram as usize & wmask) * sw;
-                text_z += c;
-                per_word[i - 1] += c;
+        let per_word = &mut scratch.per_word;
+        per_word.clear();
+        let mut word = 0i64;
+        if let Some((first, rest)) = norm.hashes.split_first() {
+            let mut prev = self.word_w.fixed(first.unigram as usize & wmask);
+            word += prev;
+            for h in rest {
+                let bigram = self.word_w.fixed(h.bigram as usize & wmask);
+                let unigram = self.word_w.fixed(h.unigram as usize & wmask);
+                word += bigram + unigram;
+                if attribute {
+                    per_word.push((prev + bigram, 0));
+                }
+                prev = unigram;
+            }
+            if attribute {
+                per_word.push((prev, 0));
             }
         }
+        let b = norm.padded.as_bytes();
+        let len = b.len();
         let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
         let shift = 64 - u32::from(self.cfg.char_bits);
-        // the n-gram lengths and their byte masks, once per call (see `char_bucket`)
-        let mut grams = [(0u64, 0u64); MAX_CHAR_N];
-        let n_grams = (kmin..=kmax.min(MAX_CHAR_N)).count();
-        for (slot, k) in grams.iter_mut().zip(kmin..=kmax) {
-            *slot = (u64::MAX >> (64 - 8 * k), k as u64);
-        }
-        let grams = &grams[..n_grams];
-        let table = self.char_w.dense.as_slice();
-        let len = b.len();
-        let weight = |window: u64, mask: u64, k: u64| {
-            let key = ((window & mask) << 8) | k;
-            let bucket = (key.wrapping_mul(CHAR_HASH_MUL) >> shift) as usize;
-            table.get(bucket).copied().unwrap_or(0.0) * sc
-        };
-        // the n-grams starting at position `p`: added to the text's sum and to `acc`, the
-        // running sum of the word they are attributed to
-        if let [(mask, k)] = *grams {
+        let table = self.char_w.fixed.as_slice();
+        let prefix = &mut scratch.prefix;
+        // the n-grams start at `0..end`; `prefix[p]` is the sum of those before `p`
+        let (char_sum, end) = if kmin == kmax {
             // one n-gram length (the shipped model): no loop over lengths
-            let last = (len + 1).saturating_sub(k as usize);
-            if !attribute {
-                for p in 0..last {
-                    text_z += weight(char_window(b, p), mask, k);
-                }
-                return text_z;
-            }
-            let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
-                let c = weight(char_window(b, p), mask, k);
-                *text_z += c;
-                *acc += c;
+            let end = (len + 1).saturating_sub(kmin);
+            let grams = Grams {
+                b,
+                table,
+                shift,
+                k: kmin,
             };
-            char_ngram_pass(norm, last, per_word, &mut text_z, add);
+            let sum = if attribute {
+                grams.prefix_sums(end, prefix)
+            } else {
+                grams.sum()
+            };
+            (sum, end)
         } else {
-            let add = |p: usize, text_z: &mut f32, acc: &mut f32| {
-                let (window, avail) = (char_window(b, p), (len - p) as u64);
-                for &(mask, k) in grams.iter().take_while(|(_, k)| *k <= avail) {
-                    let c = weight(window, mask, k);
-                    *text_z += c;
-                    *acc += c;
+            prefix.clear();
+            let mut acc = 0i64;
+            for p in 0..len {
+                prefix.push(acc);
+                let window = char_window(b, p);
+                for k in kmin..=kmax.min(len - p) {
+                    let bucket = char_bucket(window, k, shift) as usize;
+                    acc += i64::from(table.get(bucket).copied().unwrap_or(0));
                 }
-            };
-            char_ngram_pass(norm, len, per_word, &mut text_z, add);
+            }
+            prefix.push(acc);
+            (acc, len)
+        };
+        if attribute {
+            attribute_char_ngrams(norm, end, prefix, per_word);
         }
-        text_z
+        TextSums {
+            word,
+            char: char_sum,
+        }
     }
 
     /// Serialises the model (little-endian, sparse: only buckets with a weight).
@@ -314,23 +353,102 @@ impl ComplaintModel {
     }
 }
 
-/// Visits the char n-gram positions `0..end` of `norm.padded` in order, calling `add` with the
-/// running sum of the word each position is attributed to (see [`Normalized::owners`]): a
-/// word's bytes and the space before it, except for `?` and `!`; other positions add to a
-/// sum that is dropped. Each word's slot of `per_word` gets the same additions in the same
-/// order as visiting the n-grams one by one.
-#[inline]
-fn char_ngram_pass(
+/// The char n-grams of one length `k` of a normalised text `b`, weighted by `table`.
+#[derive(Clone, Copy)]
+struct Grams<'a> {
+    b: &'a [u8],
+    table: &'a [i32],
+    /// `64 - log2(table.len())`
+    shift: u32,
+    k: usize,
+}
+
+/// The n-gram length and table size of the shipped model, for which the n-gram loops are
+/// compiled with constant shifts (a shift by a variable count is three micro-operations on
+/// x86-64 without BMI2, and the loop has two).
+const SHIPPED_GRAMS: (usize, u32) = (3, 64 - 15);
+
+impl<'a> Grams<'a> {
+    /// `self` with the shipped model's constants where they apply, for `f` to be inlined
+    /// with them.
+    #[inline(always)]
+    fn specialised<R>(self, mut f: impl FnMut(Grams<'_>) -> R) -> R {
+        if (self.k, self.shift) == SHIPPED_GRAMS {
+            f(Grams {
+                k: SHIPPED_GRAMS.0,
+                shift: SHIPPED_GRAMS.1,
+                ..self
+            })
+        } else {
+            f(self)
+        }
+    }
+
+    /// The weight of the n-gram `window` (its `k` bytes, little-endian).
+    #[inline(always)]
+    fn weight(&self, window: u64) -> i64 {
+        let key = (window << 8) | self.k as u64;
+        let bucket = (key.wrapping_mul(CHAR_HASH_MUL) >> self.shift) as usize;
+        i64::from(self.table.get(bucket).copied().unwrap_or(0))
+    }
+
+    /// The windows of the n-grams starting at `0..end` (`end` is `b.len() + 1 - k`), rolled
+    /// one byte at a time: each n-gram costs one byte load, not a load of its `k` bytes.
+    #[inline(always)]
+    fn windows(self) -> impl Iterator<Item = u64> + 'a {
+        let top = 8 * (self.k as u32 - 1);
+        // the first k - 1 bytes, one byte up: the first step shifts them into place
+        let start = load_le(self.b, 0, self.k - 1) << 8;
+        self.b
+            .get(self.k - 1..)
+            .unwrap_or_default()
+            .iter()
+            .scan(start, move |w, &c| {
+                *w = (*w >> 8) | (u64::from(c) << top);
+                Some(*w)
+            })
+    }
+
+    /// The sum of the n-grams.
+    #[inline(never)]
+    fn sum(self) -> i64 {
+        self.specialised(|g| g.windows().map(|w| g.weight(w)).sum())
+    }
+
+    /// [`Grams::sum`], also leaving in `prefix[p]` the sum of the n-grams before `p`, for
+    /// `p` in `0..=end`.
+    #[inline(never)]
+    fn prefix_sums(self, end: usize, prefix: &mut Vec<i64>) -> i64 {
+        prefix.clear();
+        prefix.resize(end + 1, 0);
+        let acc = self.specialised(|g| {
+            let mut acc = 0i64;
+            for (slot, w) in prefix.iter_mut().zip(g.windows()) {
+                *slot = acc;
+                acc += g.weight(w);
+            }
+            acc
+        });
+        if let Some(last) = prefix.last_mut() {
+            *last = acc;
+        }
+        acc
+    }
+}
+
+/// Adds to each word's share in `per_word` the char n-grams [`Normalized::owners`] gives it,
+/// from `prefix` (see [`ComplaintModel::text_sums`]): a word's bytes and the space before it,
+/// of the n-gram starts `0..end`, except for `?` and `!`.
+fn attribute_char_ngrams(
     norm: &Normalized,
     end: usize,
-    per_word: &mut [f32],
-    text_z: &mut f32,
-    mut add: impl FnMut(usize, &mut f32, &mut f32),
+    prefix: &[i64],
+    per_word: &mut [(i64, i64)],
 ) {
     let b = norm.padded.as_bytes();
-    let mut unowned = 0f32;
+    let at = |p: usize| prefix.get(p).copied().unwrap_or(0);
     let mut p = 0;
-    for (w, &(s, e)) in norm.words.iter().enumerate() {
+    for (&(s, e), share) in norm.words.iter().zip(per_word.iter_mut()) {
         let (s, e) = (s as usize, e as usize);
         let attributed = !matches!(b.get(s), Some(b'?' | b'!'));
         let from = if attributed && s > p && b.get(s - 1) == Some(&b' ') {
@@ -339,26 +457,10 @@ fn char_ngram_pass(
             s
         };
         let (from, e) = (from.min(end), e.min(end));
-        for q in p..from {
-            add(q, text_z, &mut unowned);
-        }
         if attributed {
-            let mut acc = per_word.get(w).copied().unwrap_or(0.0);
-            for q in from..e {
-                add(q, text_z, &mut acc);
-            }
-            if let Some(slot) = per_word.get_mut(w) {
-                *slot = acc;
-            }
-        } else {
-            for q in from..e {
-                add(q, text_z, &mut unowned);
-            }
+            share.1 = at(e) - at(from);
         }
         p = e;
-    }
-    for q in p..end {
-        add(q, text_z, &mut unowned);
     }
 }
 
@@ -369,115 +471,21 @@ pub fn version_of(bytes: &[u8]) -> String {
     format!("complaint-lr-{:012x}", h.finish() >> 16)
 }
 
-fn top_words(
-    norm: &Normalized,
-    per_word: &[f32],
-    k: usize,
-    scratch: &mut TopScratch,
-) -> Vec<(String, f64)> {
-    let TopScratch { merged, slots } = scratch;
-    merged.clear();
-    let bytes = norm.padded.as_bytes();
-    let word = |i: usize| {
-        let (s, e) = norm.words.get(i).copied().unwrap_or((0, 0));
-        bytes.get(s as usize..e as usize).unwrap_or(&[])
-    };
-    // merge repeated words through an open-addressing table over the word's unigram hash, at
-    // most half full, so a word costs one probe; the bytes are compared only when two hashes
-    // are equal. Placeholders explain nothing and are skipped.
-    let bits = (2 * per_word.len())
-        .next_power_of_two()
-        .max(16)
-        .trailing_zeros();
-    let mask = (1usize << bits) - 1;
-    slots.clear();
-    slots.resize(mask + 1, u32::MAX);
-    for ((i, &c), h) in per_word.iter().enumerate().zip(&norm.hashes) {
-        let key = h.unigram;
-        // the high bits of a multiply mix every bit of the FNV hash
-        let mut slot = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - bits)) as usize;
-        while let Some(&m) = slots.get(slot) {
-            if m == u32::MAX {
-                let w = word(i);
-                if !(w.len() == 5 && (w == b"@user" || w == b"<url>")) {
-                    slots[slot] = merged.len() as u32;
-                    merged.push(Merged {
-                        word: i as u32,
-                        key,
-                        sum: c,
-                    });
-                }
-                break;
-            }
-            if let Some(entry) = merged
-                .get_mut(m as usize)
-                .filter(|e| e.key == key && word(e.word as usize) == word(i))
-            {
-                entry.sum += c;
-                break;
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-    // largest magnitude first, ties by the word: the bits of a non-negative float order as
-    // the float does, so one integer comparison settles all but exact ties
-    let magnitude = |m: &Merged| m.sum.abs().to_bits();
-    let order = |a: &Merged, b: &Merged| {
-        magnitude(b)
-            .cmp(&magnitude(a))
-            .then_with(|| word(a.word as usize).cmp(word(b.word as usize)))
-    };
-    // words are unique after merging, so the order is total: selecting the first k and
-    // sorting only those gives exactly the first k of a full sort. A tweet has a dozen or two
-    // distinct words and k is small, so most words cost one comparison with the current k-th.
-    let kk = k.min(merged.len());
-    for i in 0..merged.len() {
-        let m = merged[i];
-        let mut j = i.min(kk);
-        if j == kk {
-            if kk == 0 || order(&m, &merged[kk - 1]).is_ge() {
-                continue;
-            }
-            j = kk - 1;
-        }
-        while j > 0 && order(&m, &merged[j - 1]).is_lt() {
-            merged[j] = merged[j - 1];
-            j -= 1;
-        }
-        merged[j] = m;
-    }
-    merged.truncate(kk);
-    let mut out = Vec::with_capacity(merged.len());
-    out.extend(merged.iter().filter(|m| m.sum.abs() > 1e-4).map(|m| {
-        (
-            norm.word(m.word as usize).to_string(),
-            (f64::from(m.sum) * 1e4).round() / 1e4,
-        )
-    }));
-    out
-}
-
-/// A distinct word of a text and its summed contribution, for [`top_words`].
-#[derive(Debug, Clone, Copy)]
-struct Merged {
-    word: u32,
-    key: u64,
-    sum: f32,
-}
-
-/// Reusable buffers of [`top_words`].
-#[derive(Debug, Default)]
-struct TopScratch {
-    merged: Vec<Merged>,
-    /// the open-addressing table: index into `merged`, `u32::MAX` for an empty slot
-    slots: Vec<u32>,
-}
-
 /// Reusable buffers of [`ComplaintModel::predict_with`].
 #[derive(Debug, Default)]
 pub struct PredictScratch {
-    per_word: Vec<f32>,
+    /// per word, its fixed-point (word, char) share of the text's sums
+    per_word: Vec<(i64, i64)>,
+    /// `prefix[p]`: the fixed-point sum of the char n-grams starting before `p`
+    prefix: Vec<i64>,
     top: TopScratch,
+}
+
+/// What [`ComplaintModel::text_sums`] adds up, in fixed point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TextSums {
+    word: i64,
+    char: i64,
 }
 
 struct Reader<'a> {
@@ -954,60 +962,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn top_words_match_a_full_sort() {
-        // placeholders too: they are never reported
-        let vocab = [
-            "late",
-            "refund",
-            "bad",
-            "ok",
-            "why",
-            "never",
-            "again",
-            "a",
-            "b",
-            "c",
-            "@brand",
-            "https://t.co/x",
-        ];
-        let mut r = crate::hash::SplitMix64::new(11);
-        for case in 0..2_000 {
-            let n = (r.next_u64() % 24) as usize;
-            let text: Vec<&str> = (0..n)
-                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
-                .collect();
-            let mut norm = Normalized::default();
-            crate::features::normalize_into(&text.join(" "), &mut norm);
-            // few distinct magnitudes, so ties on the sum are decided by the word
-            let per_word: Vec<f32> = (0..norm.words.len())
-                .map(|_| ((r.next_u64() % 9) as f32 - 4.0) * 0.25)
-                .collect();
-            // reference: merge, full sort, first k
-            let mut sums: Vec<(String, f32)> = Vec::new();
-            for (i, &c) in per_word.iter().enumerate() {
-                if matches!(norm.word(i), "@user" | "<url>") {
-                    continue;
-                }
-                match sums.iter_mut().find(|(w, _)| w == norm.word(i)) {
-                    Some((_, s)) => *s += c,
-                    None => sums.push((norm.word(i).to_string(), c)),
-                }
-            }
-            sums.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
-            for k in 0..8 {
-                let want: Vec<(String, f64)> = sums
-                    .iter()
-                    .take(k)
-                    .filter(|(_, s)| s.abs() > 1e-4)
-                    .map(|(w, s)| (w.clone(), (f64::from(*s) * 1e4).round() / 1e4))
-                    .collect();
-                let got = top_words(&norm, &per_word, k, &mut TopScratch::default());
-                assert_eq!(got, want, "case {case} k {k}: {text:?}");
-            }
-        }
-    }
-
-    #[test]
     fn macro_f1_of_perfect_and_inverted_predictions() {
         let y = [true, false, true, false];
         assert_eq!(macro_f1(&y, &y), 1.0);
@@ -1058,15 +1012,23 @@ mod tests {
     }
 
     #[test]
-    fn scoring_loop_is_bit_identical_to_the_generic_feature_walk() {
+    fn scoring_sums_equal_the_generic_feature_walk() {
         let shipped = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
-        // the shipped single n-gram length, and several lengths (the general loop)
-        let mut several = shipped.clone();
-        several.cfg.char_min = 2;
-        several.cfg.char_max = 5;
-        let mut all = shipped.clone();
-        all.cfg.char_min = 1;
-        all.cfg.char_max = MAX_CHAR_N as u8;
+        // the shipped single n-gram length, other single lengths and several lengths
+        let with = |min: u8, max: u8| {
+            let mut m = shipped.clone();
+            m.cfg.char_min = min;
+            m.cfg.char_max = max;
+            m
+        };
+        let models = [
+            shipped.clone(),
+            with(1, 1),
+            with(4, 4),
+            with(MAX_CHAR_N as u8, MAX_CHAR_N as u8),
+            with(2, 5),
+            with(1, MAX_CHAR_N as u8),
+        ];
         let texts = [
             "",
             "  ",
@@ -1074,44 +1036,62 @@ mod tests {
             "@Delta WHY did flight 1234 leave?? http://t.co/abc Sooooo late",
             "my order never arrived! refund me now, this is the 3rd time",
             "caf\u{e9} \u{1F620} &amp; <b> don't   stop",
+            "? ! ?! a? !b",
             "ab",
             "abcdefg",
             "x\0y\0\0z",
         ];
-        for (model, text) in [&shipped, &several, &all]
-            .into_iter()
+        for (model, text) in models
+            .iter()
             .flat_map(|m| texts.iter().map(move |t| (m, *t)))
         {
             let mut norm = Normalized::default();
             normalize_into(text, &mut norm);
-            let (n_word, n_char) = group_sizes(&norm, &model.cfg);
-            let sw = 1.0 / (n_word.max(1) as f32).sqrt();
-            let sc = 1.0 / (n_char.max(1) as f32).sqrt();
-            let mut want_words = vec![0f32; norm.words.len()];
-            let mut want_z = 0f32;
+            let mut want = TextSums { word: 0, char: 0 };
+            let mut want_words = vec![(0i64, 0i64); norm.words.len()];
             for_each_feature(&norm, &model.cfg, |g, bucket, owner| {
-                let c = match g {
-                    Group::Word => model.word_w.get(bucket as usize) * sw,
-                    Group::Char => model.char_w.get(bucket as usize) * sc,
+                let (total, share) = match g {
+                    Group::Word => (&mut want.word, 0),
+                    Group::Char => (&mut want.char, 1),
                 };
-                want_z += c;
-                if let Some(w) = owner {
-                    want_words[w] += c;
+                let w = match g {
+                    Group::Word => model.word_w.fixed(bucket as usize),
+                    Group::Char => model.char_w.fixed(bucket as usize),
+                };
+                *total += w;
+                if let Some(i) = owner {
+                    let s = &mut want_words[i];
+                    *if share == 0 { &mut s.0 } else { &mut s.1 } += w;
                 }
             });
-            let mut got_words = vec![0f32; norm.words.len() + 1];
-            let got_z = model.text_logit(&norm, sw, sc, &mut got_words, true);
-            assert_eq!(got_z.to_bits(), want_z.to_bits(), "{text:?}");
-            // without attribution (no top terms asked for), the same sum
-            let plain_z = model.text_logit(&norm, sw, sc, &mut vec![0f32; got_words.len()], false);
-            assert_eq!(plain_z.to_bits(), want_z.to_bits(), "{text:?}");
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let mut scratch = PredictScratch::default();
+            let got = model.text_sums(&norm, true, &mut scratch);
+            let cfg = model.cfg;
+            assert_eq!(got, want, "{text:?} {cfg:?}");
+            assert_eq!(scratch.per_word, want_words, "{text:?} {cfg:?}");
+            // without attribution (no top terms asked for), the same sums
             assert_eq!(
-                bits(&got_words[..norm.words.len()]),
-                bits(&want_words),
+                model.text_sums(&norm, false, &mut scratch),
+                want,
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn fixed_point_weights_are_within_half_a_unit_of_the_trained_ones() {
+        let m = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        for table in [&m.word_w, &m.char_w] {
+            assert!(table.unit <= 1e-8, "unit {}", table.unit);
+            for (w, f) in table.dense.iter().zip(&table.fixed) {
+                let back = f64::from(*f) * table.unit;
+                assert!((back - f64::from(*w)).abs() <= table.unit / 2.0, "{w} {f}");
+            }
+        }
+        // huge weights give up resolution, not range
+        let big = Weights::from_dense(vec![3.0e6, -1.0, 0.0]);
+        assert!(big.fixed.iter().all(|f| f.unsigned_abs() < 1 << 30));
+        assert_eq!(f64::from(big.fixed[0]) * big.unit, 3.0e6);
     }
 
     #[test]
