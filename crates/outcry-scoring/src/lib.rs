@@ -340,9 +340,10 @@ fn explain(s: &Score, threshold: f64) -> String {
     out
 }
 
-/// `"0.00"` to `"9.99"`, four bytes each: the text of every value under 10 that
-/// [`push_fixed2`] writes, so the common case is one slice.
-const FIXED2: &str = {
+/// `"0.00"` to `"9.99"`: the text of every value under 10 that [`push_fixed2`] writes, so the
+/// common case is one string from a table (slices of one string would check their bounds
+/// and character boundaries at every use).
+const FIXED2: [&str; 1000] = {
     const BYTES: [u8; 4000] = {
         let mut t = [0u8; 4000];
         let mut r = 0;
@@ -355,14 +356,22 @@ const FIXED2: &str = {
         }
         t
     };
-    match std::str::from_utf8(&BYTES) {
-        Ok(s) => s,
-        Err(_) => panic!("digits are ASCII"),
+    let mut table = [""; 1000];
+    let mut r = 0;
+    while r < 1000 {
+        let (four, _) = BYTES.split_at(4 * r + 4).0.split_at(4 * r).1.split_at(4);
+        table[r] = match std::str::from_utf8(four) {
+            Ok(s) => s,
+            Err(_) => panic!("digits are ASCII"),
+        };
+        r += 1;
     }
+    table
 };
 
 /// Appends `x` as `format!("{x:.2}")` (or `{x:+.2}` with `plus`) would, without the general
 /// float formatter except for exact ties, values of a million or more, NaN and infinities.
+#[inline(always)]
 fn push_fixed2(out: &mut String, x: f64, plus: bool) {
     let Some(cents) = cents(x) else {
         let _ = if plus {
@@ -377,21 +386,21 @@ fn push_fixed2(out: &mut String, x: f64, plus: bool) {
     } else if plus {
         out.push('+');
     }
-    let (whole, rest) = (cents / 100, (cents % 100) as usize);
-    if whole < 10 {
-        out.push_str(
-            FIXED2
-                .get(4 * cents as usize..4 * cents as usize + 4)
-                .unwrap_or("?"),
-        );
-    } else {
-        push_u64(out, whole);
-        out.push_str(FIXED2.get(4 * rest + 1..4 * rest + 4).unwrap_or("?"));
+    match FIXED2.get(cents as usize) {
+        Some(digits) => out.push_str(digits),
+        None => {
+            push_u64(out, cents / 100);
+            out.push('.');
+            let rest = cents % 100;
+            out.push(char::from(b'0' + (rest / 10) as u8));
+            out.push(char::from(b'0' + (rest % 10) as u8));
+        }
     }
 }
 
 /// `|x|` in hundredths, rounded as `format!` rounds the exact value of `x`; `None` for an
 /// exact tie, for values of a million or more, and for NaN and infinities.
+#[inline(always)]
 fn cents(x: f64) -> Option<u64> {
     let a = x.abs();
     // also false for NaN
