@@ -946,19 +946,25 @@ impl SignalDetector {
 
 /// The words `s..e` joined by single spaces (`words[s..e].join(" ")`).
 fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
-    let spans = norm.words.get(s..e).unwrap_or(&[]);
-    // the capacity from the spans' lengths, without slicing the text twice
-    let len = spans
-        .iter()
-        .map(|&(a, b)| (b - a) as usize + 1)
-        .sum::<usize>();
-    let mut out = String::with_capacity(len.saturating_sub(1));
-    for (j, &(a, b)) in spans.iter().enumerate() {
-        if j > 0 {
+    let Some((&first, rest)) = norm.words.get(s..e).and_then(|w| w.split_first()) else {
+        return String::new();
+    };
+    let last = rest.last().map_or(first.1, |w| w.1);
+    // room for the text from the first word to the last, and a space between any two
+    let mut out = String::with_capacity(last.saturating_sub(first.0) as usize + rest.len());
+    let text = |(a, b): (u32, u32)| norm.padded.get(a as usize..b as usize).unwrap_or("");
+    // words that stand in the text so joined already are copied as one: nearly always all
+    let padded = norm.padded.as_bytes();
+    let mut run = first;
+    for &(a, b) in rest {
+        if a != run.1 + 1 || padded.get(run.1 as usize) != Some(&b' ') {
+            out.push_str(text(run));
             out.push(' ');
+            run.0 = a;
         }
-        out.push_str(norm.padded.get(a as usize..b as usize).unwrap_or(""));
+        run.1 = b;
     }
+    out.push_str(text(run));
     out
 }
 
@@ -1101,6 +1107,26 @@ mod tests {
         ) {
             let norm = normalized(&words.join(" "));
             proptest::prop_assert_eq!(matches(&DETECTOR, &norm), naive_matches(&norm));
+        }
+    }
+
+    #[test]
+    fn evidence_is_the_words_joined_by_single_spaces() {
+        for text in [
+            "@Acme what time do you open?",
+            "why,is it   broken?! again...",
+            "don’t  stop (me) now ?? x",
+            "",
+            "?",
+        ] {
+            let norm = normalized(text);
+            let n = norm.words.len();
+            for s in 0..=n {
+                for e in s..=n {
+                    let words: Vec<&str> = (s..e).map(|i| norm.word(i)).collect();
+                    assert_eq!(evidence(&norm, s, e), words.join(" "), "{text:?} {s}..{e}");
+                }
+            }
         }
     }
 
