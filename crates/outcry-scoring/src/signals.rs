@@ -5,7 +5,14 @@
 //! `_` matches any one word; a pattern starts with a word or a prefix of four bytes or more.
 //! Patterns are indexed by the unigram hash of their first word or the bigram hash of their
 //! first two (both computed by normalisation already), or by their first prefix's first four
-//! bytes; a filter in front of each table turns most words away with a byte load.
+//! bytes. One array of byte filters stands in front of all the tables, a bit of each byte
+//! per table, and turns most words away with a byte load.
+//!
+//! Every word is looked up in the filters of the signal tables, and the patterns are tried at
+//! the few words that pass (see [`SignalDetector`]). Staff and question words, the
+//! commonest words the rules name, are not in the signal tables: they count only near an
+//! insult or where a question opens, and are looked up there. Matches are taken in as they
+//! are found, each kind keeping its first by word and pattern rank, so no buffers are needed.
 
 use serde::Serialize;
 
@@ -519,14 +526,12 @@ enum Class {
     Signal(SignalKind),
     Insult,
     Staff,
-    /// the `?` word: a phrase like the others, so that finding the first costs no test of its
-    /// own at every word
-    QuestionMark,
 }
 
-/// The phrase lists. Matches at one word are reported in this order, those of the patterns
-/// starting with an exact word before those starting with a prefix.
-const PHRASES: [(Class, &[&str]); 10] = [
+/// The phrase lists. Matches at one word are ranked in this order, those of the patterns
+/// starting with an exact word before those starting with a prefix. `?`, the other half of
+/// the question rule, is found by its filter plane (see [`SignalDetector`]).
+const PHRASES: [(Class, &[&str]); 9] = [
     (Class::Signal(SignalKind::LegalThreat), LEGAL),
     (Class::Signal(SignalKind::SafetyRisk), SAFETY),
     (Class::Signal(SignalKind::ChurnIntent), CHURN),
@@ -536,7 +541,6 @@ const PHRASES: [(Class, &[&str]); 10] = [
     (Class::Insult, INSULTS),
     (Class::Staff, STAFF),
     (Class::Signal(SignalKind::Question), QUESTION_WORDS),
-    (Class::QuestionMark, &["?"]),
 ];
 
 #[derive(Debug, Clone)]
@@ -571,12 +575,47 @@ impl Pattern {
     }
 }
 
-/// A pattern matching at a word: (word, rank, class, length).
-type Match = (usize, u16, Class, usize);
-
 /// Compiled phrase rules of all signals.
+///
+/// Each word is looked up in the signal tables' filters (three byte loads, then one branch),
+/// and the few that pass are visited again to try the patterns filed under them. With the
+/// commonest words out of those tables (below) the branch is rarely taken, and so rarely
+/// mispredicted: a first pass keeping the filters' answers as bits, four a word, with no
+/// branch at all, cost more in instructions than it saved.
+///
+/// The commonest words the rules name, staff words ("you", "he") and question words ("is",
+/// "can"), are in none of those tables: matching them at every occurrence was most of the
+/// work at the words that passed, yet a question word counts only at the first plain word or
+/// after a `!`, and a staff word only within three words of an insult, which are rare. They
+/// are tried there, in tables of their own. `?` and `!` have a filter plane of their own, so
+/// that the same look-up finds them too.
+///
+/// The first match of each kind wins, ordered by word, then by pattern rank; matches are
+/// found in another order (by table, and a pair at its second word), so each kind keeps the
+/// least so far.
 #[derive(Debug, Clone)]
 pub struct SignalDetector {
+    /// of all the tables below, one plane each
+    filters: Filters,
+    /// the signal and insult patterns, tried at the words that pass their filters
+    signals: Rules,
+    /// the question words, tried where a question may open
+    questions: Rules,
+    /// the staff words, tried around an insult
+    staff: Rules,
+}
+
+impl Default for SignalDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Patterns indexed by their first words, for trying all that may match at a word.
+#[derive(Debug, Clone)]
+struct Rules {
+    /// the planes of the three tables' keys in the detector's [`Filters`]
+    planes: Planes,
     /// patterns by their exact first word, under its unigram hash (which the text has already
     /// computed for every word); only those whose second word is not exact
     by_word: Table,
@@ -588,35 +627,182 @@ pub struct SignalDetector {
     by_prefix: Table,
 }
 
-impl Default for SignalDetector {
-    fn default() -> Self {
-        Self::new()
+/// The planes of a [`Rules`]' word, pair and prefix tables; 0 for a table that must be empty.
+#[derive(Debug, Clone, Copy)]
+struct Planes {
+    word: u8,
+    pair: u8,
+    prefix: u8,
+}
+
+impl Rules {
+    /// Files `patterns`, which start with an exact word or a long enough prefix, and marks
+    /// their keys in `filters`.
+    fn new(
+        patterns: impl IntoIterator<Item = Pattern>,
+        planes: Planes,
+        filters: &mut Filters,
+    ) -> Rules {
+        // per table, (hash, key, run) entries
+        let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
+        let (mut by_pair, mut by_prefix) = (Vec::new(), Vec::new());
+        for pattern in patterns {
+            let (list, hash, key) = match (&pattern.toks[0], pattern.toks.get(1)) {
+                (Tok::Exact(a), Some(Tok::Exact(b))) => {
+                    let pair = normalized_hashes(&format!("{} {}", a.text, b.text));
+                    let hash = pair.get(1).map_or(0, |h| h.bigram);
+                    (&mut by_pair, hash, hash as u32)
+                }
+                (Tok::Exact(w), _) => (&mut by_word, w.hash, w.hash as u32),
+                (Tok::Prefix(p), _) => {
+                    let (hash, key) = prefix_key(p.as_bytes(), 0);
+                    (&mut by_prefix, hash, key)
+                }
+                (Tok::Any, _) => unreachable!("refused by SignalDetector::new"),
+            };
+            match list.iter_mut().find(|(_, k, _)| *k == key) {
+                Some((_, _, run)) => run.push(pattern),
+                None => list.push((hash, key, vec![pattern])),
+            }
+        }
+        for (entries, plane) in [
+            (&by_word, planes.word),
+            (&by_pair, planes.pair),
+            (&by_prefix, planes.prefix),
+        ] {
+            assert!(
+                plane != 0 || entries.is_empty(),
+                "patterns for a table with no plane"
+            );
+            for &(hash, _, _) in entries {
+                filters.mark(hash, plane);
+            }
+        }
+        Rules {
+            planes,
+            by_word: Table::new(by_word),
+            by_pair: Table::new(by_pair),
+            by_prefix: Table::new(by_prefix),
+        }
+    }
+
+    /// Calls `found` with the matches of the patterns filed under word `i`'s unigram hash.
+    #[inline(always)]
+    fn word_matches(&self, norm: &Normalized, i: usize, found: &mut impl FnMut(Match)) {
+        if let Some(h) = norm.hashes.get(i) {
+            let key = (h.unigram, h.unigram as u32);
+            self.by_word.each_match(key, 1, norm, i, found);
+        }
+    }
+
+    /// Calls `found` with the matches at word `i - 1` of the pair patterns filed under word
+    /// `i`'s bigram hash (that of the two words).
+    #[inline(always)]
+    fn pair_matches(&self, norm: &Normalized, i: usize, found: &mut impl FnMut(Match)) {
+        if let (Some(h), true) = (norm.hashes.get(i), i > 0) {
+            let key = (h.bigram, h.bigram as u32);
+            self.by_pair.each_match(key, 2, norm, i - 1, found);
+        }
+    }
+
+    /// Calls `found` with the matches of the patterns filed under word `i`'s prefix key.
+    #[inline(always)]
+    fn prefix_matches(&self, norm: &Normalized, i: usize, found: &mut impl FnMut(Match)) {
+        if let Some(&(s, _)) = norm.words.get(i) {
+            let key = prefix_key(norm.padded.as_bytes(), s as usize);
+            self.by_prefix.each_match(key, 0, norm, i, found);
+        }
+    }
+
+    /// Calls `found` with the matches at word `i` of the patterns that do not start with two
+    /// exact words (all of them, in rules with no pair patterns).
+    #[inline]
+    fn single_matches(
+        &self,
+        filters: &Filters,
+        norm: &Normalized,
+        i: usize,
+        mut found: impl FnMut(Match),
+    ) {
+        let (Some(h), Some(&(s, _))) = (norm.hashes.get(i), norm.words.get(i)) else {
+            return;
+        };
+        if filters.may_hold(h.unigram, self.planes.word) {
+            self.word_matches(norm, i, &mut found);
+        }
+        // rules with no prefix patterns load and hash no key
+        if self.planes.prefix != 0
+            && filters.may_hold(
+                prefix_key(norm.padded.as_bytes(), s as usize).0,
+                self.planes.prefix,
+            )
+        {
+            self.prefix_matches(norm, i, &mut found);
+        }
+    }
+
+    /// Whether a one-word pattern matches word `i`, in rules with no pair patterns.
+    fn matches_word(&self, filters: &Filters, norm: &Normalized, i: usize) -> bool {
+        let mut hit = false;
+        self.single_matches(filters, norm, i, |_| hit = true);
+        hit
     }
 }
 
-/// A set of hashes that may answer "no" for sure: a flag per value of a hash's top
-/// [`FILTER_BITS`] bits, set for the hashes present. Most words start no pattern, and stop at
-/// the filters.
-#[derive(Debug, Clone)]
-struct Filter(Box<[bool; 1 << FILTER_BITS]>);
+/// A pattern matching at a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Match {
+    /// the word it starts at
+    start: usize,
+    /// one past the word it ends at
+    end: usize,
+    rank: u16,
+    class: Class,
+}
 
-/// With at most [`MAX_KEYS`] hashes, under 2% of the flags are set: few words get past in
-/// vain. Bytes rather than bits: a flag takes one load and no shifts.
+/// The filters of the detector's tables, sets of hashes that may answer "no" for sure: a
+/// byte per value of a hash's top [`FILTER_BITS`] bits, in which a bit per table (its plane)
+/// is set for the hashes of its keys. Most words start no pattern, and stop at the filters.
+/// One array for all tables: it takes the cache that one would.
+#[derive(Debug, Clone)]
+struct Filters(Box<[u8; 1 << FILTER_BITS]>);
+
+/// With at most [`MAX_KEYS`] hashes a plane, under 2% of its bits are set: few words get past
+/// in vain. A byte per value: a test takes one load, an AND and no shifts.
 const FILTER_BITS: u32 = 14;
 
-impl Filter {
-    fn new(hashes: impl IntoIterator<Item = u64>) -> Filter {
-        let mut filter = Filter(Box::new([false; 1 << FILTER_BITS]));
-        for hash in hashes {
-            filter.0[(hash >> (64 - FILTER_BITS)) as usize] = true;
-        }
-        filter
+impl Filters {
+    /// The planes of the signal tables.
+    const SIGNAL_WORD: u8 = 1;
+    const SIGNAL_PAIR: u8 = 2;
+    const SIGNAL_PREFIX: u8 = 4;
+    /// The plane of the unigram hashes of `?` and `!` (see [`SignalDetector::PUNCTUATION`]).
+    const PUNCTUATION: u8 = 8;
+    /// The plane of the question words.
+    const QUESTION_WORD: u8 = 16;
+    /// The planes of the staff words and of the staff prefixes.
+    const STAFF_WORD: u8 = 32;
+    const STAFF_PREFIX: u8 = 64;
+
+    fn new() -> Filters {
+        Filters(Box::new([0; 1 << FILTER_BITS]))
     }
 
-    /// Whether `hash` may be in the set: if not, it is not.
+    /// Sets `plane`'s bit for `hash`.
+    fn mark(&mut self, hash: u64, plane: u8) {
+        self.0[(hash >> (64 - FILTER_BITS)) as usize] |= plane;
+    }
+
+    /// The bits set for `hash`, and for any other hash with the same top bits.
     #[inline(always)]
-    fn may_hold(&self, hash: u64) -> bool {
+    fn marks(&self, hash: u64) -> u8 {
         self.0[(hash >> (64 - FILTER_BITS)) as usize]
+    }
+
+    /// Whether `hash` may be set in `plane`: if not, it is not (never in plane 0).
+    #[inline(always)]
+    fn may_hold(&self, hash: u64, plane: u8) -> bool {
+        self.marks(hash) & plane != 0
     }
 }
 
@@ -624,11 +810,9 @@ impl Filter {
 /// sizes are constants so that the probes index with shifts of constants and no bounds checks.
 #[derive(Debug, Clone)]
 struct Table {
-    /// of the keys' hashes
-    filter: Filter,
     /// a key's slot is its hash's top [`SLOT_BITS`] bits, or the next free one
     slots: Box<[Slot; 1 << SLOT_BITS]>,
-    /// the runs, each in pattern order (the order in which matches are reported)
+    /// the runs, each in pattern order
     patterns: Vec<Pattern>,
 }
 
@@ -647,11 +831,10 @@ impl Table {
     /// A table of `(hash, key, run)` entries, keys distinct, runs not empty.
     fn new(entries: Vec<(u64, u32, Vec<Pattern>)>) -> Table {
         assert!(entries.len() <= MAX_KEYS, "{} table keys", entries.len());
-        let filter = Filter::new(entries.iter().map(|&(hash, _, _)| hash));
         let mut slots = Box::new([Slot::default(); 1 << SLOT_BITS]);
         let mut patterns = Vec::new();
-        // last first: the lists end with the commonest words (staff and question words, '?'),
-        // which so take their first slot and cost one probe
+        // last first: the lists end with the commonest words, which so take their first slot
+        // and cost one probe
         for (hash, key, run) in entries.into_iter().rev() {
             let mut at = (hash >> (64 - SLOT_BITS)) as usize;
             // an empty slot has an empty run
@@ -667,20 +850,10 @@ impl Table {
                 end: patterns.len() as u16,
             };
         }
-        Table {
-            filter,
-            slots,
-            patterns,
-        }
+        Table { slots, patterns }
     }
 
-    /// Whether `hash` may be filed: if not, nothing is.
-    #[inline(always)]
-    fn may_hold(&self, hash: u64) -> bool {
-        self.filter.may_hold(hash)
-    }
-
-    /// The patterns filed under `key` (empty if none); [`Table::may_hold`] turns most keys
+    /// The patterns filed under `key` (empty if none); the table's filter turns most keys
     /// away more cheaply.
     #[inline(always)]
     fn get(&self, hash: u64, key: u32) -> &[Pattern] {
@@ -698,16 +871,16 @@ impl Table {
         }
     }
 
-    /// Appends to `out` the matches at word `i` of the patterns filed under `key`, which share
-    /// their first `shared` words.
+    /// Calls `found` with the matches at word `i` of the patterns filed under `key`, which
+    /// share their first `shared` words.
     #[inline(always)]
-    fn push_matches(
+    fn each_match(
         &self,
         (hash, key): (u64, u32),
         shared: usize,
         norm: &Normalized,
         i: usize,
-        out: &mut Vec<Match>,
+        found: &mut impl FnMut(Match),
     ) {
         let run = self.get(hash, key);
         // compared once for the run
@@ -719,7 +892,12 @@ impl Table {
         }
         for p in run {
             if let Some(len) = p.match_len(norm, i, shared) {
-                out.push((i, p.rank, p.class, len));
+                found(Match {
+                    start: i,
+                    end: i + len,
+                    rank: p.rank,
+                    class: p.class,
+                });
             }
         }
     }
@@ -727,14 +905,20 @@ impl Table {
 
 /// The [`PREFIX_KEY_LEN`] bytes at `at` in `padded`, where a word starts (with what follows a
 /// shorter word, or 0 at the very end: either way no prefix's key, as prefixes are as long),
-/// and the hash that places them in [`SignalDetector::by_prefix`].
+/// and the hash that places them in a prefix table.
 #[inline]
 fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
     let key = padded
         .get(at..at + PREFIX_KEY_LEN)
         .and_then(|b| b.try_into().ok())
         .map_or(0, u32::from_le_bytes);
-    (u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15), key)
+    (prefix_hash(key), key)
+}
+
+/// The hash of a prefix key, whose top bits place it in the prefix tables.
+#[inline(always)]
+fn prefix_hash(key: u32) -> u64 {
+    u64::from(key).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// Prefix patterns are filed by this many leading bytes, so their prefixes must be as long:
@@ -742,7 +926,41 @@ fn prefix_key(padded: &[u8], at: usize) -> (u64, u32) {
 /// "com") through to the patterns of longer prefixes ("cancel*", "compensat*").
 const PREFIX_KEY_LEN: usize = size_of::<u32>();
 
+/// The first match of a kind so far: the least by (start word, rank).
+#[derive(Debug, Clone, Copy)]
+struct First {
+    start: usize,
+    rank: u16,
+    /// the words of the evidence
+    span: (usize, usize),
+}
+
+/// What the visits to a text's words have found so far.
+#[derive(Debug, Default)]
+struct Found {
+    kinds: [Option<First>; 8],
+    /// the first `?`
+    first_q: Option<usize>,
+    /// the first question word that opens a question, if before the first `?`
+    question_start: Option<usize>,
+}
+
+impl Found {
+    /// Keeps the match at `start` of rank `rank` for `kind` if it comes first.
+    #[inline]
+    fn offer(&mut self, kind: SignalKind, start: usize, rank: u16, span: (usize, usize)) {
+        let slot = &mut self.kinds[kind as usize];
+        if slot.is_none_or(|f| (start, rank) < (f.start, f.rank)) {
+            *slot = Some(First { start, rank, span });
+        }
+    }
+}
+
 impl SignalDetector {
+    /// The words marked in the [`Filters::PUNCTUATION`] plane: `?` and `!`, which open a
+    /// question (see [`SignalDetector::punctuation`]).
+    const PUNCTUATION: [&'static str; 2] = ["?", "!"];
+
     pub fn new() -> SignalDetector {
         let mut patterns: Vec<Pattern> = PHRASES
             .iter()
@@ -763,82 +981,88 @@ impl SignalDetector {
             })
             .collect();
         patterns.sort_by_key(|p| matches!(p.toks[0], Tok::Prefix(_)));
-        // per table, (hash, key, run) entries
-        let mut by_word: Vec<(u64, u32, Vec<Pattern>)> = Vec::new();
-        let (mut by_pair, mut by_prefix) = (Vec::new(), Vec::new());
-        for (rank, mut pattern) in patterns.into_iter().enumerate() {
+        for (rank, pattern) in patterns.iter_mut().enumerate() {
             pattern.rank = rank as u16;
-            let (list, hash, key) = match (&pattern.toks[0], pattern.toks.get(1)) {
-                (Tok::Exact(a), Some(Tok::Exact(b))) => {
-                    let pair = normalized_hashes(&format!("{} {}", a.text, b.text));
-                    let hash = pair.get(1).map_or(0, |h| h.bigram);
-                    (&mut by_pair, hash, hash as u32)
-                }
-                (Tok::Exact(w), _) => (&mut by_word, w.hash, w.hash as u32),
-                (Tok::Prefix(p), _) => {
-                    let (hash, key) = prefix_key(p.as_bytes(), 0);
-                    (&mut by_prefix, hash, key)
-                }
-                (Tok::Any, _) => unreachable!("refused above"),
-            };
-            match list.iter_mut().find(|(_, k, _)| *k == key) {
-                Some((_, _, run)) => run.push(pattern),
-                None => list.push((hash, key, vec![pattern])),
-            }
+        }
+        let mut filters = Filters::new();
+        let mut of = |wanted: fn(Class) -> bool, planes| {
+            let patterns = patterns.iter().filter(|p| wanted(p.class)).cloned();
+            Rules::new(patterns, planes, &mut filters)
+        };
+        let signals = of(
+            |c| !matches!(c, Class::Staff | Class::Signal(SignalKind::Question)),
+            Planes {
+                word: Filters::SIGNAL_WORD,
+                pair: Filters::SIGNAL_PAIR,
+                prefix: Filters::SIGNAL_PREFIX,
+            },
+        );
+        let questions = of(
+            |c| c == Class::Signal(SignalKind::Question),
+            Planes {
+                word: Filters::QUESTION_WORD,
+                pair: 0,
+                prefix: 0,
+            },
+        );
+        let staff = of(
+            |c| c == Class::Staff,
+            Planes {
+                word: Filters::STAFF_WORD,
+                pair: 0,
+                prefix: Filters::STAFF_PREFIX,
+            },
+        );
+        for rules in [&questions, &staff] {
+            let mut all = (rules.by_word.patterns.iter()).chain(&rules.by_prefix.patterns);
+            assert!(
+                all.all(|p| p.toks.len() == 1),
+                "question and staff words are one word each"
+            );
+        }
+        for word in Self::PUNCTUATION {
+            let hash = normalized_hashes(word).first().map_or(0, |h| h.unigram);
+            filters.mark(hash, Filters::PUNCTUATION);
         }
         SignalDetector {
-            by_word: Table::new(by_word),
-            by_pair: Table::new(by_pair),
-            by_prefix: Table::new(by_prefix),
+            filters,
+            signals,
+            questions,
+            staff,
         }
     }
 
-    /// Appends the patterns matching at each word to `out`, by word, at a word by rank.
-    #[inline]
-    fn find_matches(&self, norm: &Normalized, out: &mut Vec<Match>) {
-        let padded = norm.padded.as_bytes();
-        for (i, (&(s, _), h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
-            let prefix = prefix_key(padded, s as usize);
-            // all three tests, then one branch: tests that branch each, skipping the rest, cost
-            // fewer instructions but more time, their branches being hard to predict
-            let passed = self.by_word.may_hold(h.unigram)
-                | self.by_pair.may_hold(h.bigram)
-                | self.by_prefix.may_hold(prefix.0);
-            if passed {
-                self.matches_at(norm, i, h, prefix, out);
-            }
-        }
-        // a word's runs come from three tables, its pair patterns' from the next word: back in
-        // rank order, which they nearly always are already
-        let order = |&(i, rank, _, _): &Match| (i, rank);
-        if !out.is_sorted_by_key(order) {
-            out.sort_by_key(order);
-        }
+    /// The planes of the signal filters that hold word `i`, of span `span` and hashes `h`:
+    /// its unigram hash in the word and punctuation planes, its bigram hash in the pair
+    /// plane, its prefix key in the prefix plane.
+    #[inline(always)]
+    fn planes_at(&self, padded: &[u8], span: (u32, u32), h: &WordHashes) -> u8 {
+        let (key, _) = prefix_key(padded, span.0 as usize);
+        // all three tests, then one branch: tests that branch each, skipping the rest, cost
+        // fewer instructions but more time, their branches being hard to predict
+        self.filters.marks(h.unigram) & (Filters::SIGNAL_WORD | Filters::PUNCTUATION)
+            | self.filters.marks(h.bigram) & Filters::SIGNAL_PAIR
+            | self.filters.marks(key) & Filters::SIGNAL_PREFIX
     }
 
-    /// [`SignalDetector::find_matches`] at word `i`, given its hashes and prefix key; the
-    /// bigram hash of a word and the one before finds the pair patterns starting there. Out
-    /// of line: the loop over the words, which mostly finds nothing, stays small enough to
-    /// keep its values in registers.
+    /// Tries the patterns of the tables whose filter planes `planes` hold word `i`. Out of
+    /// line: the loop over the words, which mostly finds nothing, stays small enough to keep
+    /// its values in registers.
     #[inline(never)]
-    fn matches_at(
-        &self,
-        norm: &Normalized,
-        i: usize,
-        h: &WordHashes,
-        prefix: (u64, u32),
-        out: &mut Vec<Match>,
-    ) {
-        if i > 0 && self.by_pair.may_hold(h.bigram) {
-            let key = (h.bigram, h.bigram as u32);
-            self.by_pair.push_matches(key, 2, norm, i - 1, out);
+    fn visit(&self, norm: &Normalized, i: usize, planes: u8, found: &mut Found) {
+        let (rules, mut record) = (&self.signals, |m| self.record(norm, found, m));
+        if planes & Filters::SIGNAL_WORD != 0 {
+            rules.word_matches(norm, i, &mut record);
         }
-        if self.by_word.may_hold(h.unigram) {
-            let key = (h.unigram, h.unigram as u32);
-            self.by_word.push_matches(key, 1, norm, i, out);
+        if planes & Filters::SIGNAL_PAIR != 0 {
+            rules.pair_matches(norm, i, &mut record);
         }
-        if self.by_prefix.may_hold(prefix.0) {
-            self.by_prefix.push_matches(prefix, 0, norm, i, out);
+        if planes & Filters::SIGNAL_PREFIX != 0 {
+            rules.prefix_matches(norm, i, &mut record);
+        }
+        // `?` and `!` count until the first `?`
+        if planes & Filters::PUNCTUATION != 0 && found.first_q.is_none() {
+            self.punctuation(norm, i, found);
         }
     }
 
@@ -852,80 +1076,41 @@ impl SignalDetector {
     pub(crate) fn detect_with(
         &self,
         norm: &Normalized,
-        scratch: &mut DetectScratch,
+        _scratch: &mut DetectScratch,
     ) -> Vec<Signal> {
         let n_words = norm.words.len();
-        let word = |i: usize| norm.word_bytes(i);
-        let mut found: [Option<(usize, usize)>; 8] = [None; 8];
-        let DetectScratch {
-            matches,
-            insults,
-            staff,
-        } = scratch;
-        // collected first, so that the loop over the words keeps its registers to itself
-        matches.clear();
-        self.find_matches(norm, matches);
-        insults.clear();
-        staff.clear();
-        let mut question_start: Option<usize> = None;
-        // index of the first word that is not an @handle (n_words if none), when needed
-        let mut first_plain = None;
-        let mut first_q = None;
-        for &(i, _, class, len) in matches.iter() {
-            match class {
-                Class::Signal(SignalKind::Question) if question_start.is_none() => {
-                    let first_plain = *first_plain.get_or_insert_with(|| {
-                        (0..n_words)
-                            .find(|&i| !word(i).starts_with(b"@"))
-                            .unwrap_or(n_words)
-                    });
-                    // a question word opens a question only at the start of the text or a clause
-                    if first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!")) {
-                        question_start = Some(i);
-                    }
-                }
-                Class::Signal(SignalKind::Question) => {}
-                Class::Signal(kind) => {
-                    let slot = &mut found[kind as usize];
-                    if slot.is_none() {
-                        *slot = Some((i, i + len));
-                    }
-                }
-                Class::Insult => insults.push((i, i + len)),
-                Class::Staff => staff.push(i),
-                Class::QuestionMark => {
-                    first_q.get_or_insert(i);
-                }
+        let padded = norm.padded.as_bytes();
+        let mut found = Found::default();
+        // a question word opens a question at the first word that is not an @handle, or after
+        // a `!` (see `punctuation`); the first is the first that can
+        let first_plain = (0..n_words).find(|&i| !norm.word_bytes(i).starts_with(b"@"));
+        if let Some(i) =
+            first_plain.filter(|&i| self.questions.matches_word(&self.filters, norm, i))
+        {
+            found.question_start = Some(i);
+        }
+        for (i, (&span, h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            let planes = self.planes_at(padded, span, h);
+            if planes != 0 {
+                self.visit(norm, i, planes, &mut found);
             }
         }
-        // abuse at staff: an insult or threat within three words of a person it is aimed at
-        let aimed = |p: usize, s: usize, e: usize| p + 3 >= s && p < e + 3;
-        if let Some(&(s, e)) = insults
-            .iter()
-            .find(|&&(s, e)| staff.iter().any(|&p| aimed(p, s, e)))
-        {
-            let p = staff
-                .iter()
-                .copied()
-                .filter(|&p| aimed(p, s, e))
-                .min_by_key(|&p| p.abs_diff(s))
-                .unwrap_or(s);
-            found[SignalKind::AbuseAtStaff as usize] = Some((p.min(s), (p + 1).max(e)));
-        }
         // question: a '?' (evidence: up to six words before it) or a leading question word
-        if let Some(q) = first_q {
-            let start = question_start
+        if let Some(q) = found.first_q {
+            let start = found
+                .question_start
                 .filter(|&s| s < q)
                 .unwrap_or(q.saturating_sub(6));
             let start = (start..q)
-                .find(|&j| !word(j).starts_with(b"@"))
+                .find(|&j| !norm.word_bytes(j).starts_with(b"@"))
                 .unwrap_or(q);
-            found[SignalKind::Question as usize] = Some((start, q + 1));
-        } else if let Some(s) = question_start {
-            found[SignalKind::Question as usize] = Some((s, (s + 6).min(n_words)));
+            found.offer(SignalKind::Question, 0, 0, (start, q + 1));
+        } else if let Some(s) = found.question_start {
+            found.offer(SignalKind::Question, 0, 0, (s, (s + 6).min(n_words)));
         }
         // most texts have no signal: visit the kinds found, not all eight
         let mut kinds = found
+            .kinds
             .iter()
             .enumerate()
             .fold(0u32, |m, (k, f)| m | u32::from(f.is_some()) << k);
@@ -933,42 +1118,92 @@ impl SignalDetector {
         while kinds != 0 {
             let k = kinds.trailing_zeros() as usize;
             kinds &= kinds - 1;
-            if let (Some(&kind), Some((s, e))) = (SignalKind::ALL.get(k), found[k]) {
+            if let (Some(&kind), Some(f)) = (SignalKind::ALL.get(k), found.kinds[k]) {
                 out.push(Signal {
                     kind,
-                    evidence: evidence(norm, s, e),
+                    evidence: evidence(norm, f.span.0, f.span.1),
                 });
             }
         }
         out
     }
+
+    /// Takes in a match of the signal tables.
+    #[inline(never)]
+    fn record(&self, norm: &Normalized, found: &mut Found, m: Match) {
+        match m.class {
+            Class::Signal(kind) => found.offer(kind, m.start, m.rank, (m.start, m.end)),
+            // abuse at staff: an insult or threat within three words of a person it is aimed
+            // at (the nearest; of two as near, the first)
+            Class::Insult => {
+                let abuse = SignalKind::AbuseAtStaff as usize;
+                if found.kinds[abuse].is_some_and(|f| (f.start, f.rank) < (m.start, m.rank)) {
+                    return;
+                }
+                let (s, e) = (m.start, m.end);
+                let near = s.saturating_sub(3)..(e + 3).min(norm.words.len());
+                let mut person: Option<usize> = None;
+                for p in near {
+                    if person.is_none_or(|q| p.abs_diff(s) < q.abs_diff(s))
+                        && self.staff.matches_word(&self.filters, norm, p)
+                    {
+                        person = Some(p);
+                    }
+                }
+                if let Some(p) = person {
+                    let span = (p.min(s), (p + 1).max(e));
+                    found.offer(SignalKind::AbuseAtStaff, s, m.rank, span);
+                }
+            }
+            // not filed in the signal tables
+            Class::Staff => {}
+        }
+    }
+
+    /// Takes in word `i`, which may be `?` or `!` (its filter byte tells no more), before
+    /// the first `?`: the first `?`, or a `!` before a question word, which opens a question
+    /// if none has yet.
+    fn punctuation(&self, norm: &Normalized, i: usize, found: &mut Found) {
+        match norm.word_bytes(i) {
+            b"?" => found.first_q = Some(i),
+            b"!" if found.question_start.is_none()
+                && self.questions.matches_word(&self.filters, norm, i + 1) =>
+            {
+                found.question_start = Some(i + 1);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The words `s..e` joined by single spaces (`words[s..e].join(" ")`).
 fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
-    let spans = norm.words.get(s..e).unwrap_or(&[]);
-    // the capacity from the spans' lengths, without slicing the text twice
-    let len = spans
-        .iter()
-        .map(|&(a, b)| (b - a) as usize + 1)
-        .sum::<usize>();
-    let mut out = String::with_capacity(len.saturating_sub(1));
-    for (j, &(a, b)) in spans.iter().enumerate() {
-        if j > 0 {
+    let Some((&first, rest)) = norm.words.get(s..e).and_then(|w| w.split_first()) else {
+        return String::new();
+    };
+    let last = rest.last().map_or(first.1, |w| w.1);
+    // room for the text from the first word to the last, and a space between any two
+    let mut out = String::with_capacity(last.saturating_sub(first.0) as usize + rest.len());
+    let text = |(a, b): (u32, u32)| norm.padded.get(a as usize..b as usize).unwrap_or("");
+    // words that stand in the text so joined already are copied as one: nearly always all
+    let padded = norm.padded.as_bytes();
+    let mut run = first;
+    for &(a, b) in rest {
+        if a != run.1 + 1 || padded.get(run.1 as usize) != Some(&b' ') {
+            out.push_str(text(run));
             out.push(' ');
+            run.0 = a;
         }
-        out.push_str(norm.padded.get(a as usize..b as usize).unwrap_or(""));
+        run.1 = b;
     }
+    out.push_str(text(run));
     out
 }
 
-/// Reusable buffers of [`SignalDetector::detect_with`].
+/// Reusable buffers of [`SignalDetector::detect_with`]: none at present, as matches are taken
+/// in as they are found; callers keep one so that a buffer can come back without their change.
 #[derive(Debug, Default)]
-pub(crate) struct DetectScratch {
-    matches: Vec<Match>,
-    insults: Vec<(usize, usize)>,
-    staff: Vec<usize>,
-}
+pub(crate) struct DetectScratch {}
 
 #[cfg(test)]
 mod tests {
@@ -983,29 +1218,55 @@ mod tests {
         n
     }
 
-    /// The matches of the tables.
-    fn matches(detector: &SignalDetector, norm: &Normalized) -> Vec<(usize, Class, usize)> {
+    /// A match as the tests compare them: (word, rank, class, length).
+    type Found = (usize, u16, Class, usize);
+
+    /// What the detector's tables find: the signal tables at the words their filters let
+    /// through, the staff and question tables at every word; by word, at a word by rank.
+    fn matches(detector: &SignalDetector, norm: &Normalized) -> Vec<Found> {
         let mut out = Vec::new();
-        detector.find_matches(norm, &mut out);
-        out.into_iter()
-            .map(|(i, _, class, len)| (i, class, len))
-            .collect()
+        let mut push = |m: Match| out.push((m.start, m.rank, m.class, m.end - m.start));
+        let rules = &detector.signals;
+        for (i, (&span, h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
+            let planes = detector.planes_at(norm.padded.as_bytes(), span, h);
+            if planes & Filters::SIGNAL_WORD != 0 {
+                rules.word_matches(norm, i, &mut push);
+            }
+            if planes & Filters::SIGNAL_PAIR != 0 {
+                rules.pair_matches(norm, i, &mut push);
+            }
+            if planes & Filters::SIGNAL_PREFIX != 0 {
+                rules.prefix_matches(norm, i, &mut push);
+            }
+        }
+        for i in 0..norm.words.len() {
+            for rules in [&detector.staff, &detector.questions] {
+                rules.single_matches(&detector.filters, norm, i, &mut push);
+            }
+        }
+        out.sort_by_key(|&(i, rank, _, _)| (i, rank));
+        out
     }
 
-    /// What the tables must find: every phrase tried at every word, by its text alone.
-    fn naive_matches(norm: &Normalized) -> Vec<(usize, Class, usize)> {
+    /// The phrases as the tests read them, in rank order: at a word, the phrases starting
+    /// with an exact word come first (a stable sort).
+    fn ranked_phrases() -> Vec<(Class, Vec<&'static str>)> {
         let mut phrases: Vec<(Class, Vec<&str>)> = PHRASES
             .iter()
             .flat_map(|&(class, phrases)| {
                 phrases.iter().map(move |p| (class, p.split(' ').collect()))
             })
             .collect();
-        // at a word, the phrases starting with an exact word come first (a stable sort)
         phrases.sort_by_key(|(_, toks)| toks[0].ends_with('*'));
+        phrases
+    }
+
+    /// What the tables must find: every phrase tried at every word, by its text alone.
+    fn naive_matches(norm: &Normalized) -> Vec<Found> {
         let n = norm.words.len();
         let mut out = Vec::new();
         for i in 0..n {
-            for (class, toks) in &phrases {
+            for (rank, (class, toks)) in ranked_phrases().iter().enumerate() {
                 let hit = i + toks.len() <= n
                     && toks.iter().enumerate().all(|(j, t)| {
                         let w = norm.word_bytes(i + j);
@@ -1015,11 +1276,74 @@ mod tests {
                         }
                     });
                 if hit {
-                    out.push((i, *class, toks.len()));
+                    out.push((i, rank as u16, *class, toks.len()));
                 }
             }
         }
         out
+    }
+
+    /// The rules as first written, from [`naive_matches`]: the first match of each kind; abuse
+    /// at the first insult with a staff word within three words (the nearest); a question at
+    /// the first `?` or at a question word that is the first plain word or follows `?` or `!`.
+    fn naive_detect(norm: &Normalized) -> Vec<Signal> {
+        let n = norm.words.len();
+        let word = |i: usize| norm.word_bytes(i);
+        let mut found: [Option<(usize, usize)>; 8] = [None; 8];
+        let (mut insults, mut staff) = (Vec::new(), Vec::new());
+        let mut question_start = None;
+        let first_plain = (0..n).find(|&i| !word(i).starts_with(b"@")).unwrap_or(n);
+        for (i, _, class, len) in naive_matches(norm) {
+            match class {
+                Class::Signal(SignalKind::Question) => {
+                    let opens = first_plain >= i || (i > 0 && matches!(word(i - 1), b"?" | b"!"));
+                    if question_start.is_none() && opens {
+                        question_start = Some(i);
+                    }
+                }
+                Class::Signal(kind) => {
+                    found[kind as usize].get_or_insert((i, i + len));
+                }
+                Class::Insult => insults.push((i, i + len)),
+                Class::Staff => staff.push(i),
+            }
+        }
+        let aimed = |p: usize, s: usize, e: usize| p + 3 >= s && p < e + 3;
+        if let Some(&(s, e)) = insults
+            .iter()
+            .find(|&&(s, e)| staff.iter().any(|&p| aimed(p, s, e)))
+        {
+            let p = staff
+                .iter()
+                .copied()
+                .filter(|&p| aimed(p, s, e))
+                .min_by_key(|&p| p.abs_diff(s))
+                .unwrap_or(s);
+            found[SignalKind::AbuseAtStaff as usize] = Some((p.min(s), (p + 1).max(e)));
+        }
+        if let Some(q) = (0..n).find(|&i| word(i) == b"?") {
+            let start = question_start
+                .filter(|&s| s < q)
+                .unwrap_or(q.saturating_sub(6));
+            let start = (start..q)
+                .find(|&j| !word(j).starts_with(b"@"))
+                .unwrap_or(q);
+            found[SignalKind::Question as usize] = Some((start, q + 1));
+        } else if let Some(s) = question_start {
+            found[SignalKind::Question as usize] = Some((s, (s + 6).min(n)));
+        }
+        SignalKind::ALL
+            .iter()
+            .zip(found)
+            .filter_map(|(&kind, f)| {
+                let (s, e) = f?;
+                let words: Vec<&str> = (s..e).map(|j| norm.word(j)).collect();
+                Some(Signal {
+                    kind,
+                    evidence: words.join(" "),
+                })
+            })
+            .collect()
     }
 
     #[test]
@@ -1043,11 +1367,31 @@ mod tests {
                     let text = format!("@acme ok {} ok", phrase.replace('*', suffix));
                     let norm = normalized(&text);
                     let found = matches(&DETECTOR, &norm);
-                    assert!(found.contains(&(2, class, len)), "{text:?}: {found:?}");
+                    assert!(
+                        found.iter().any(|&m| (m.0, m.2, m.3) == (2, class, len)),
+                        "{text:?}: {found:?}"
+                    );
                     assert_eq!(found, naive_matches(&norm), "{text:?}");
+                    assert_eq!(DETECTOR.detect(&norm), naive_detect(&norm), "{text:?}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn filters_mark_every_question_mark_and_bang() {
+        let norm = normalized("@acme? @x ! ?! a? ?? @ hi! how ! is it?");
+        let marked: Vec<usize> = (norm.words.iter().zip(&norm.hashes).enumerate())
+            .filter(|&(_, (&span, h))| {
+                DETECTOR.planes_at(norm.padded.as_bytes(), span, h) & Filters::PUNCTUATION != 0
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let punctuation: Vec<usize> = (0..norm.words.len())
+            .filter(|&i| matches!(norm.word_bytes(i), b"?" | b"!"))
+            .collect();
+        assert!(punctuation.len() > 8);
+        assert!(punctuation.iter().all(|i| marked.contains(i)));
     }
 
     /// Phrase words (prefixes with and without a tail), near misses, and filler.
@@ -1087,20 +1431,62 @@ mod tests {
         words
     }
 
+    /// Texts of up to `max` words of the vocabulary, punctuation and noise.
+    fn texts(max: usize) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        proptest::collection::vec(
+            proptest::prop_oneof![
+                4 => proptest::sample::select(vocabulary()),
+                1 => "[a-z0-9'?!@ ,.]{1,6}",
+            ],
+            0..max,
+        )
+        .prop_map(|words| words.join(" "))
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
         #[test]
-        fn tables_find_what_trying_every_pattern_finds(
-            words in proptest::collection::vec(
-                proptest::prop_oneof![
-                    4 => proptest::sample::select(vocabulary()),
-                    1 => "[a-z0-9'?!@ ,.]{1,6}",
-                ],
-                0..30,
-            )
-        ) {
-            let norm = normalized(&words.join(" "));
+        fn tables_find_what_trying_every_pattern_finds(text in texts(30)) {
+            let norm = normalized(&text);
             proptest::prop_assert_eq!(matches(&DETECTOR, &norm), naive_matches(&norm));
+        }
+
+        #[test]
+        fn detect_is_the_rules_as_written(text in texts(30)) {
+            let norm = normalized(&text);
+            proptest::prop_assert_eq!(DETECTOR.detect(&norm), naive_detect(&norm));
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        // longer texts, with more repeats and staff words further from insults
+        #[test]
+        fn long_texts_too(text in texts(200)) {
+            let norm = normalized(&text);
+            proptest::prop_assert_eq!(matches(&DETECTOR, &norm), naive_matches(&norm));
+            proptest::prop_assert_eq!(DETECTOR.detect(&norm), naive_detect(&norm));
+        }
+    }
+
+    #[test]
+    fn evidence_is_the_words_joined_by_single_spaces() {
+        for text in [
+            "@Acme what time do you open?",
+            "why,is it   broken?! again...",
+            "don’t  stop (me) now ?? x",
+            "",
+            "?",
+        ] {
+            let norm = normalized(text);
+            let n = norm.words.len();
+            for s in 0..=n {
+                for e in s..=n {
+                    let words: Vec<&str> = (s..e).map(|i| norm.word(i)).collect();
+                    assert_eq!(evidence(&norm, s, e), words.join(" "), "{text:?} {s}..{e}");
+                }
+            }
         }
     }
 
