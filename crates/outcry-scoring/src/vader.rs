@@ -81,80 +81,82 @@ pub fn polarity_scores(text: &str) -> Sentiment {
 
 /// The words the rules single out by name. Resolving them once per token lets the rules
 /// compare one byte where the reference compares strings (each needs one code because the
-/// rules test for it at some position, see [`Ctx`]).
+/// rules test for it at some position, see [`Ctx`]). A byte rather than an enum, so that a
+/// look-up can clear it with a mask (see [`WordTable::find`]); 0 is no such word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Special {
-    #[default]
-    None,
-    No,
-    Or,
-    Nor,
-    Never,
-    So,
-    This,
-    Without,
-    Doubt,
-    Least,
-    At,
-    Very,
-    Kind,
-    Of,
-    Sort,
-    Just,
-    Enough,
-    But,
-    The,
-    Shit,
-    Bomb,
-    To,
-    Die,
-    For,
-    Bad,
-    Ass,
-    Bus,
-    Stop,
-    Yeah,
-    Right,
-    Kiss,
-    Death,
-    Beating,
-    Heart,
+struct Special(u8);
+
+impl Special {
+    const NONE: Special = Special(0);
+    const NO: Special = Special(1);
+    const OR: Special = Special(2);
+    const NOR: Special = Special(3);
+    const NEVER: Special = Special(4);
+    const SO: Special = Special(5);
+    const THIS: Special = Special(6);
+    const WITHOUT: Special = Special(7);
+    const DOUBT: Special = Special(8);
+    const LEAST: Special = Special(9);
+    const AT: Special = Special(10);
+    const VERY: Special = Special(11);
+    const KIND: Special = Special(12);
+    const OF: Special = Special(13);
+    const SORT: Special = Special(14);
+    const JUST: Special = Special(15);
+    const ENOUGH: Special = Special(16);
+    const BUT: Special = Special(17);
+    const THE: Special = Special(18);
+    const SHIT: Special = Special(19);
+    const BOMB: Special = Special(20);
+    const TO: Special = Special(21);
+    const DIE: Special = Special(22);
+    const FOR: Special = Special(23);
+    const BAD: Special = Special(24);
+    const ASS: Special = Special(25);
+    const BUS: Special = Special(26);
+    const STOP: Special = Special(27);
+    const YEAH: Special = Special(28);
+    const RIGHT: Special = Special(29);
+    const KISS: Special = Special(30);
+    const DEATH: Special = Special(31);
+    const BEATING: Special = Special(32);
+    const HEART: Special = Special(33);
 }
 
 const SPECIAL_WORDS: &[(&str, Special)] = &[
-    ("no", Special::No),
-    ("or", Special::Or),
-    ("nor", Special::Nor),
-    ("never", Special::Never),
-    ("so", Special::So),
-    ("this", Special::This),
-    ("without", Special::Without),
-    ("doubt", Special::Doubt),
-    ("least", Special::Least),
-    ("at", Special::At),
-    ("very", Special::Very),
-    ("kind", Special::Kind),
-    ("of", Special::Of),
-    ("sort", Special::Sort),
-    ("just", Special::Just),
-    ("enough", Special::Enough),
-    ("but", Special::But),
-    ("the", Special::The),
-    ("shit", Special::Shit),
-    ("bomb", Special::Bomb),
-    ("to", Special::To),
-    ("die", Special::Die),
-    ("for", Special::For),
-    ("bad", Special::Bad),
-    ("ass", Special::Ass),
-    ("bus", Special::Bus),
-    ("stop", Special::Stop),
-    ("yeah", Special::Yeah),
-    ("right", Special::Right),
-    ("kiss", Special::Kiss),
-    ("death", Special::Death),
-    ("beating", Special::Beating),
-    ("heart", Special::Heart),
+    ("no", Special::NO),
+    ("or", Special::OR),
+    ("nor", Special::NOR),
+    ("never", Special::NEVER),
+    ("so", Special::SO),
+    ("this", Special::THIS),
+    ("without", Special::WITHOUT),
+    ("doubt", Special::DOUBT),
+    ("least", Special::LEAST),
+    ("at", Special::AT),
+    ("very", Special::VERY),
+    ("kind", Special::KIND),
+    ("of", Special::OF),
+    ("sort", Special::SORT),
+    ("just", Special::JUST),
+    ("enough", Special::ENOUGH),
+    ("but", Special::BUT),
+    ("the", Special::THE),
+    ("shit", Special::SHIT),
+    ("bomb", Special::BOMB),
+    ("to", Special::TO),
+    ("die", Special::DIE),
+    ("for", Special::FOR),
+    ("bad", Special::BAD),
+    ("ass", Special::ASS),
+    ("bus", Special::BUS),
+    ("stop", Special::STOP),
+    ("yeah", Special::YEAH),
+    ("right", Special::RIGHT),
+    ("kiss", Special::KISS),
+    ("death", Special::DEATH),
+    ("beating", Special::BEATING),
+    ("heart", Special::HEART),
 ];
 
 /// What the rules need to know about one word; 16 bytes, as it is copied into every token.
@@ -209,42 +211,52 @@ impl WordInfo {
     }
 }
 
-/// A token: the [`WordInfo`] of its lowercase word (default when not in the table), plus
-/// [`ALL_CAPS`], and [`NEGATED`] for words outside the table that contain "n't".
+/// A token: the [`WordInfo`] of its lowercase word (no flags and no special code when not in
+/// the table), plus [`ALL_CAPS`], and [`NEGATED`] for words that contain "n't".
 type Token = WordInfo;
 
-/// The token of a word whose table entry is `info`; `contains_nt` is only asked for words
-/// outside the table (table entries know it already).
+/// The token of a word whose look-up gave `info`. Whether the word contains "n't" is asked
+/// whatever the look-up found: table entries that contain it have [`NEGATED`] already, so
+/// the answer only matters for misses, but asking it spares a branch on the look-up.
 #[inline]
-fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
-    let mut t = match info {
-        Some(i) => *i,
-        None if contains_nt() => WordInfo {
-            flags: NEGATED,
-            ..WordInfo::default()
-        },
-        None => WordInfo::default(),
-    };
+fn token(info: WordInfo, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
+    let mut t = info;
+    if contains_nt() {
+        t.flags |= NEGATED;
+    }
     // without a branch: which tokens are in capitals is unpredictable
     t.flags |= u8::from(all_caps) * ALL_CAPS;
     t
 }
 
-/// Open-addressing hash table from lowercase words to [`WordInfo`].
+/// Perfect hash table from lowercase words to [`WordInfo`], built at load time from the fixed
+/// lexicon.
+///
+/// Every key of up to 16 bytes (all but a few dozen) has a slot of its own, found with one
+/// probe: a key's hash picks a bucket and a slot hash, and the bucket's pilot, chosen when
+/// the table is built so that no two keys share a slot (as in PTHash, Pibiri and Trani 2021),
+/// is XORed into the slot hash. A look-up is two dependent loads (the pilot, from an array
+/// small enough to stay in L1, then the entry) and a comparison of the key whose result masks
+/// the entry instead of being branched on: whether a word is in the lexicon is unpredictable,
+/// and without a branch on it the look-ups of consecutive tokens overlap.
 ///
 /// Keys are compared as little-endian, zero-padded 64-bit words, so the ASCII tokeniser can
 /// lowercase eight bytes at a time straight from the text and look a token up without
-/// copying it into a string.
+/// copying it into a string. Longer keys live in a map of their own.
 #[derive(Debug, Clone)]
 struct WordTable {
-    /// entry index + 1 per slot, 0 when empty; a power of two long and at most a quarter
-    /// full, so every probe sequence reaches an empty slot
-    slots: Box<[u32]>,
-    /// `64 - log2(slots.len())`: slot of a key = top bits of its hash
-    shift: u32,
-    entries: Vec<Entry>,
-    /// the key words after the first of every entry longer than 8 bytes
-    tails: Vec<u64>,
+    /// per bucket, the value XORed into its keys' slot hashes
+    pilots: Box<[u32]>,
+    /// `64 - log2(pilots.len())`: bucket of a key = top bits of its hash
+    bucket_shift: u32,
+    /// `64 - log2(entries.len())`: slot hash = top bits of the hash times [`SLOT_MIX`]
+    slot_shift: u32,
+    /// mixed into every hash; the build tries seeds until the pilots place every key
+    seed: u64,
+    /// the keys of up to 16 bytes by slot, a power of two long; [`EMPTY`] in unused slots
+    entries: Box<[Entry]>,
+    /// keys longer than 16 bytes, too few to be worth a fast path
+    long: FxHashMap<Box<[u8]>, WordInfo>,
     /// longest key in bytes: longer tokens are not looked up
     max_len: usize,
     /// the non-ASCII characters of the keys, sorted: a word with a character whose lowercase
@@ -253,23 +265,42 @@ struct WordTable {
     key_chars: Vec<char>,
 }
 
+/// A key of up to 16 bytes and its [`WordInfo`], 32 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     first: u64,
-    len: u32,
-    tail_start: u32,
-    info: WordInfo,
+    second: u64,
+    valence: f64,
+    /// the key's length in the low 32 bits, then the special code and the flags: one load
+    /// gives the look-up both what it compares and what it masks
+    meta: u64,
 }
 
+/// An unused slot: no key has this length, so no look-up matches it.
+const EMPTY: Entry = Entry {
+    first: 0,
+    second: 0,
+    valence: 0.0,
+    meta: u32::MAX as u64,
+};
+
+/// Longest key the table holds in its slots (two words).
+const SLOT_KEY_LEN: usize = 16;
+
 /// Longest token the ASCII path looks up from a stack buffer (longer ones take the exact path).
-const INLINE_WORDS: usize = 4;
+const INLINE_LEN: usize = 32;
 
 const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
-/// FxHash over the key words, seeded with the length so that zero padding cannot collide.
+/// Multiplier that turns a key's hash into its slot hash: the bucket takes the hash's top
+/// bits, so the keys of a bucket must get their slots from bits that differ between them.
+const SLOT_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// FxHash over the key words, seeded with the length (so that zero padding cannot collide)
+/// and the table's seed.
 #[inline]
-fn key_hash(words: &[u64], len: usize) -> u64 {
-    words.iter().fold(len as u64, |h, &w| {
+fn key_hash(words: &[u64], len: usize, seed: u64) -> u64 {
+    words.iter().fold(len as u64 ^ seed, |h, &w| {
         (h.rotate_left(5) ^ w).wrapping_mul(FX_SEED)
     })
 }
@@ -280,37 +311,126 @@ fn word_count(len: usize) -> usize {
     len.div_ceil(8).max(1)
 }
 
-/// `bytes` as little-endian 64-bit words, zero-padded.
-fn pack_words(bytes: &[u8]) -> Vec<u64> {
-    let mut words = vec![0u64; word_count(bytes.len())];
-    for (k, &b) in bytes.iter().enumerate() {
+/// `bytes` (at most 16) as two little-endian 64-bit words, zero-padded.
+fn pack_two(bytes: &[u8]) -> [u64; 2] {
+    let mut words = [0u64; 2];
+    for (k, &b) in bytes.iter().take(SLOT_KEY_LEN).enumerate() {
         words[k / 8] |= u64::from(b) << (8 * (k % 8));
     }
     words
 }
 
+impl Entry {
+    fn new(key: &[u8], info: WordInfo) -> Entry {
+        let [first, second] = pack_two(key);
+        let meta = key.len() as u64 | u64::from(info.special.0) << 32 | u64::from(info.flags) << 40;
+        Entry {
+            first,
+            second,
+            valence: info.valence,
+            meta,
+        }
+    }
+
+    /// The key's length in bytes.
+    fn len(&self) -> usize {
+        self.meta as u32 as usize
+    }
+}
+
 impl WordTable {
     fn new(words: FxHashMap<Box<str>, WordInfo>) -> WordTable {
-        // a quarter full: most tokens are not in the table, and a miss probes until an
-        // empty slot
-        let cap = (words.len() * 4).next_power_of_two().max(16);
+        let mut short = Vec::with_capacity(words.len());
+        let mut long = FxHashMap::default();
+        let mut key_chars = Vec::new();
+        let mut max_len = 0;
+        for (key, info) in words {
+            key_chars.extend(key.chars().filter(|c| !c.is_ascii()));
+            max_len = max_len.max(key.len());
+            if key.len() > SLOT_KEY_LEN {
+                long.insert(Box::from(key.as_bytes()), info);
+            } else {
+                short.push(Entry::new(key.as_bytes(), info));
+            }
+        }
+        key_chars.sort_unstable();
+        key_chars.dedup();
+        // the same table for every run (the map's order is not the same from run to run)
+        short.sort_unstable_by_key(|e| (e.len(), e.first, e.second));
+        let n = short.len();
+        // about two keys a bucket and slots at most about 94% full: the pilots are found in
+        // a few milliseconds and take 16 KiB for the embedded lexicon
+        let buckets = (n / 2).next_power_of_two().max(2);
+        let mut slots = (n + n / 16).next_power_of_two().max(16);
+        let mut seed = 0u64;
+        loop {
+            if let Some(table) = WordTable::place(&short, buckets, slots, seed) {
+                return WordTable {
+                    long,
+                    max_len,
+                    key_chars,
+                    ..table
+                };
+            }
+            // a seed fails when two keys of a bucket get one slot hash, or a bucket finds
+            // no pilot; after a few, a sparser table
+            seed += 1;
+            if seed & 15 == 0 {
+                slots *= 2;
+            }
+        }
+    }
+
+    /// The table with pilots that place every key of `keys` in a slot of its own, if the
+    /// hashes with `seed` allow it.
+    fn place(keys: &[Entry], buckets: usize, slots: usize, seed: u64) -> Option<WordTable> {
         let mut table = WordTable {
-            slots: vec![0u32; cap].into_boxed_slice(),
-            shift: 64 - cap.trailing_zeros(),
-            entries: Vec::with_capacity(words.len()),
-            tails: Vec::new(),
+            pilots: vec![0u32; buckets].into_boxed_slice(),
+            bucket_shift: 64 - buckets.trailing_zeros(),
+            slot_shift: 64 - slots.trailing_zeros(),
+            seed,
+            entries: vec![EMPTY; slots].into_boxed_slice(),
+            long: FxHashMap::default(),
             max_len: 0,
             key_chars: Vec::new(),
         };
-        for (key, info) in words {
-            table.insert(key.as_bytes(), info);
-            table
-                .key_chars
-                .extend(key.chars().filter(|c| !c.is_ascii()));
+        let mut by_bucket: Vec<Vec<(u32, &Entry)>> = vec![Vec::new(); buckets];
+        for e in keys {
+            let words = [e.first, e.second];
+            let h = key_hash(&words[..word_count(e.len())], e.len(), seed);
+            by_bucket[table.bucket(h)].push((table.slot_hash(h), e));
         }
-        table.key_chars.sort_unstable();
-        table.key_chars.dedup();
-        table
+        let mut order: Vec<usize> = (0..buckets).collect();
+        // the biggest buckets first, while most slots are free
+        order.sort_by_key(|&b| (std::cmp::Reverse(by_bucket[b].len()), b));
+        let mut used = vec![false; slots];
+        for b in order {
+            let keys = &by_bucket[b];
+            if keys.is_empty() {
+                break;
+            }
+            let pilot = (0..slots as u32).find(|&p| {
+                keys.iter().enumerate().all(|(k, &(s, _))| {
+                    !used[(s ^ p) as usize] && keys[..k].iter().all(|&(t, _)| t != s)
+                })
+            })?;
+            for &(s, e) in keys {
+                used[(s ^ pilot) as usize] = true;
+                table.entries[(s ^ pilot) as usize] = *e;
+            }
+            table.pilots[b] = pilot;
+        }
+        Some(table)
+    }
+
+    #[inline(always)]
+    fn bucket(&self, h: u64) -> usize {
+        (h >> self.bucket_shift) as usize
+    }
+
+    #[inline(always)]
+    fn slot_hash(&self, h: u64) -> u32 {
+        (h.wrapping_mul(SLOT_MIX) >> self.slot_shift) as u32
     }
 
     /// Whether the lowercase of `word` may be a key, judging by its non-ASCII characters.
@@ -322,77 +442,55 @@ impl WordTable {
         })
     }
 
-    /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
-    fn insert(&mut self, key: &[u8], info: WordInfo) {
-        let words = pack_words(key);
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(&words, key.len()) >> self.shift) as usize;
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
-        }
-        self.entries.push(Entry {
-            first: words[0],
-            len: key.len() as u32,
-            tail_start: self.tails.len() as u32,
-            info,
-        });
-        self.slots[i] = self.entries.len() as u32;
-        self.tails.extend_from_slice(&words[1..]);
-        self.max_len = self.max_len.max(key.len());
-    }
-
-    /// The entry of the key whose packed words are `words` and length `len`.
-    #[inline]
-    fn get(&self, words: &[u64], len: usize) -> Option<&WordInfo> {
-        let (&first, tail) = words.split_first()?;
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(words, len) >> self.shift) as usize;
-        loop {
-            let slot = *self.slots.get(i)?;
-            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
-            if entry.first == first && entry.len as usize == len && self.tail(entry) == tail {
-                return Some(&entry.info);
-            }
-            i = (i + 1) & mask;
+    /// The entry of the key packed as `first`, `second` (zero when the key has at most eight
+    /// bytes) of `len` bytes, at most 16, whose hash is `h`; all zero when it is not a key.
+    #[inline(always)]
+    fn find(&self, first: u64, second: u64, len: usize, h: u64) -> WordInfo {
+        let pilot = self.pilots.get(self.bucket(h)).copied().unwrap_or(0);
+        let e = self
+            .entries
+            .get((self.slot_hash(h) ^ pilot) as usize)
+            .unwrap_or(&EMPTY);
+        let diff = (e.first ^ first) | (e.second ^ second) | ((e.meta as u32 as u64) ^ len as u64);
+        // all ones on a hit: masks the code and the flags (a choice between the entry and a
+        // default would compile to a branch on the look-up)
+        let keep = u64::from(diff == 0).wrapping_neg();
+        let code = (e.meta >> 32) & keep;
+        WordInfo {
+            // only read with HAS_LEX, which a miss clears
+            valence: e.valence,
+            special: Special(code as u8),
+            flags: (code >> 8) as u8,
         }
     }
 
-    /// [`WordTable::get`] for a key of at most eight bytes, one word without tail.
-    #[inline]
-    fn get_short(&self, key: u64, len: usize) -> Option<&WordInfo> {
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(&[key], len) >> self.shift) as usize;
-        loop {
-            let slot = *self.slots.get(i)?;
-            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
-            // an entry of the same length has no tail either
-            if entry.first == key && entry.len as usize == len {
-                return Some(&entry.info);
-            }
-            i = (i + 1) & mask;
-        }
+    /// Look-up of a key of up to eight bytes, packed in `key`.
+    #[inline(always)]
+    fn get_short(&self, key: u64, len: usize) -> WordInfo {
+        self.find(key, 0, len, key_hash(&[key], len, self.seed))
     }
 
-    #[inline]
-    fn tail(&self, entry: &Entry) -> &[u64] {
-        let start = entry.tail_start as usize;
-        let n = word_count(entry.len as usize) - 1;
-        self.tails.get(start..start + n).unwrap_or_default()
+    /// Look-up of a key of 9 to 16 bytes, packed in `first` and `second`.
+    #[inline(always)]
+    fn get_two(&self, first: u64, second: u64, len: usize) -> WordInfo {
+        self.find(
+            first,
+            second,
+            len,
+            key_hash(&[first, second], len, self.seed),
+        )
     }
 
     /// Look-up of any (already lowercase) key.
-    fn get_bytes(&self, key: &[u8]) -> Option<&WordInfo> {
-        if key.len() > self.max_len {
-            return None;
+    fn get_bytes(&self, key: &[u8]) -> WordInfo {
+        if key.len() > SLOT_KEY_LEN {
+            return self.long.get(key).copied().unwrap_or_default();
         }
-        if key.len() > INLINE_WORDS * 8 {
-            return self.get(&pack_words(key), key.len());
+        let [first, second] = pack_two(key);
+        if key.len() > 8 {
+            return self.get_two(first, second, key.len());
         }
-        let mut words = [0u64; INLINE_WORDS];
-        for (k, &b) in key.iter().enumerate() {
-            words[k / 8] |= u64::from(b) << (8 * (k % 8));
-        }
-        self.get(&words[..word_count(key.len())], key.len())
+        self.get_short(first, key.len())
     }
 }
 
@@ -678,9 +776,7 @@ impl SentimentAnalyzer {
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.words
-            .get_bytes(lower.as_bytes())
-            .and_then(WordInfo::lex)
+        self.words.get_bytes(lower.as_bytes()).lex()
     }
 
     /// Whether some character of `text` has an emoji description.
@@ -913,7 +1009,7 @@ impl SentimentAnalyzer {
         }
         let all_caps = (c0.upper | c1.upper) != 0 && (c0.lower | c1.lower) == 0;
         stats.upper += usize::from(all_caps);
-        token(self.words.get(&[c0.key, c1.key], len), all_caps, || {
+        token(self.words.get_two(c0.key, c1.key, len), all_caps, || {
             !letters_only && contains_nt(word())
         })
     }
@@ -932,9 +1028,11 @@ impl SentimentAnalyzer {
                 flags.add(load_le(b, start + k, n), n);
             }
             let all_caps = flags.count(word, stats);
-            return token(None, all_caps, || flags.apostrophe && contains_nt(word));
+            return token(WordInfo::default(), all_caps, || {
+                flags.apostrophe && contains_nt(word)
+            });
         }
-        if len > INLINE_WORDS * 8 {
+        if len > INLINE_LEN {
             stats.count_marks(word);
             let all_caps =
                 !word.iter().any(u8::is_ascii_lowercase) && word.iter().any(u8::is_ascii_uppercase);
@@ -942,17 +1040,16 @@ impl SentimentAnalyzer {
             let info = self.words.get_bytes(&word.to_ascii_lowercase());
             return token(info, all_caps, || contains_nt(word));
         }
-        let mut key = [0u64; INLINE_WORDS];
+        let mut key = [0u8; INLINE_LEN];
         let mut flags = WordFlags::default();
-        for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
+        for (k, chunk) in key.chunks_exact_mut(8).enumerate().take(word_count(len)) {
             let n = (len - 8 * k).min(8);
             // loads from the whole text, so that only a word at its very end is read bytewise
-            *slot = flags.add(load_le(b, start + 8 * k, n), n).key;
+            let lower = flags.add(load_le(b, start + 8 * k, n), n).key;
+            chunk.copy_from_slice(&lower.to_le_bytes());
         }
         let all_caps = flags.count(word, stats);
-        let info = self
-            .words
-            .get(key.get(..word_count(len)).unwrap_or_default(), len);
+        let info = self.words.get_bytes(key.get(..len).unwrap_or_default());
         token(info, all_caps, || flags.apostrophe && contains_nt(word))
     }
 
@@ -967,7 +1064,9 @@ impl SentimentAnalyzer {
         let all_caps = py_isupper(word);
         stats.upper += usize::from(all_caps);
         // only 'N', 'n', '\'', 'T' and 't' lowercase to "n't"'s characters, one each
-        token(None, all_caps, || contains_nt(word.as_bytes()))
+        token(WordInfo::default(), all_caps, || {
+            contains_nt(word.as_bytes())
+        })
     }
 
     /// Any token, with Unicode lowercasing and Python's `isupper`.
@@ -1045,7 +1144,7 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
         .map(|(w, v)| {
             let info = WordInfo {
                 valence: v,
-                special: Special::None,
+                special: Special::NONE,
                 flags: HAS_LEX,
             };
             (w, info)
@@ -1061,7 +1160,7 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
     for &(w, special) in SPECIAL_WORDS {
         let info = words.entry(Box::from(w)).or_default();
         info.special = special;
-        if special == Special::But {
+        if special == Special::BUT {
             info.flags |= BUT;
         }
     }
@@ -1122,7 +1221,7 @@ impl Ctx<'_> {
 
     #[inline]
     fn special(&self, i: usize) -> Special {
-        self.toks.get(i).map_or(Special::None, |t| t.special)
+        self.toks.get(i).map_or(Special::NONE, |t| t.special)
     }
 
     #[inline]
@@ -1145,7 +1244,7 @@ impl Ctx<'_> {
         // words outside the lexicon count zero whatever they are, so test that first
         if tok.flags & HAS_LEX == 0
             || tok.booster().is_some()
-            || (tok.special == Special::Kind && self.is(i + 1, Special::Of))
+            || (tok.special == Special::KIND && self.is(i + 1, Special::OF))
         {
             return 0.0;
         }
@@ -1156,14 +1255,14 @@ impl Ctx<'_> {
         let n = self.toks.len();
         let mut v = base;
         // "no" directly before a lexicon word negates that word instead of counting itself
-        if tok.special == Special::No && i + 1 < n && self.has_lex(i + 1) {
+        if tok.special == Special::NO && i + 1 < n && self.has_lex(i + 1) {
             v = 0.0;
         }
-        if (i > 0 && self.is(i - 1, Special::No))
-            || (i > 1 && self.is(i - 2, Special::No))
+        if (i > 0 && self.is(i - 1, Special::NO))
+            || (i > 1 && self.is(i - 2, Special::NO))
             || (i > 2
-                && self.is(i - 3, Special::No)
-                && matches!(self.special(i - 1), Special::Or | Special::Nor))
+                && self.is(i - 3, Special::NO)
+                && matches!(self.special(i - 1), Special::OR | Special::NOR))
         {
             v = base * N_SCALAR;
         }
@@ -1212,7 +1311,7 @@ impl Ctx<'_> {
     }
 
     fn negation_check(&self, v: f64, start_i: usize, i: usize) -> f64 {
-        let so_this = |j: usize| matches!(self.special(j), Special::So | Special::This);
+        let so_this = |j: usize| matches!(self.special(j), Special::SO | Special::THIS);
         match start_i {
             0 => {
                 if self.negated(i - 1) {
@@ -1220,19 +1319,19 @@ impl Ctx<'_> {
                 }
             }
             1 => {
-                if self.is(i - 2, Special::Never) && so_this(i - 1) {
+                if self.is(i - 2, Special::NEVER) && so_this(i - 1) {
                     return v * 1.25;
-                } else if self.is(i - 2, Special::Without) && self.is(i - 1, Special::Doubt) {
+                } else if self.is(i - 2, Special::WITHOUT) && self.is(i - 1, Special::DOUBT) {
                     return v;
                 } else if self.negated(i - 2) {
                     return v * N_SCALAR;
                 }
             }
             _ => {
-                if (self.is(i - 3, Special::Never) && so_this(i - 2)) || so_this(i - 1) {
+                if (self.is(i - 3, Special::NEVER) && so_this(i - 2)) || so_this(i - 1) {
                     return v * 1.25;
-                } else if self.is(i - 3, Special::Without)
-                    && (self.is(i - 2, Special::Doubt) || self.is(i - 1, Special::Doubt))
+                } else if self.is(i - 3, Special::WITHOUT)
+                    && (self.is(i - 2, Special::DOUBT) || self.is(i - 1, Special::DOUBT))
                 {
                     return v;
                 } else if self.negated(i - 3) {
@@ -1285,9 +1384,9 @@ impl Ctx<'_> {
     }
 
     fn least_check(&self, v: f64, i: usize) -> f64 {
-        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::Least) {
+        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::LEAST) {
             if i > 1 {
-                if !matches!(self.special(i - 2), Special::At | Special::Very) {
+                if !matches!(self.special(i - 2), Special::AT | Special::VERY) {
                     return v * N_SCALAR;
                 }
                 return v;
@@ -1645,9 +1744,9 @@ fn booster_flag(lower: &str) -> u8 {
 
 fn booster_phrase(a: Special, b: Special) -> Option<f64> {
     match (a, b) {
-        (Special::Just, Special::Enough)
-        | (Special::Kind, Special::Of)
-        | (Special::Sort, Special::Of) => Some(B_DECR),
+        (Special::JUST, Special::ENOUGH)
+        | (Special::KIND, Special::OF)
+        | (Special::SORT, Special::OF) => Some(B_DECR),
         _ => None,
     }
 }
@@ -1655,12 +1754,12 @@ fn booster_phrase(a: Special, b: Special) -> Option<f64> {
 fn special_case(words: &[Special]) -> Option<f64> {
     use Special as S;
     match words {
-        [S::The, S::Shit] | [S::The, S::Bomb] | [S::To, S::Die, S::For] => Some(3.0),
-        [S::Bad, S::Ass] => Some(1.5),
-        [S::Bus, S::Stop] => Some(0.0),
-        [S::Yeah, S::Right] => Some(-2.0),
-        [S::Kiss, S::Of, S::Death] => Some(-1.5),
-        [S::Beating, S::Heart] => Some(3.5),
+        [S::THE, S::SHIT] | [S::THE, S::BOMB] | [S::TO, S::DIE, S::FOR] => Some(3.0),
+        [S::BAD, S::ASS] => Some(1.5),
+        [S::BUS, S::STOP] => Some(0.0),
+        [S::YEAH, S::RIGHT] => Some(-2.0),
+        [S::KISS, S::OF, S::DEATH] => Some(-1.5),
+        [S::BEATING, S::HEART] => Some(3.5),
         _ => None,
     }
 }
@@ -1908,7 +2007,7 @@ mod tests {
     #[test]
     fn special_and_negation_words_are_resolved_at_look_up() {
         let a = SentimentAnalyzer::embedded();
-        let info = |w: &str| a.words.get_bytes(w.as_bytes()).copied().unwrap_or_default();
+        let info = |w: &str| a.words.get_bytes(w.as_bytes());
         for &(w, special) in SPECIAL_WORDS {
             assert_eq!(info(w).special, special, "{w}");
         }
@@ -1916,7 +2015,7 @@ mod tests {
             assert!(info(w).negated(), "{w}");
         }
         assert!(!info("good").negated());
-        assert_eq!(info("good").special, Special::None);
+        assert_eq!(info("good").special, Special::NONE);
     }
 
     #[test]
