@@ -160,13 +160,16 @@ const SPECIAL_WORDS: &[(&str, Special)] = &[
 ];
 
 /// What the rules need to know about one word; 16 bytes, as it is copied into every token.
-/// Tokens are `WordInfo`s too (see [`Token`]).
+/// Tokens are `WordInfo`s too (see [`Token`]). Two fields rather than three, so that a
+/// function returns one in registers: a three-field struct comes back through memory, built
+/// there field by field and then read back whole, which the CPU cannot forward from the
+/// stores (a stall of a dozen cycles a token).
 #[derive(Debug, Clone, Copy, Default)]
 struct WordInfo {
-    /// the lexicon valence when `flags` has [`HAS_LEX`]
+    /// the lexicon valence when the flags have [`HAS_LEX`]
     valence: f64,
-    special: Special,
-    flags: u8,
+    /// the [`Special`] code in the low byte, the flags in the high one
+    code: u16,
 }
 
 /// [`WordInfo::flags`]: in the lexicon
@@ -185,15 +188,31 @@ const BUT: u8 = 32;
 
 impl WordInfo {
     #[inline]
+    fn flags(&self) -> u8 {
+        (self.code >> 8) as u8
+    }
+
+    #[inline]
+    fn special(&self) -> Special {
+        Special(self.code as u8)
+    }
+
+    /// Sets `flags` (without a branch when `flags` is computed).
+    #[inline]
+    fn add_flags(&mut self, flags: u8) {
+        self.code |= u16::from(flags) << 8;
+    }
+
+    #[inline]
     fn lex(&self) -> Option<f64> {
-        (self.flags & HAS_LEX != 0).then_some(self.valence)
+        (self.flags() & HAS_LEX != 0).then_some(self.valence)
     }
 
     #[inline]
     fn booster(&self) -> Option<f64> {
-        if self.flags & BOOST_INCR != 0 {
+        if self.flags() & BOOST_INCR != 0 {
             Some(B_INCR)
-        } else if self.flags & BOOST_DECR != 0 {
+        } else if self.flags() & BOOST_DECR != 0 {
             Some(B_DECR)
         } else {
             None
@@ -202,12 +221,12 @@ impl WordInfo {
 
     #[inline]
     fn negated(&self) -> bool {
-        self.flags & NEGATED != 0
+        self.flags() & NEGATED != 0
     }
 
     #[inline]
     fn all_caps(&self) -> bool {
-        self.flags & ALL_CAPS != 0
+        self.flags() & ALL_CAPS != 0
     }
 }
 
@@ -222,10 +241,10 @@ type Token = WordInfo;
 fn token(info: WordInfo, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
     let mut t = info;
     if contains_nt() {
-        t.flags |= NEGATED;
+        t.add_flags(NEGATED);
     }
     // without a branch: which tokens are in capitals is unpredictable
-    t.flags |= u8::from(all_caps) * ALL_CAPS;
+    t.add_flags(u8::from(all_caps) * ALL_CAPS);
     t
 }
 
@@ -323,7 +342,7 @@ fn pack_two(bytes: &[u8]) -> [u64; 2] {
 impl Entry {
     fn new(key: &[u8], info: WordInfo) -> Entry {
         let [first, second] = pack_two(key);
-        let meta = key.len() as u64 | u64::from(info.special.0) << 32 | u64::from(info.flags) << 40;
+        let meta = key.len() as u64 | u64::from(info.code) << 32;
         Entry {
             first,
             second,
@@ -455,12 +474,10 @@ impl WordTable {
         // all ones on a hit: masks the code and the flags (a choice between the entry and a
         // default would compile to a branch on the look-up)
         let keep = u64::from(diff == 0).wrapping_neg();
-        let code = (e.meta >> 32) & keep;
         WordInfo {
             // only read with HAS_LEX, which a miss clears
             valence: e.valence,
-            special: Special(code as u8),
-            flags: (code >> 8) as u8,
+            code: ((e.meta >> 32) & keep) as u16,
         }
     }
 
@@ -502,6 +519,21 @@ impl WordTable {
 #[inline]
 fn upper_bytes(w: u64) -> u64 {
     w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
+}
+
+/// `0..=9`: at least 0x30 (x + 0x50 reaches 0x80) and not above 0x39 (x + 0x46 stays below).
+#[inline]
+fn digit_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46) & HIGH
+}
+
+/// Eight bytes of `b` from `at`, little-endian, zero-padded past the end.
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
+    match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(&chunk) => u64::from_le_bytes(chunk),
+        None => load_le(b, at, 8),
+    }
 }
 
 /// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
@@ -639,6 +671,8 @@ fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
 #[derive(Default)]
 struct Scratch {
     toks: Vec<Token>,
+    /// which tokens are lexicon words or "but", one bit per token, 64 tokens a word
+    noted: Vec<u64>,
     /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
     sentiments: Vec<(usize, f64)>,
     /// index of the first "but"
@@ -648,28 +682,58 @@ struct Scratch {
 impl Scratch {
     fn clear(&mut self) {
         self.toks.clear();
+        self.noted.clear();
         self.sentiments.clear();
         self.but = None;
     }
 
-    /// Appends a token, noting where the lexicon words and the first "but" are (one test for
-    /// the other tokens).
-    #[inline(always)]
-    fn push(&mut self, t: Token) {
-        if t.flags & (HAS_LEX | BUT) != 0 {
-            self.note(t);
+    /// Lists the lexicon words (in token order) and finds the first "but" once all tokens
+    /// are pushed: the rules run over those alone.
+    fn list_noted(&mut self) {
+        for (k, &word) in self.noted.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let i = 64 * k + bits.trailing_zeros() as usize;
+                let flags = self.toks.get(i).map_or(0, WordInfo::flags);
+                if flags & HAS_LEX != 0 {
+                    // the sentiment is worked out once all tokens are known
+                    self.sentiments.push((i, 0.0));
+                }
+                if flags & BUT != 0 && self.but.is_none() {
+                    self.but = Some(i);
+                }
+                bits &= bits - 1;
+            }
         }
-        self.toks.push(t);
+    }
+}
+
+/// Pushes tokens into a [`Scratch`], noting the lexicon words and "but" without a branch
+/// on the token: which tokens are lexicon words is unpredictable, and a branch on it would
+/// wait for the token's look-up, so that the look-ups of the tokens after it could not
+/// start. A local of the tokeniser, so that the bits it notes stay in a register.
+#[derive(Default)]
+struct Pusher {
+    /// the noted bits of the tokens since the last multiple of 64
+    bits: u64,
+}
+
+impl Pusher {
+    #[inline(always)]
+    fn push(&mut self, out: &mut Scratch, t: Token) {
+        let i = out.toks.len();
+        self.bits |= u64::from(t.flags() & (HAS_LEX | BUT) != 0) << (i % 64);
+        if i % 64 == 63 {
+            out.noted.push(self.bits);
+            self.bits = 0;
+        }
+        out.toks.push(t);
     }
 
-    fn note(&mut self, t: Token) {
-        let i = self.toks.len();
-        if t.flags & HAS_LEX != 0 {
-            // the sentiment is worked out once all tokens are known
-            self.sentiments.push((i, 0.0));
-        }
-        if t.flags & BUT != 0 && self.but.is_none() {
-            self.but = Some(i);
+    /// Hands what was noted to `out` once all tokens are pushed.
+    fn finish(self, out: &mut Scratch) {
+        if out.toks.len() & 63 != 0 {
+            out.noted.push(self.bits);
         }
     }
 }
@@ -858,15 +922,19 @@ impl SentimentAnalyzer {
             }
             #[cfg(test)]
             Path::Exact => {
+                let mut pusher = Pusher::default();
                 for raw in crate::features::py_words(&self.replace_emoji(text)) {
-                    scratch.push(self.token_exact(raw, &mut stats));
+                    pusher.push(scratch, self.token_exact(raw, &mut stats));
                 }
+                pusher.finish(scratch);
             }
         }
+        scratch.list_noted();
         let Scratch {
             toks,
             sentiments,
             but,
+            ..
         } = scratch;
         if toks.is_empty() {
             return Sentiment::default();
@@ -902,40 +970,142 @@ impl SentimentAnalyzer {
         stop_at_emoji: bool,
     ) -> bool {
         let b = text.as_bytes();
-        let mut i = skip_separators(text, 0);
+        let mut pusher = Pusher::default();
+        let mut i = 0;
         while i < b.len() {
-            let w = load_le(b, i, 8);
-            let end = i + (stop_bytes(w).trailing_zeros() / 8) as usize;
-            let token = match b.get(end) {
-                // the first stop byte of the eight (padding past the end counts), or the byte
-                // after them, is a space or the end: the token is i..end, one to eight ASCII
-                // bytes
-                Some(b' ') | None => self.token_ascii_at(b, i, end, w, stats),
-                _ => {
-                    let (e, ascii) = word_end(text, i);
-                    let token = if ascii {
-                        self.token_ascii(text, i, e, stats)
-                    } else {
-                        let raw = text.get(i..e).unwrap_or_default();
-                        if stop_at_emoji && self.has_emoji(raw) {
-                            return true;
-                        }
-                        self.token_non_ascii(raw, stats)
-                    };
-                    out.push(token);
-                    i = skip_separators(text, e);
+            let w = load8(b, i);
+            let mut n = (stop_bytes(w).trailing_zeros() / 8) as usize;
+            let mut w2 = 0;
+            if n == 8 {
+                w2 = load8(b, i + 8);
+                n += (stop_bytes(w2).trailing_zeros() / 8) as usize;
+            }
+            let end = i + n;
+            // the first stop byte of the sixteen (padding past the end counts), or the byte
+            // after them, is a space or the end: the token is i..end, one to fifteen ASCII
+            // bytes, and the next one starts after the space (a longer run of whitespace is
+            // skipped next time round)
+            if n > 0 && n < 16 && matches!(b.get(end), Some(b' ') | None) {
+                let token = if n <= 8 {
+                    self.token_short(n, w, stats)
+                } else {
+                    self.token_two(n, w, w2, stats)
+                };
+                match token {
+                    Some(token) => pusher.push(out, token),
+                    None => self.push_ascii(text, i, end, stats, &mut pusher, out),
+                }
+                i = end + 1;
+                continue;
+            }
+            if n == 0 {
+                let start = skip_separators(text, i);
+                if start > i {
+                    i = start;
                     continue;
                 }
+            }
+            let Some(e) = self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out) else {
+                return true;
             };
-            out.push(token);
-            i = skip_separators(text, end + 1);
+            i = e;
         }
+        pusher.finish(out);
         false
     }
 
-    /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
-    /// one 64-bit word.
-    #[inline]
+    /// The ASCII token of `n` bytes (one to eight) whose bytes (and what follows them) are
+    /// `w`, as the tokeniser loaded them to find its end, if it is letters and digits only.
+    /// Most tokens are these: they take a few dozen instructions and one look-up, with
+    /// nothing to strip, no marks to count and no "n't" to look for. The others (one in
+    /// seven) take the general path.
+    #[inline(always)]
+    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Option<Token> {
+        let mask = u64::MAX >> (64 - 8 * n);
+        let t = w & mask;
+        let (upper, lower) = (upper_bytes(t), lower_bytes(t));
+        if upper | lower | digit_bytes(t) != HIGH & mask {
+            return None;
+        }
+        // Python's isupper: some cased character and no lowercase one
+        let all_caps = (upper != 0) & (lower == 0);
+        stats.upper += usize::from(all_caps);
+        let mut token = self.words.get_short(t | (upper >> 2), n);
+        token.add_flags(u8::from(all_caps) * ALL_CAPS);
+        Some(token)
+    }
+
+    /// [`SentimentAnalyzer::token_short`] for a token of 9 to 15 bytes (one in eight), whose
+    /// bytes are `w0` (the first eight) and `w1`.
+    #[inline(always)]
+    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Option<Token> {
+        let mask = u64::MAX >> (64 - 8 * (n - 8));
+        let t1 = w1 & mask;
+        let (upper0, lower0) = (upper_bytes(w0), lower_bytes(w0));
+        let (upper1, lower1) = (upper_bytes(t1), lower_bytes(t1));
+        // `|` rather than `||`: one branch for both words
+        if (upper0 | lower0 | digit_bytes(w0) != HIGH)
+            | (upper1 | lower1 | digit_bytes(t1) != HIGH & mask)
+        {
+            return None;
+        }
+        let all_caps = (upper0 | upper1 != 0) & (lower0 | lower1 == 0);
+        stats.upper += usize::from(all_caps);
+        let mut token = self
+            .words
+            .get_two(w0 | (upper0 >> 2), t1 | (upper1 >> 2), n);
+        token.add_flags(u8::from(all_caps) * ALL_CAPS);
+        Some(token)
+    }
+
+    /// Pushes the ASCII token `text[start..end]` that the fast paths left. Out of line, so
+    /// that their loop keeps its registers; and it pushes the token itself because a token
+    /// returned through memory, built there field by field, is then read back whole, which
+    /// the CPU cannot forward from the stores (a stall of a dozen cycles).
+    #[inline(never)]
+    fn push_ascii(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        stats: &mut TextStats,
+        pusher: &mut Pusher,
+        out: &mut Scratch,
+    ) {
+        pusher.push(out, self.token_ascii(text, start, end, stats));
+    }
+
+    /// Pushes the token starting at `i` when it is not one for the fast paths, and returns
+    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line like
+    /// [`SentimentAnalyzer::push_ascii`].
+    #[inline(never)]
+    fn push_general(
+        &self,
+        text: &str,
+        i: usize,
+        stats: &mut TextStats,
+        stop_at_emoji: bool,
+        pusher: &mut Pusher,
+        out: &mut Scratch,
+    ) -> Option<usize> {
+        let (e, ascii) = word_end(text, i);
+        let token = if ascii {
+            self.token_ascii(text, i, e, stats)
+        } else {
+            let raw = text.get(i..e).unwrap_or_default();
+            if stop_at_emoji && self.has_emoji(raw) {
+                return None;
+            }
+            self.token_non_ascii(raw, stats)
+        };
+        pusher.push(out, token);
+        Some(e)
+    }
+
+    /// The ASCII token `text[start..end]`; words of up to eight bytes are handled in one
+    /// 64-bit word. Inlined into its callers, which push the token (see
+    /// [`SentimentAnalyzer::push_ascii`]).
+    #[inline(always)]
     fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
         let b = text.as_bytes();
         let (ws, we) = strip_ascii_punct(b, start, end, stats);
@@ -947,28 +1117,6 @@ impl SentimentAnalyzer {
             return self.token_ascii_two(b, ws, we, stats);
         }
         self.token_ascii_short(b, ws, we, load_le(b, ws, len), stats)
-    }
-
-    /// The ASCII token `b[start..end]` of one to eight bytes, whose bytes (and what follows
-    /// them) are `w`, as the tokeniser loaded them to find `end`.
-    #[inline(always)]
-    fn token_ascii_at(
-        &self,
-        b: &[u8],
-        start: usize,
-        end: usize,
-        w: u64,
-        stats: &mut TextStats,
-    ) -> Token {
-        let len = end - start;
-        let first = w as u8;
-        let last = (w >> (8 * len.saturating_sub(1))) as u8;
-        if (class(first) | class(last)) & PUNCT != 0 {
-            let (ws, we) = strip_ascii_punct(b, start, end, stats);
-            return self.token_ascii_short(b, ws, we, load_le(b, ws, we - ws), stats);
-        }
-        let mask = u64::MAX >> (64 - 8 * len);
-        self.token_ascii_short(b, start, end, w & mask, stats)
     }
 
     /// The ASCII word `b[ws..we]` of at most eight bytes, `w` (zero-padded).
@@ -1142,11 +1290,11 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
     let mut words: FxHashMap<Box<str>, WordInfo> = lex
         .into_iter()
         .map(|(w, v)| {
-            let info = WordInfo {
+            let mut info = WordInfo {
                 valence: v,
-                special: Special::NONE,
-                flags: HAS_LEX,
+                code: 0,
             };
+            info.add_flags(HAS_LEX);
             (w, info)
         })
         .collect();
@@ -1159,15 +1307,16 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
     }
     for &(w, special) in SPECIAL_WORDS {
         let info = words.entry(Box::from(w)).or_default();
-        info.special = special;
+        // the special words are distinct, so no code is there yet
+        info.code |= u16::from(special.0);
         if special == Special::BUT {
-            info.flags |= BUT;
+            info.add_flags(BUT);
         }
     }
     for (w, info) in &mut words {
-        info.flags |= booster_flag(w);
+        info.add_flags(booster_flag(w));
         if negated(w) {
-            info.flags |= NEGATED;
+            info.add_flags(NEGATED);
         }
     }
     words
@@ -1191,14 +1340,21 @@ fn strip_ascii_punct(b: &[u8], start: usize, end: usize, stats: &mut TextStats) 
 }
 
 fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
-    let is_word = |&x: &u8| class(x) & PUNCT == 0;
-    let s = token.iter().position(is_word).unwrap_or(token.len());
-    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
+    let (s, e) = punct_runs(token);
     if e - s < 3 {
         return (0, token.len());
     }
     stats.count_marks(token.get(..s).unwrap_or_default());
     stats.count_marks(token.get(e..).unwrap_or_default());
+    (s, e)
+}
+
+/// Where the word inside `token`'s leading and trailing ASCII punctuation starts and ends.
+#[inline]
+fn punct_runs(token: &[u8]) -> (usize, usize) {
+    let is_word = |&x: &u8| class(x) & PUNCT == 0;
+    let s = token.iter().position(is_word).unwrap_or(token.len());
+    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
     (s, e)
 }
 
@@ -1216,12 +1372,12 @@ struct Ctx<'c> {
 impl Ctx<'_> {
     #[inline]
     fn is(&self, i: usize, special: Special) -> bool {
-        self.toks.get(i).is_some_and(|t| t.special == special)
+        self.toks.get(i).is_some_and(|t| t.special() == special)
     }
 
     #[inline]
     fn special(&self, i: usize) -> Special {
-        self.toks.get(i).map_or(Special::NONE, |t| t.special)
+        self.toks.get(i).map_or(Special::NONE, WordInfo::special)
     }
 
     #[inline]
@@ -1231,7 +1387,7 @@ impl Ctx<'_> {
 
     #[inline]
     fn has_lex(&self, i: usize) -> bool {
-        self.toks.get(i).is_some_and(|t| t.flags & HAS_LEX != 0)
+        self.toks.get(i).is_some_and(|t| t.flags() & HAS_LEX != 0)
     }
 
     /// The sentiment of token `i` before the "but" rule: boosters and "kind" of "kind of"
@@ -1242,9 +1398,9 @@ impl Ctx<'_> {
             return 0.0;
         };
         // words outside the lexicon count zero whatever they are, so test that first
-        if tok.flags & HAS_LEX == 0
+        if tok.flags() & HAS_LEX == 0
             || tok.booster().is_some()
-            || (tok.special == Special::KIND && self.is(i + 1, Special::OF))
+            || (tok.special() == Special::KIND && self.is(i + 1, Special::OF))
         {
             return 0.0;
         }
@@ -1255,7 +1411,7 @@ impl Ctx<'_> {
         let n = self.toks.len();
         let mut v = base;
         // "no" directly before a lexicon word negates that word instead of counting itself
-        if tok.special == Special::NO && i + 1 < n && self.has_lex(i + 1) {
+        if tok.special() == Special::NO && i + 1 < n && self.has_lex(i + 1) {
             v = 0.0;
         }
         if (i > 0 && self.is(i - 1, Special::NO))
@@ -2009,13 +2165,13 @@ mod tests {
         let a = SentimentAnalyzer::embedded();
         let info = |w: &str| a.words.get_bytes(w.as_bytes());
         for &(w, special) in SPECIAL_WORDS {
-            assert_eq!(info(w).special, special, "{w}");
+            assert_eq!(info(w).special(), special, "{w}");
         }
         for &w in NEGATION_WORDS {
             assert!(info(w).negated(), "{w}");
         }
         assert!(!info("good").negated());
-        assert_eq!(info("good").special, Special::NONE);
+        assert_eq!(info("good").special(), Special::NONE);
     }
 
     #[test]
