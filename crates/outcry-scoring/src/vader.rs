@@ -675,8 +675,6 @@ struct Scratch {
     noted: Vec<u64>,
     /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
     sentiments: Vec<(usize, f64)>,
-    /// index of the first "but"
-    but: Option<usize>,
 }
 
 impl Scratch {
@@ -684,27 +682,6 @@ impl Scratch {
         self.toks.clear();
         self.noted.clear();
         self.sentiments.clear();
-        self.but = None;
-    }
-
-    /// Lists the lexicon words (in token order) and finds the first "but" once all tokens
-    /// are pushed: the rules run over those alone.
-    fn list_noted(&mut self) {
-        for (k, &word) in self.noted.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                let i = 64 * k + bits.trailing_zeros() as usize;
-                let flags = self.toks.get(i).map_or(0, WordInfo::flags);
-                if flags & HAS_LEX != 0 {
-                    // the sentiment is worked out once all tokens are known
-                    self.sentiments.push((i, 0.0));
-                }
-                if flags & BUT != 0 && self.but.is_none() {
-                    self.but = Some(i);
-                }
-                bits &= bits - 1;
-            }
-        }
     }
 }
 
@@ -929,12 +906,10 @@ impl SentimentAnalyzer {
                 pusher.finish(scratch);
             }
         }
-        scratch.list_noted();
         let Scratch {
             toks,
+            noted,
             sentiments,
-            but,
-            ..
         } = scratch;
         if toks.is_empty() {
             return Sentiment::default();
@@ -944,13 +919,35 @@ impl SentimentAnalyzer {
             toks,
             cap_diff: stats.upper > 0 && stats.upper < n,
         };
-        for (i, s) in sentiments.iter_mut() {
-            *s = ctx.sentiment(*i);
+        // one loop over the noted tokens finds the lexicon words' sentiments, their sums and
+        // the first "but": each loop over them ends after a number of rounds that the CPU
+        // cannot predict
+        let mut sums = Sums::default();
+        let mut but = None;
+        for (k, &word) in noted.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let i = 64 * k + bits.trailing_zeros() as usize;
+                let flags = ctx.toks.get(i).map_or(0, WordInfo::flags);
+                if flags & HAS_LEX != 0 {
+                    let s = ctx.sentiment(i);
+                    sentiments.push((i, s));
+                    sums.add(s);
+                }
+                if flags & BUT != 0 && but.is_none() {
+                    but = Some(i);
+                }
+                bits &= bits - 1;
+            }
         }
-        if let Some(bi) = *but {
+        if let Some(bi) = but {
             but_check(sentiments, bi);
+            sums = Sums::default();
+            for &(_, s) in sentiments.iter() {
+                sums.add(s);
+            }
         }
-        score_valence(sentiments, n, punctuation_emphasis(&stats))
+        sums.scores(n - sentiments.len(), punctuation_emphasis(&stats))
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
@@ -1574,46 +1571,60 @@ fn but_check(sentiments: &mut [(usize, f64)], bi: usize) {
     }
 }
 
-/// The scores from the lexicon words' sentiments (in token order) among `n` tokens. The
-/// other tokens only count as neutral: adding their zeros would not change any sum.
-fn score_valence(sentiments: &[(usize, f64)], n: usize, punct: f64) -> Sentiment {
-    // one pass; each sum still adds in token order
-    let (mut sum, mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64, 0.0f64);
-    let mut neu_count = n - sentiments.len();
-    for &(_, s) in sentiments {
-        sum += s;
-        if s > 0.0 {
-            pos_sum += s + 1.0;
-        } else if s < 0.0 {
-            neg_sum += s - 1.0;
-        } else if s == 0.0 {
-            neu_count += 1;
+/// The sums the scores are made of, added in token order over the lexicon words' sentiments.
+/// The other tokens only count as neutral: adding their zeros would not change any sum.
+#[derive(Default)]
+struct Sums {
+    sum: f64,
+    pos: f64,
+    neg: f64,
+    /// lexicon words whose sentiment is zero
+    zeros: usize,
+}
+
+impl Sums {
+    #[inline]
+    fn add(&mut self, s: f64) {
+        self.sum += s;
+        // adding zeros rather than branching on the sign, a coin toss: neither sum is ever
+        // -0.0, the one value that adding 0.0 changes
+        self.pos += if s > 0.0 { s + 1.0 } else { 0.0 };
+        self.neg += if s < 0.0 { s - 1.0 } else { 0.0 };
+        self.zeros += usize::from(s == 0.0);
+    }
+
+    /// The scores, with `others` tokens besides the lexicon words and the punctuation
+    /// emphasis `punct`.
+    fn scores(self, others: usize, punct: f64) -> Sentiment {
+        let Sums {
+            sum,
+            mut pos,
+            mut neg,
+            zeros,
+        } = self;
+        // the emphasis goes the way of the sum, and of the bigger of the two sides; as
+        // products rather than branches (coin tosses too): `punct` times 1, -1 or 0 is
+        // exactly `punct`, `-punct` or 0.0, and adding 0.0 changes none of these sums, which
+        // are never -0.0
+        let sign = f64::from(i8::from(sum > 0.0) - i8::from(sum < 0.0));
+        let compound = normalize(sum + punct * sign);
+        let (more_pos, more_neg) = (pos > neg.abs(), pos < neg.abs());
+        pos += punct * f64::from(u8::from(more_pos));
+        neg -= punct * f64::from(u8::from(more_neg));
+        let neu_count = (others + zeros) as f64;
+        let total = pos + neg.abs() + neu_count;
+        if total == 0.0 {
+            return Sentiment {
+                compound: round_places(compound, 4),
+                ..Sentiment::default()
+            };
         }
-    }
-    if sum > 0.0 {
-        sum += punct;
-    } else if sum < 0.0 {
-        sum -= punct;
-    }
-    let compound = normalize(sum);
-    if pos_sum > neg_sum.abs() {
-        pos_sum += punct;
-    } else if pos_sum < neg_sum.abs() {
-        neg_sum -= punct;
-    }
-    let neu_count = neu_count as f64;
-    let total = pos_sum + neg_sum.abs() + neu_count;
-    if total == 0.0 {
-        return Sentiment {
+        Sentiment {
             compound: round_places(compound, 4),
-            ..Sentiment::default()
-        };
-    }
-    Sentiment {
-        compound: round_places(compound, 4),
-        pos: round_places((pos_sum / total).abs(), 3),
-        neu: round_places((neu_count / total).abs(), 3),
-        neg: round_places((neg_sum / total).abs(), 3),
+            pos: round_places((pos / total).abs(), 3),
+            neu: round_places((neu_count / total).abs(), 3),
+            neg: round_places((neg / total).abs(), 3),
+        }
     }
 }
 
@@ -1667,17 +1678,13 @@ fn floor_round(y: f64) -> (f64, f64) {
     if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
         return (y.floor(), y.round());
     }
-    let t = (y as i64 as f64).copysign(y);
-    let frac = y - t;
-    let floor = if frac < 0.0 { t - 1.0 } else { t };
-    let round = if frac >= 0.5 {
-        t + 1.0
-    } else if frac <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    };
-    (floor, round)
+    let trunc = y as i64;
+    let frac = y - (trunc as f64).copysign(y);
+    // in integers, without branches: which side of a half the fraction falls is a coin toss;
+    // the sign of `y` gives the zeros theirs
+    let floor = trunc - i64::from(frac < 0.0);
+    let round = trunc + i64::from(frac >= 0.5) - i64::from(frac <= -0.5);
+    ((floor as f64).copysign(y), (round as f64).copysign(y))
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
