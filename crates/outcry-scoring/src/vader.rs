@@ -20,15 +20,26 @@
 //! Scoring is on the hot path of every mention, so everything the rules need to know about a
 //! word (valence, booster value, whether it negates, which of the few words the rules name it
 //! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
-//! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
-//! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
-//! without building any string; for a short word followed by a space, the one load that finds
-//! its end is also its key. Tokens with other characters take the exact Unicode path, which
-//! skips lowercasing when no key can match; emoji can only be in those tokens (unless some
-//! emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare text
-//! that has one through emoji replacement and a second tokenising. The tokeniser
-//! notes where the lexicon words and the first "but" are: only lexicon words can score, so the
-//! rules and the "but" rule run over those alone.
+//! compare small `Special` codes instead of strings. The table is a perfect hash built at
+//! load time: one probe, and a key comparison that masks the entry rather than being branched
+//! on, since whether a token is a lexicon word is unpredictable and a branch on it would wait
+//! for the look-up.
+//!
+//! ASCII tokens (almost all of them) are split, stripped, lowercased and hashed eight bytes
+//! at a time straight from the text, without building any string. A token of up to 15 bytes
+//! followed by a space, found by the loads that find its end, takes an inline path when it is
+//! letters and digits only (three tokens in four): its capitals, key and look-up come from a
+//! few byte-parallel operations, with one branch for the whole test. Other tokens take the
+//! general paths out of line: ASCII ones with punctuation are stripped and checked for marks
+//! and "n't"; tokens with other characters take the exact Unicode path, which skips
+//! lowercasing when no key can match; emoji can only be in those tokens (unless some emoji key
+//! is ASCII or whitespace, when emoji are replaced first), and send the rare text that has one
+//! through emoji replacement and a second tokenising.
+//!
+//! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
+//! branch: only lexicon words can score, so one loop over the noted tokens works out their
+//! sentiments, their sums and the first "but". The score arithmetic (signs, the emphasis,
+//! rounding) is done with products and integers where branches would be coin tosses.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -306,7 +317,8 @@ const EMPTY: Entry = Entry {
 /// Longest key the table holds in its slots (two words).
 const SLOT_KEY_LEN: usize = 16;
 
-/// Longest token the ASCII path looks up from a stack buffer (longer ones take the exact path).
+/// Longest token the ASCII path looks up from a stack buffer (longer ones are lowercased into
+/// a new buffer).
 const INLINE_LEN: usize = 32;
 
 const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
@@ -955,10 +967,10 @@ impl SentimentAnalyzer {
     /// at the first token with an emoji and returns true (the text must be tokenised again
     /// after replacing them); otherwise returns false.
     ///
-    /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
-    /// start then give its end, and are the key to look it up with. Other tokens (longer,
-    /// followed by other whitespace, or touching control or non-ASCII characters) take the
-    /// general boundary search.
+    /// Most tokens are words of up to 15 bytes followed by one space: the one or two eight-byte
+    /// loads at a token's start then give its end, and are the key to look it up with. Other
+    /// tokens (longer, followed by other whitespace, or touching control or non-ASCII
+    /// characters) take the general boundary search.
     fn tokens(
         &self,
         text: &str,
@@ -2079,6 +2091,18 @@ mod tests {
         "ABCDEFGHI",
         "can't",
         "stand",
+        "disappointed",
+        "UNACCEPTABLE",
+        "Horrible.",
+        "@united",
+        "#fail",
+        "coat?!",
+        "12345678901234",
+        "abcdefghijklmno",
+        "abcdefghijklmnop",
+        "heartbreaking,",
+        "-",
+        "\x7fgood",
     ];
     const SEPS: &[&str] = &[
         " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
@@ -2165,6 +2189,57 @@ mod tests {
         }
         assert_eq!(a.word_valence("not a word"), None);
         assert_eq!(a.word_valence(""), None);
+    }
+
+    #[test]
+    fn word_table_places_any_set_of_keys() {
+        // keys that differ only in trailing NULs or by a byte past eight or sixteen, and one
+        // past sixteen bytes (kept apart from the slots)
+        let odd = [
+            "a",
+            "a\0",
+            "a\0\0",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijklmnopq",
+        ];
+        for n in [0usize, 1, 2, 3, 100, 5000, 20000] {
+            let keys: Vec<String> = (0..n)
+                .map(|k| format!("w{k}"))
+                .chain(odd.iter().map(|k| k.to_string()))
+                .collect();
+            let mut words = FxHashMap::default();
+            for (k, key) in keys.iter().enumerate() {
+                let mut info = WordInfo {
+                    valence: k as f64,
+                    code: (k % 34) as u16,
+                };
+                info.add_flags(HAS_LEX);
+                words.insert(Box::from(key.as_str()), info);
+            }
+            let table = WordTable::new(words);
+            for (k, key) in keys.iter().enumerate() {
+                let info = table.get_bytes(key.as_bytes());
+                assert_eq!(info.lex(), Some(k as f64), "{n}: {key:?}");
+                assert_eq!(info.special(), Special((k % 34) as u8), "{n}: {key:?}");
+            }
+            let missing = [
+                format!("w{n}"),
+                String::new(),
+                "a\0\0\0".into(),
+                "abcdefghijklmnoz".into(),
+            ];
+            for key in missing {
+                let info = table.get_bytes(key.as_bytes());
+                assert_eq!(
+                    (info.flags(), info.special()),
+                    (0, Special::NONE),
+                    "{key:?}"
+                );
+            }
+        }
     }
 
     #[test]
