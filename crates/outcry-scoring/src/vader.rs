@@ -20,15 +20,26 @@
 //! Scoring is on the hot path of every mention, so everything the rules need to know about a
 //! word (valence, booster value, whether it negates, which of the few words the rules name it
 //! is) is resolved by one look-up in a `WordTable` keyed by the lowercase word, and the rules
-//! compare small `Special` codes instead of strings. ASCII tokens (almost all of them) are
-//! split, stripped, lowercased and hashed eight bytes at a time straight from the text,
-//! without building any string; for a short word followed by a space, the one load that finds
-//! its end is also its key. Tokens with other characters take the exact Unicode path, which
-//! skips lowercasing when no key can match; emoji can only be in those tokens (unless some
-//! emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare text
-//! that has one through emoji replacement and a second tokenising. The tokeniser
-//! notes where the lexicon words and the first "but" are: only lexicon words can score, so the
-//! rules and the "but" rule run over those alone.
+//! compare small `Special` codes instead of strings. The table is a perfect hash built at
+//! load time: one probe, and a key comparison that masks the entry rather than being branched
+//! on, since whether a token is a lexicon word is unpredictable and a branch on it would wait
+//! for the look-up.
+//!
+//! ASCII tokens (almost all of them) are split, stripped, lowercased and hashed eight bytes
+//! at a time straight from the text, without building any string. A token of up to 15 bytes
+//! followed by a space, found by the loads that find its end, takes an inline path when it is
+//! letters and digits only (three tokens in four): its capitals, key and look-up come from a
+//! few byte-parallel operations, with one branch for the whole test. Other tokens take the
+//! general paths out of line: ASCII ones with punctuation are stripped and checked for marks
+//! and "n't"; tokens with other characters take the exact Unicode path, which skips
+//! lowercasing when no key can match; emoji can only be in those tokens (unless some emoji key
+//! is ASCII or whitespace, when emoji are replaced first), and send the rare text that has one
+//! through emoji replacement and a second tokenising.
+//!
+//! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
+//! branch: only lexicon words can score, so one loop over the noted tokens works out their
+//! sentiments, their sums and the first "but". The score arithmetic (signs, the emphasis,
+//! rounding) is done with products and integers where branches would be coin tosses.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -81,90 +92,95 @@ pub fn polarity_scores(text: &str) -> Sentiment {
 
 /// The words the rules single out by name. Resolving them once per token lets the rules
 /// compare one byte where the reference compares strings (each needs one code because the
-/// rules test for it at some position, see [`Ctx`]).
+/// rules test for it at some position, see [`Ctx`]). A byte rather than an enum, so that a
+/// look-up can clear it with a mask (see [`WordTable::find`]); 0 is no such word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Special {
-    #[default]
-    None,
-    No,
-    Or,
-    Nor,
-    Never,
-    So,
-    This,
-    Without,
-    Doubt,
-    Least,
-    At,
-    Very,
-    Kind,
-    Of,
-    Sort,
-    Just,
-    Enough,
-    But,
-    The,
-    Shit,
-    Bomb,
-    To,
-    Die,
-    For,
-    Bad,
-    Ass,
-    Bus,
-    Stop,
-    Yeah,
-    Right,
-    Kiss,
-    Death,
-    Beating,
-    Heart,
+struct Special(u8);
+
+impl Special {
+    const NONE: Special = Special(0);
+    const NO: Special = Special(1);
+    const OR: Special = Special(2);
+    const NOR: Special = Special(3);
+    const NEVER: Special = Special(4);
+    const SO: Special = Special(5);
+    const THIS: Special = Special(6);
+    const WITHOUT: Special = Special(7);
+    const DOUBT: Special = Special(8);
+    const LEAST: Special = Special(9);
+    const AT: Special = Special(10);
+    const VERY: Special = Special(11);
+    const KIND: Special = Special(12);
+    const OF: Special = Special(13);
+    const SORT: Special = Special(14);
+    const JUST: Special = Special(15);
+    const ENOUGH: Special = Special(16);
+    const BUT: Special = Special(17);
+    const THE: Special = Special(18);
+    const SHIT: Special = Special(19);
+    const BOMB: Special = Special(20);
+    const TO: Special = Special(21);
+    const DIE: Special = Special(22);
+    const FOR: Special = Special(23);
+    const BAD: Special = Special(24);
+    const ASS: Special = Special(25);
+    const BUS: Special = Special(26);
+    const STOP: Special = Special(27);
+    const YEAH: Special = Special(28);
+    const RIGHT: Special = Special(29);
+    const KISS: Special = Special(30);
+    const DEATH: Special = Special(31);
+    const BEATING: Special = Special(32);
+    const HEART: Special = Special(33);
 }
 
 const SPECIAL_WORDS: &[(&str, Special)] = &[
-    ("no", Special::No),
-    ("or", Special::Or),
-    ("nor", Special::Nor),
-    ("never", Special::Never),
-    ("so", Special::So),
-    ("this", Special::This),
-    ("without", Special::Without),
-    ("doubt", Special::Doubt),
-    ("least", Special::Least),
-    ("at", Special::At),
-    ("very", Special::Very),
-    ("kind", Special::Kind),
-    ("of", Special::Of),
-    ("sort", Special::Sort),
-    ("just", Special::Just),
-    ("enough", Special::Enough),
-    ("but", Special::But),
-    ("the", Special::The),
-    ("shit", Special::Shit),
-    ("bomb", Special::Bomb),
-    ("to", Special::To),
-    ("die", Special::Die),
-    ("for", Special::For),
-    ("bad", Special::Bad),
-    ("ass", Special::Ass),
-    ("bus", Special::Bus),
-    ("stop", Special::Stop),
-    ("yeah", Special::Yeah),
-    ("right", Special::Right),
-    ("kiss", Special::Kiss),
-    ("death", Special::Death),
-    ("beating", Special::Beating),
-    ("heart", Special::Heart),
+    ("no", Special::NO),
+    ("or", Special::OR),
+    ("nor", Special::NOR),
+    ("never", Special::NEVER),
+    ("so", Special::SO),
+    ("this", Special::THIS),
+    ("without", Special::WITHOUT),
+    ("doubt", Special::DOUBT),
+    ("least", Special::LEAST),
+    ("at", Special::AT),
+    ("very", Special::VERY),
+    ("kind", Special::KIND),
+    ("of", Special::OF),
+    ("sort", Special::SORT),
+    ("just", Special::JUST),
+    ("enough", Special::ENOUGH),
+    ("but", Special::BUT),
+    ("the", Special::THE),
+    ("shit", Special::SHIT),
+    ("bomb", Special::BOMB),
+    ("to", Special::TO),
+    ("die", Special::DIE),
+    ("for", Special::FOR),
+    ("bad", Special::BAD),
+    ("ass", Special::ASS),
+    ("bus", Special::BUS),
+    ("stop", Special::STOP),
+    ("yeah", Special::YEAH),
+    ("right", Special::RIGHT),
+    ("kiss", Special::KISS),
+    ("death", Special::DEATH),
+    ("beating", Special::BEATING),
+    ("heart", Special::HEART),
 ];
 
 /// What the rules need to know about one word; 16 bytes, as it is copied into every token.
-/// Tokens are `WordInfo`s too (see [`Token`]).
+/// Tokens are `WordInfo`s too (see [`Token`]). Two fields rather than three, so that a
+/// function returns one in registers: a three-field struct comes back through memory, built
+/// there field by field and then read back whole, which the CPU cannot forward from the
+/// stores (a stall of a dozen cycles a token).
 #[derive(Debug, Clone, Copy, Default)]
 struct WordInfo {
-    /// the lexicon valence when `flags` has [`HAS_LEX`]
+    /// the lexicon valence when the flags have [`HAS_LEX`]
     valence: f64,
-    special: Special,
-    flags: u8,
+    /// the [`Special`] code in the low byte, the flags in the high one
+    code: u16,
 }
 
 /// [`WordInfo::flags`]: in the lexicon
@@ -183,15 +199,31 @@ const BUT: u8 = 32;
 
 impl WordInfo {
     #[inline]
+    fn flags(&self) -> u8 {
+        (self.code >> 8) as u8
+    }
+
+    #[inline]
+    fn special(&self) -> Special {
+        Special(self.code as u8)
+    }
+
+    /// Sets `flags` (without a branch when `flags` is computed).
+    #[inline]
+    fn add_flags(&mut self, flags: u8) {
+        self.code |= u16::from(flags) << 8;
+    }
+
+    #[inline]
     fn lex(&self) -> Option<f64> {
-        (self.flags & HAS_LEX != 0).then_some(self.valence)
+        (self.flags() & HAS_LEX != 0).then_some(self.valence)
     }
 
     #[inline]
     fn booster(&self) -> Option<f64> {
-        if self.flags & BOOST_INCR != 0 {
+        if self.flags() & BOOST_INCR != 0 {
             Some(B_INCR)
-        } else if self.flags & BOOST_DECR != 0 {
+        } else if self.flags() & BOOST_DECR != 0 {
             Some(B_DECR)
         } else {
             None
@@ -200,51 +232,61 @@ impl WordInfo {
 
     #[inline]
     fn negated(&self) -> bool {
-        self.flags & NEGATED != 0
+        self.flags() & NEGATED != 0
     }
 
     #[inline]
     fn all_caps(&self) -> bool {
-        self.flags & ALL_CAPS != 0
+        self.flags() & ALL_CAPS != 0
     }
 }
 
-/// A token: the [`WordInfo`] of its lowercase word (default when not in the table), plus
-/// [`ALL_CAPS`], and [`NEGATED`] for words outside the table that contain "n't".
+/// A token: the [`WordInfo`] of its lowercase word (no flags and no special code when not in
+/// the table), plus [`ALL_CAPS`], and [`NEGATED`] for words that contain "n't".
 type Token = WordInfo;
 
-/// The token of a word whose table entry is `info`; `contains_nt` is only asked for words
-/// outside the table (table entries know it already).
+/// The token of a word whose look-up gave `info`. Whether the word contains "n't" is asked
+/// whatever the look-up found: table entries that contain it have [`NEGATED`] already, so
+/// the answer only matters for misses, but asking it spares a branch on the look-up.
 #[inline]
-fn token(info: Option<&WordInfo>, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
-    let mut t = match info {
-        Some(i) => *i,
-        None if contains_nt() => WordInfo {
-            flags: NEGATED,
-            ..WordInfo::default()
-        },
-        None => WordInfo::default(),
-    };
+fn token(info: WordInfo, all_caps: bool, contains_nt: impl FnOnce() -> bool) -> Token {
+    let mut t = info;
+    if contains_nt() {
+        t.add_flags(NEGATED);
+    }
     // without a branch: which tokens are in capitals is unpredictable
-    t.flags |= u8::from(all_caps) * ALL_CAPS;
+    t.add_flags(u8::from(all_caps) * ALL_CAPS);
     t
 }
 
-/// Open-addressing hash table from lowercase words to [`WordInfo`].
+/// Perfect hash table from lowercase words to [`WordInfo`], built at load time from the fixed
+/// lexicon.
+///
+/// Every key of up to 16 bytes (all but a few dozen) has a slot of its own, found with one
+/// probe: a key's hash picks a bucket and a slot hash, and the bucket's pilot, chosen when
+/// the table is built so that no two keys share a slot (as in PTHash, Pibiri and Trani 2021),
+/// is XORed into the slot hash. A look-up is two dependent loads (the pilot, from an array
+/// small enough to stay in L1, then the entry) and a comparison of the key whose result masks
+/// the entry instead of being branched on: whether a word is in the lexicon is unpredictable,
+/// and without a branch on it the look-ups of consecutive tokens overlap.
 ///
 /// Keys are compared as little-endian, zero-padded 64-bit words, so the ASCII tokeniser can
 /// lowercase eight bytes at a time straight from the text and look a token up without
-/// copying it into a string.
+/// copying it into a string. Longer keys live in a map of their own.
 #[derive(Debug, Clone)]
 struct WordTable {
-    /// entry index + 1 per slot, 0 when empty; a power of two long and at most a quarter
-    /// full, so every probe sequence reaches an empty slot
-    slots: Box<[u32]>,
-    /// `64 - log2(slots.len())`: slot of a key = top bits of its hash
-    shift: u32,
-    entries: Vec<Entry>,
-    /// the key words after the first of every entry longer than 8 bytes
-    tails: Vec<u64>,
+    /// per bucket, the value XORed into its keys' slot hashes
+    pilots: Box<[u32]>,
+    /// `64 - log2(pilots.len())`: bucket of a key = top bits of its hash
+    bucket_shift: u32,
+    /// `64 - log2(entries.len())`: slot hash = top bits of the hash times [`SLOT_MIX`]
+    slot_shift: u32,
+    /// mixed into every hash; the build tries seeds until the pilots place every key
+    seed: u64,
+    /// the keys of up to 16 bytes by slot, a power of two long; [`EMPTY`] in unused slots
+    entries: Box<[Entry]>,
+    /// keys longer than 16 bytes, too few to be worth a fast path
+    long: FxHashMap<Box<[u8]>, WordInfo>,
     /// longest key in bytes: longer tokens are not looked up
     max_len: usize,
     /// the non-ASCII characters of the keys, sorted: a word with a character whose lowercase
@@ -253,23 +295,43 @@ struct WordTable {
     key_chars: Vec<char>,
 }
 
+/// A key of up to 16 bytes and its [`WordInfo`], 32 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     first: u64,
-    len: u32,
-    tail_start: u32,
-    info: WordInfo,
+    second: u64,
+    valence: f64,
+    /// the key's length in the low 32 bits, then the special code and the flags: one load
+    /// gives the look-up both what it compares and what it masks
+    meta: u64,
 }
 
-/// Longest token the ASCII path looks up from a stack buffer (longer ones take the exact path).
-const INLINE_WORDS: usize = 4;
+/// An unused slot: no key has this length, so no look-up matches it.
+const EMPTY: Entry = Entry {
+    first: 0,
+    second: 0,
+    valence: 0.0,
+    meta: u32::MAX as u64,
+};
+
+/// Longest key the table holds in its slots (two words).
+const SLOT_KEY_LEN: usize = 16;
+
+/// Longest token the ASCII path looks up from a stack buffer (longer ones are lowercased into
+/// a new buffer).
+const INLINE_LEN: usize = 32;
 
 const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
-/// FxHash over the key words, seeded with the length so that zero padding cannot collide.
+/// Multiplier that turns a key's hash into its slot hash: the bucket takes the hash's top
+/// bits, so the keys of a bucket must get their slots from bits that differ between them.
+const SLOT_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// FxHash over the key words, seeded with the length (so that zero padding cannot collide)
+/// and the table's seed.
 #[inline]
-fn key_hash(words: &[u64], len: usize) -> u64 {
-    words.iter().fold(len as u64, |h, &w| {
+fn key_hash(words: &[u64], len: usize, seed: u64) -> u64 {
+    words.iter().fold(len as u64 ^ seed, |h, &w| {
         (h.rotate_left(5) ^ w).wrapping_mul(FX_SEED)
     })
 }
@@ -280,37 +342,126 @@ fn word_count(len: usize) -> usize {
     len.div_ceil(8).max(1)
 }
 
-/// `bytes` as little-endian 64-bit words, zero-padded.
-fn pack_words(bytes: &[u8]) -> Vec<u64> {
-    let mut words = vec![0u64; word_count(bytes.len())];
-    for (k, &b) in bytes.iter().enumerate() {
+/// `bytes` (at most 16) as two little-endian 64-bit words, zero-padded.
+fn pack_two(bytes: &[u8]) -> [u64; 2] {
+    let mut words = [0u64; 2];
+    for (k, &b) in bytes.iter().take(SLOT_KEY_LEN).enumerate() {
         words[k / 8] |= u64::from(b) << (8 * (k % 8));
     }
     words
 }
 
+impl Entry {
+    fn new(key: &[u8], info: WordInfo) -> Entry {
+        let [first, second] = pack_two(key);
+        let meta = key.len() as u64 | u64::from(info.code) << 32;
+        Entry {
+            first,
+            second,
+            valence: info.valence,
+            meta,
+        }
+    }
+
+    /// The key's length in bytes.
+    fn len(&self) -> usize {
+        self.meta as u32 as usize
+    }
+}
+
 impl WordTable {
     fn new(words: FxHashMap<Box<str>, WordInfo>) -> WordTable {
-        // a quarter full: most tokens are not in the table, and a miss probes until an
-        // empty slot
-        let cap = (words.len() * 4).next_power_of_two().max(16);
+        let mut short = Vec::with_capacity(words.len());
+        let mut long = FxHashMap::default();
+        let mut key_chars = Vec::new();
+        let mut max_len = 0;
+        for (key, info) in words {
+            key_chars.extend(key.chars().filter(|c| !c.is_ascii()));
+            max_len = max_len.max(key.len());
+            if key.len() > SLOT_KEY_LEN {
+                long.insert(Box::from(key.as_bytes()), info);
+            } else {
+                short.push(Entry::new(key.as_bytes(), info));
+            }
+        }
+        key_chars.sort_unstable();
+        key_chars.dedup();
+        // the same table for every run (the map's order is not the same from run to run)
+        short.sort_unstable_by_key(|e| (e.len(), e.first, e.second));
+        let n = short.len();
+        // about two keys a bucket and slots at most about 94% full: the pilots are found in
+        // a few milliseconds and take 16 KiB for the embedded lexicon
+        let buckets = (n / 2).next_power_of_two().max(2);
+        let mut slots = (n + n / 16).next_power_of_two().max(16);
+        let mut seed = 0u64;
+        loop {
+            if let Some(table) = WordTable::place(&short, buckets, slots, seed) {
+                return WordTable {
+                    long,
+                    max_len,
+                    key_chars,
+                    ..table
+                };
+            }
+            // a seed fails when two keys of a bucket get one slot hash, or a bucket finds
+            // no pilot; after a few, a sparser table
+            seed += 1;
+            if seed & 15 == 0 {
+                slots *= 2;
+            }
+        }
+    }
+
+    /// The table with pilots that place every key of `keys` in a slot of its own, if the
+    /// hashes with `seed` allow it.
+    fn place(keys: &[Entry], buckets: usize, slots: usize, seed: u64) -> Option<WordTable> {
         let mut table = WordTable {
-            slots: vec![0u32; cap].into_boxed_slice(),
-            shift: 64 - cap.trailing_zeros(),
-            entries: Vec::with_capacity(words.len()),
-            tails: Vec::new(),
+            pilots: vec![0u32; buckets].into_boxed_slice(),
+            bucket_shift: 64 - buckets.trailing_zeros(),
+            slot_shift: 64 - slots.trailing_zeros(),
+            seed,
+            entries: vec![EMPTY; slots].into_boxed_slice(),
+            long: FxHashMap::default(),
             max_len: 0,
             key_chars: Vec::new(),
         };
-        for (key, info) in words {
-            table.insert(key.as_bytes(), info);
-            table
-                .key_chars
-                .extend(key.chars().filter(|c| !c.is_ascii()));
+        let mut by_bucket: Vec<Vec<(u32, &Entry)>> = vec![Vec::new(); buckets];
+        for e in keys {
+            let words = [e.first, e.second];
+            let h = key_hash(&words[..word_count(e.len())], e.len(), seed);
+            by_bucket[table.bucket(h)].push((table.slot_hash(h), e));
         }
-        table.key_chars.sort_unstable();
-        table.key_chars.dedup();
-        table
+        let mut order: Vec<usize> = (0..buckets).collect();
+        // the biggest buckets first, while most slots are free
+        order.sort_by_key(|&b| (std::cmp::Reverse(by_bucket[b].len()), b));
+        let mut used = vec![false; slots];
+        for b in order {
+            let keys = &by_bucket[b];
+            if keys.is_empty() {
+                break;
+            }
+            let pilot = (0..slots as u32).find(|&p| {
+                keys.iter().enumerate().all(|(k, &(s, _))| {
+                    !used[(s ^ p) as usize] && keys[..k].iter().all(|&(t, _)| t != s)
+                })
+            })?;
+            for &(s, e) in keys {
+                used[(s ^ pilot) as usize] = true;
+                table.entries[(s ^ pilot) as usize] = *e;
+            }
+            table.pilots[b] = pilot;
+        }
+        Some(table)
+    }
+
+    #[inline(always)]
+    fn bucket(&self, h: u64) -> usize {
+        (h >> self.bucket_shift) as usize
+    }
+
+    #[inline(always)]
+    fn slot_hash(&self, h: u64) -> u32 {
+        (h.wrapping_mul(SLOT_MIX) >> self.slot_shift) as u32
     }
 
     /// Whether the lowercase of `word` may be a key, judging by its non-ASCII characters.
@@ -322,77 +473,53 @@ impl WordTable {
         })
     }
 
-    /// Adds a key that is not in the table yet (the keys come from a map, so are distinct).
-    fn insert(&mut self, key: &[u8], info: WordInfo) {
-        let words = pack_words(key);
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(&words, key.len()) >> self.shift) as usize;
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
-        }
-        self.entries.push(Entry {
-            first: words[0],
-            len: key.len() as u32,
-            tail_start: self.tails.len() as u32,
-            info,
-        });
-        self.slots[i] = self.entries.len() as u32;
-        self.tails.extend_from_slice(&words[1..]);
-        self.max_len = self.max_len.max(key.len());
-    }
-
-    /// The entry of the key whose packed words are `words` and length `len`.
-    #[inline]
-    fn get(&self, words: &[u64], len: usize) -> Option<&WordInfo> {
-        let (&first, tail) = words.split_first()?;
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(words, len) >> self.shift) as usize;
-        loop {
-            let slot = *self.slots.get(i)?;
-            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
-            if entry.first == first && entry.len as usize == len && self.tail(entry) == tail {
-                return Some(&entry.info);
-            }
-            i = (i + 1) & mask;
+    /// The entry of the key packed as `first`, `second` (zero when the key has at most eight
+    /// bytes) of `len` bytes, at most 16, whose hash is `h`; all zero when it is not a key.
+    #[inline(always)]
+    fn find(&self, first: u64, second: u64, len: usize, h: u64) -> WordInfo {
+        let pilot = self.pilots.get(self.bucket(h)).copied().unwrap_or(0);
+        let e = self
+            .entries
+            .get((self.slot_hash(h) ^ pilot) as usize)
+            .unwrap_or(&EMPTY);
+        let diff = (e.first ^ first) | (e.second ^ second) | ((e.meta as u32 as u64) ^ len as u64);
+        // all ones on a hit: masks the code and the flags (a choice between the entry and a
+        // default would compile to a branch on the look-up)
+        let keep = u64::from(diff == 0).wrapping_neg();
+        WordInfo {
+            // only read with HAS_LEX, which a miss clears
+            valence: e.valence,
+            code: ((e.meta >> 32) & keep) as u16,
         }
     }
 
-    /// [`WordTable::get`] for a key of at most eight bytes, one word without tail.
-    #[inline]
-    fn get_short(&self, key: u64, len: usize) -> Option<&WordInfo> {
-        let mask = self.slots.len() - 1;
-        let mut i = (key_hash(&[key], len) >> self.shift) as usize;
-        loop {
-            let slot = *self.slots.get(i)?;
-            let entry = self.entries.get(slot.checked_sub(1)? as usize)?;
-            // an entry of the same length has no tail either
-            if entry.first == key && entry.len as usize == len {
-                return Some(&entry.info);
-            }
-            i = (i + 1) & mask;
-        }
+    /// Look-up of a key of up to eight bytes, packed in `key`.
+    #[inline(always)]
+    fn get_short(&self, key: u64, len: usize) -> WordInfo {
+        self.find(key, 0, len, key_hash(&[key], len, self.seed))
     }
 
-    #[inline]
-    fn tail(&self, entry: &Entry) -> &[u64] {
-        let start = entry.tail_start as usize;
-        let n = word_count(entry.len as usize) - 1;
-        self.tails.get(start..start + n).unwrap_or_default()
+    /// Look-up of a key of 9 to 16 bytes, packed in `first` and `second`.
+    #[inline(always)]
+    fn get_two(&self, first: u64, second: u64, len: usize) -> WordInfo {
+        self.find(
+            first,
+            second,
+            len,
+            key_hash(&[first, second], len, self.seed),
+        )
     }
 
     /// Look-up of any (already lowercase) key.
-    fn get_bytes(&self, key: &[u8]) -> Option<&WordInfo> {
-        if key.len() > self.max_len {
-            return None;
+    fn get_bytes(&self, key: &[u8]) -> WordInfo {
+        if key.len() > SLOT_KEY_LEN {
+            return self.long.get(key).copied().unwrap_or_default();
         }
-        if key.len() > INLINE_WORDS * 8 {
-            return self.get(&pack_words(key), key.len());
+        let [first, second] = pack_two(key);
+        if key.len() > 8 {
+            return self.get_two(first, second, key.len());
         }
-        let mut words = [0u64; INLINE_WORDS];
-        for (k, &b) in key.iter().enumerate() {
-            words[k / 8] |= u64::from(b) << (8 * (k % 8));
-        }
-        self.get(&words[..word_count(key.len())], key.len())
+        self.get_short(first, key.len())
     }
 }
 
@@ -404,6 +531,21 @@ impl WordTable {
 #[inline]
 fn upper_bytes(w: u64) -> u64 {
     w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
+}
+
+/// `0..=9`: at least 0x30 (x + 0x50 reaches 0x80) and not above 0x39 (x + 0x46 stays below).
+#[inline]
+fn digit_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46) & HIGH
+}
+
+/// Eight bytes of `b` from `at`, little-endian, zero-padded past the end.
+#[inline(always)]
+fn load8(b: &[u8], at: usize) -> u64 {
+    match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(&chunk) => u64::from_le_bytes(chunk),
+        None => load_le(b, at, 8),
+    }
 }
 
 /// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
@@ -541,37 +683,46 @@ fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
 #[derive(Default)]
 struct Scratch {
     toks: Vec<Token>,
+    /// which tokens are lexicon words or "but", one bit per token, 64 tokens a word
+    noted: Vec<u64>,
     /// (token index, sentiment) of the lexicon words; every other token's sentiment is 0
     sentiments: Vec<(usize, f64)>,
-    /// index of the first "but"
-    but: Option<usize>,
 }
 
 impl Scratch {
     fn clear(&mut self) {
         self.toks.clear();
+        self.noted.clear();
         self.sentiments.clear();
-        self.but = None;
     }
+}
 
-    /// Appends a token, noting where the lexicon words and the first "but" are (one test for
-    /// the other tokens).
+/// Pushes tokens into a [`Scratch`], noting the lexicon words and "but" without a branch
+/// on the token: which tokens are lexicon words is unpredictable, and a branch on it would
+/// wait for the token's look-up, so that the look-ups of the tokens after it could not
+/// start. A local of the tokeniser, so that the bits it notes stay in a register.
+#[derive(Default)]
+struct Pusher {
+    /// the noted bits of the tokens since the last multiple of 64
+    bits: u64,
+}
+
+impl Pusher {
     #[inline(always)]
-    fn push(&mut self, t: Token) {
-        if t.flags & (HAS_LEX | BUT) != 0 {
-            self.note(t);
+    fn push(&mut self, out: &mut Scratch, t: Token) {
+        let i = out.toks.len();
+        self.bits |= u64::from(t.flags() & (HAS_LEX | BUT) != 0) << (i % 64);
+        if i % 64 == 63 {
+            out.noted.push(self.bits);
+            self.bits = 0;
         }
-        self.toks.push(t);
+        out.toks.push(t);
     }
 
-    fn note(&mut self, t: Token) {
-        let i = self.toks.len();
-        if t.flags & HAS_LEX != 0 {
-            // the sentiment is worked out once all tokens are known
-            self.sentiments.push((i, 0.0));
-        }
-        if t.flags & BUT != 0 && self.but.is_none() {
-            self.but = Some(i);
+    /// Hands what was noted to `out` once all tokens are pushed.
+    fn finish(self, out: &mut Scratch) {
+        if out.toks.len() & 63 != 0 {
+            out.noted.push(self.bits);
         }
     }
 }
@@ -678,9 +829,7 @@ impl SentimentAnalyzer {
 
     /// Valence of a lowercase word in the lexicon, if present.
     pub fn word_valence(&self, lower: &str) -> Option<f64> {
-        self.words
-            .get_bytes(lower.as_bytes())
-            .and_then(WordInfo::lex)
+        self.words.get_bytes(lower.as_bytes()).lex()
     }
 
     /// Whether some character of `text` has an emoji description.
@@ -762,15 +911,17 @@ impl SentimentAnalyzer {
             }
             #[cfg(test)]
             Path::Exact => {
+                let mut pusher = Pusher::default();
                 for raw in crate::features::py_words(&self.replace_emoji(text)) {
-                    scratch.push(self.token_exact(raw, &mut stats));
+                    pusher.push(scratch, self.token_exact(raw, &mut stats));
                 }
+                pusher.finish(scratch);
             }
         }
         let Scratch {
             toks,
+            noted,
             sentiments,
-            but,
         } = scratch;
         if toks.is_empty() {
             return Sentiment::default();
@@ -780,13 +931,35 @@ impl SentimentAnalyzer {
             toks,
             cap_diff: stats.upper > 0 && stats.upper < n,
         };
-        for (i, s) in sentiments.iter_mut() {
-            *s = ctx.sentiment(*i);
+        // one loop over the noted tokens finds the lexicon words' sentiments, their sums and
+        // the first "but": each loop over them ends after a number of rounds that the CPU
+        // cannot predict
+        let mut sums = Sums::default();
+        let mut but = None;
+        for (k, &word) in noted.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let i = 64 * k + bits.trailing_zeros() as usize;
+                let flags = ctx.toks.get(i).map_or(0, WordInfo::flags);
+                if flags & HAS_LEX != 0 {
+                    let s = ctx.sentiment(i);
+                    sentiments.push((i, s));
+                    sums.add(s);
+                }
+                if flags & BUT != 0 && but.is_none() {
+                    but = Some(i);
+                }
+                bits &= bits - 1;
+            }
         }
-        if let Some(bi) = *but {
+        if let Some(bi) = but {
             but_check(sentiments, bi);
+            sums = Sums::default();
+            for &(_, s) in sentiments.iter() {
+                sums.add(s);
+            }
         }
-        score_valence(sentiments, n, punctuation_emphasis(&stats))
+        sums.scores(n - sentiments.len(), punctuation_emphasis(&stats))
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
@@ -794,10 +967,10 @@ impl SentimentAnalyzer {
     /// at the first token with an emoji and returns true (the text must be tokenised again
     /// after replacing them); otherwise returns false.
     ///
-    /// Most tokens are short words followed by one space: the eight bytes loaded at a token's
-    /// start then give its end, and are the key to look it up with. Other tokens (longer,
-    /// followed by other whitespace, or touching control or non-ASCII characters) take the
-    /// general boundary search.
+    /// Most tokens are words of up to 15 bytes followed by one space: the one or two eight-byte
+    /// loads at a token's start then give its end, and are the key to look it up with. Other
+    /// tokens (longer, followed by other whitespace, or touching control or non-ASCII
+    /// characters) take the general boundary search.
     fn tokens(
         &self,
         text: &str,
@@ -806,40 +979,142 @@ impl SentimentAnalyzer {
         stop_at_emoji: bool,
     ) -> bool {
         let b = text.as_bytes();
-        let mut i = skip_separators(text, 0);
+        let mut pusher = Pusher::default();
+        let mut i = 0;
         while i < b.len() {
-            let w = load_le(b, i, 8);
-            let end = i + (stop_bytes(w).trailing_zeros() / 8) as usize;
-            let token = match b.get(end) {
-                // the first stop byte of the eight (padding past the end counts), or the byte
-                // after them, is a space or the end: the token is i..end, one to eight ASCII
-                // bytes
-                Some(b' ') | None => self.token_ascii_at(b, i, end, w, stats),
-                _ => {
-                    let (e, ascii) = word_end(text, i);
-                    let token = if ascii {
-                        self.token_ascii(text, i, e, stats)
-                    } else {
-                        let raw = text.get(i..e).unwrap_or_default();
-                        if stop_at_emoji && self.has_emoji(raw) {
-                            return true;
-                        }
-                        self.token_non_ascii(raw, stats)
-                    };
-                    out.push(token);
-                    i = skip_separators(text, e);
+            let w = load8(b, i);
+            let mut n = (stop_bytes(w).trailing_zeros() / 8) as usize;
+            let mut w2 = 0;
+            if n == 8 {
+                w2 = load8(b, i + 8);
+                n += (stop_bytes(w2).trailing_zeros() / 8) as usize;
+            }
+            let end = i + n;
+            // the first stop byte of the sixteen (padding past the end counts), or the byte
+            // after them, is a space or the end: the token is i..end, one to fifteen ASCII
+            // bytes, and the next one starts after the space (a longer run of whitespace is
+            // skipped next time round)
+            if n > 0 && n < 16 && matches!(b.get(end), Some(b' ') | None) {
+                let token = if n <= 8 {
+                    self.token_short(n, w, stats)
+                } else {
+                    self.token_two(n, w, w2, stats)
+                };
+                match token {
+                    Some(token) => pusher.push(out, token),
+                    None => self.push_ascii(text, i, end, stats, &mut pusher, out),
+                }
+                i = end + 1;
+                continue;
+            }
+            if n == 0 {
+                let start = skip_separators(text, i);
+                if start > i {
+                    i = start;
                     continue;
                 }
+            }
+            let Some(e) = self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out) else {
+                return true;
             };
-            out.push(token);
-            i = skip_separators(text, end + 1);
+            i = e;
         }
+        pusher.finish(out);
         false
     }
 
-    /// The ASCII token `text[start..end]`; words of up to eight bytes (most) are handled in
-    /// one 64-bit word.
-    #[inline]
+    /// The ASCII token of `n` bytes (one to eight) whose bytes (and what follows them) are
+    /// `w`, as the tokeniser loaded them to find its end, if it is letters and digits only.
+    /// Most tokens are these: they take a few dozen instructions and one look-up, with
+    /// nothing to strip, no marks to count and no "n't" to look for. The others (one in
+    /// seven) take the general path.
+    #[inline(always)]
+    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Option<Token> {
+        let mask = u64::MAX >> (64 - 8 * n);
+        let t = w & mask;
+        let (upper, lower) = (upper_bytes(t), lower_bytes(t));
+        if upper | lower | digit_bytes(t) != HIGH & mask {
+            return None;
+        }
+        // Python's isupper: some cased character and no lowercase one
+        let all_caps = (upper != 0) & (lower == 0);
+        stats.upper += usize::from(all_caps);
+        let mut token = self.words.get_short(t | (upper >> 2), n);
+        token.add_flags(u8::from(all_caps) * ALL_CAPS);
+        Some(token)
+    }
+
+    /// [`SentimentAnalyzer::token_short`] for a token of 9 to 15 bytes (one in eight), whose
+    /// bytes are `w0` (the first eight) and `w1`.
+    #[inline(always)]
+    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Option<Token> {
+        let mask = u64::MAX >> (64 - 8 * (n - 8));
+        let t1 = w1 & mask;
+        let (upper0, lower0) = (upper_bytes(w0), lower_bytes(w0));
+        let (upper1, lower1) = (upper_bytes(t1), lower_bytes(t1));
+        // `|` rather than `||`: one branch for both words
+        if (upper0 | lower0 | digit_bytes(w0) != HIGH)
+            | (upper1 | lower1 | digit_bytes(t1) != HIGH & mask)
+        {
+            return None;
+        }
+        let all_caps = (upper0 | upper1 != 0) & (lower0 | lower1 == 0);
+        stats.upper += usize::from(all_caps);
+        let mut token = self
+            .words
+            .get_two(w0 | (upper0 >> 2), t1 | (upper1 >> 2), n);
+        token.add_flags(u8::from(all_caps) * ALL_CAPS);
+        Some(token)
+    }
+
+    /// Pushes the ASCII token `text[start..end]` that the fast paths left. Out of line, so
+    /// that their loop keeps its registers; and it pushes the token itself because a token
+    /// returned through memory, built there field by field, is then read back whole, which
+    /// the CPU cannot forward from the stores (a stall of a dozen cycles).
+    #[inline(never)]
+    fn push_ascii(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        stats: &mut TextStats,
+        pusher: &mut Pusher,
+        out: &mut Scratch,
+    ) {
+        pusher.push(out, self.token_ascii(text, start, end, stats));
+    }
+
+    /// Pushes the token starting at `i` when it is not one for the fast paths, and returns
+    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line like
+    /// [`SentimentAnalyzer::push_ascii`].
+    #[inline(never)]
+    fn push_general(
+        &self,
+        text: &str,
+        i: usize,
+        stats: &mut TextStats,
+        stop_at_emoji: bool,
+        pusher: &mut Pusher,
+        out: &mut Scratch,
+    ) -> Option<usize> {
+        let (e, ascii) = word_end(text, i);
+        let token = if ascii {
+            self.token_ascii(text, i, e, stats)
+        } else {
+            let raw = text.get(i..e).unwrap_or_default();
+            if stop_at_emoji && self.has_emoji(raw) {
+                return None;
+            }
+            self.token_non_ascii(raw, stats)
+        };
+        pusher.push(out, token);
+        Some(e)
+    }
+
+    /// The ASCII token `text[start..end]`; words of up to eight bytes are handled in one
+    /// 64-bit word. Inlined into its callers, which push the token (see
+    /// [`SentimentAnalyzer::push_ascii`]).
+    #[inline(always)]
     fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
         let b = text.as_bytes();
         let (ws, we) = strip_ascii_punct(b, start, end, stats);
@@ -851,28 +1126,6 @@ impl SentimentAnalyzer {
             return self.token_ascii_two(b, ws, we, stats);
         }
         self.token_ascii_short(b, ws, we, load_le(b, ws, len), stats)
-    }
-
-    /// The ASCII token `b[start..end]` of one to eight bytes, whose bytes (and what follows
-    /// them) are `w`, as the tokeniser loaded them to find `end`.
-    #[inline(always)]
-    fn token_ascii_at(
-        &self,
-        b: &[u8],
-        start: usize,
-        end: usize,
-        w: u64,
-        stats: &mut TextStats,
-    ) -> Token {
-        let len = end - start;
-        let first = w as u8;
-        let last = (w >> (8 * len.saturating_sub(1))) as u8;
-        if (class(first) | class(last)) & PUNCT != 0 {
-            let (ws, we) = strip_ascii_punct(b, start, end, stats);
-            return self.token_ascii_short(b, ws, we, load_le(b, ws, we - ws), stats);
-        }
-        let mask = u64::MAX >> (64 - 8 * len);
-        self.token_ascii_short(b, start, end, w & mask, stats)
     }
 
     /// The ASCII word `b[ws..we]` of at most eight bytes, `w` (zero-padded).
@@ -913,7 +1166,7 @@ impl SentimentAnalyzer {
         }
         let all_caps = (c0.upper | c1.upper) != 0 && (c0.lower | c1.lower) == 0;
         stats.upper += usize::from(all_caps);
-        token(self.words.get(&[c0.key, c1.key], len), all_caps, || {
+        token(self.words.get_two(c0.key, c1.key, len), all_caps, || {
             !letters_only && contains_nt(word())
         })
     }
@@ -932,9 +1185,11 @@ impl SentimentAnalyzer {
                 flags.add(load_le(b, start + k, n), n);
             }
             let all_caps = flags.count(word, stats);
-            return token(None, all_caps, || flags.apostrophe && contains_nt(word));
+            return token(WordInfo::default(), all_caps, || {
+                flags.apostrophe && contains_nt(word)
+            });
         }
-        if len > INLINE_WORDS * 8 {
+        if len > INLINE_LEN {
             stats.count_marks(word);
             let all_caps =
                 !word.iter().any(u8::is_ascii_lowercase) && word.iter().any(u8::is_ascii_uppercase);
@@ -942,17 +1197,16 @@ impl SentimentAnalyzer {
             let info = self.words.get_bytes(&word.to_ascii_lowercase());
             return token(info, all_caps, || contains_nt(word));
         }
-        let mut key = [0u64; INLINE_WORDS];
+        let mut key = [0u8; INLINE_LEN];
         let mut flags = WordFlags::default();
-        for (k, slot) in key.iter_mut().enumerate().take(word_count(len)) {
+        for (k, chunk) in key.chunks_exact_mut(8).enumerate().take(word_count(len)) {
             let n = (len - 8 * k).min(8);
             // loads from the whole text, so that only a word at its very end is read bytewise
-            *slot = flags.add(load_le(b, start + 8 * k, n), n).key;
+            let lower = flags.add(load_le(b, start + 8 * k, n), n).key;
+            chunk.copy_from_slice(&lower.to_le_bytes());
         }
         let all_caps = flags.count(word, stats);
-        let info = self
-            .words
-            .get(key.get(..word_count(len)).unwrap_or_default(), len);
+        let info = self.words.get_bytes(key.get(..len).unwrap_or_default());
         token(info, all_caps, || flags.apostrophe && contains_nt(word))
     }
 
@@ -967,7 +1221,9 @@ impl SentimentAnalyzer {
         let all_caps = py_isupper(word);
         stats.upper += usize::from(all_caps);
         // only 'N', 'n', '\'', 'T' and 't' lowercase to "n't"'s characters, one each
-        token(None, all_caps, || contains_nt(word.as_bytes()))
+        token(WordInfo::default(), all_caps, || {
+            contains_nt(word.as_bytes())
+        })
     }
 
     /// Any token, with Unicode lowercasing and Python's `isupper`.
@@ -1043,11 +1299,11 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
     let mut words: FxHashMap<Box<str>, WordInfo> = lex
         .into_iter()
         .map(|(w, v)| {
-            let info = WordInfo {
+            let mut info = WordInfo {
                 valence: v,
-                special: Special::None,
-                flags: HAS_LEX,
+                code: 0,
             };
+            info.add_flags(HAS_LEX);
             (w, info)
         })
         .collect();
@@ -1060,15 +1316,16 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
     }
     for &(w, special) in SPECIAL_WORDS {
         let info = words.entry(Box::from(w)).or_default();
-        info.special = special;
-        if special == Special::But {
-            info.flags |= BUT;
+        // the special words are distinct, so no code is there yet
+        info.code |= u16::from(special.0);
+        if special == Special::BUT {
+            info.add_flags(BUT);
         }
     }
     for (w, info) in &mut words {
-        info.flags |= booster_flag(w);
+        info.add_flags(booster_flag(w));
         if negated(w) {
-            info.flags |= NEGATED;
+            info.add_flags(NEGATED);
         }
     }
     words
@@ -1092,14 +1349,21 @@ fn strip_ascii_punct(b: &[u8], start: usize, end: usize, stats: &mut TextStats) 
 }
 
 fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
-    let is_word = |&x: &u8| class(x) & PUNCT == 0;
-    let s = token.iter().position(is_word).unwrap_or(token.len());
-    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
+    let (s, e) = punct_runs(token);
     if e - s < 3 {
         return (0, token.len());
     }
     stats.count_marks(token.get(..s).unwrap_or_default());
     stats.count_marks(token.get(e..).unwrap_or_default());
+    (s, e)
+}
+
+/// Where the word inside `token`'s leading and trailing ASCII punctuation starts and ends.
+#[inline]
+fn punct_runs(token: &[u8]) -> (usize, usize) {
+    let is_word = |&x: &u8| class(x) & PUNCT == 0;
+    let s = token.iter().position(is_word).unwrap_or(token.len());
+    let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
     (s, e)
 }
 
@@ -1117,12 +1381,12 @@ struct Ctx<'c> {
 impl Ctx<'_> {
     #[inline]
     fn is(&self, i: usize, special: Special) -> bool {
-        self.toks.get(i).is_some_and(|t| t.special == special)
+        self.toks.get(i).is_some_and(|t| t.special() == special)
     }
 
     #[inline]
     fn special(&self, i: usize) -> Special {
-        self.toks.get(i).map_or(Special::None, |t| t.special)
+        self.toks.get(i).map_or(Special::NONE, WordInfo::special)
     }
 
     #[inline]
@@ -1132,7 +1396,7 @@ impl Ctx<'_> {
 
     #[inline]
     fn has_lex(&self, i: usize) -> bool {
-        self.toks.get(i).is_some_and(|t| t.flags & HAS_LEX != 0)
+        self.toks.get(i).is_some_and(|t| t.flags() & HAS_LEX != 0)
     }
 
     /// The sentiment of token `i` before the "but" rule: boosters and "kind" of "kind of"
@@ -1143,9 +1407,9 @@ impl Ctx<'_> {
             return 0.0;
         };
         // words outside the lexicon count zero whatever they are, so test that first
-        if tok.flags & HAS_LEX == 0
+        if tok.flags() & HAS_LEX == 0
             || tok.booster().is_some()
-            || (tok.special == Special::Kind && self.is(i + 1, Special::Of))
+            || (tok.special() == Special::KIND && self.is(i + 1, Special::OF))
         {
             return 0.0;
         }
@@ -1156,14 +1420,14 @@ impl Ctx<'_> {
         let n = self.toks.len();
         let mut v = base;
         // "no" directly before a lexicon word negates that word instead of counting itself
-        if tok.special == Special::No && i + 1 < n && self.has_lex(i + 1) {
+        if tok.special() == Special::NO && i + 1 < n && self.has_lex(i + 1) {
             v = 0.0;
         }
-        if (i > 0 && self.is(i - 1, Special::No))
-            || (i > 1 && self.is(i - 2, Special::No))
+        if (i > 0 && self.is(i - 1, Special::NO))
+            || (i > 1 && self.is(i - 2, Special::NO))
             || (i > 2
-                && self.is(i - 3, Special::No)
-                && matches!(self.special(i - 1), Special::Or | Special::Nor))
+                && self.is(i - 3, Special::NO)
+                && matches!(self.special(i - 1), Special::OR | Special::NOR))
         {
             v = base * N_SCALAR;
         }
@@ -1212,7 +1476,7 @@ impl Ctx<'_> {
     }
 
     fn negation_check(&self, v: f64, start_i: usize, i: usize) -> f64 {
-        let so_this = |j: usize| matches!(self.special(j), Special::So | Special::This);
+        let so_this = |j: usize| matches!(self.special(j), Special::SO | Special::THIS);
         match start_i {
             0 => {
                 if self.negated(i - 1) {
@@ -1220,19 +1484,19 @@ impl Ctx<'_> {
                 }
             }
             1 => {
-                if self.is(i - 2, Special::Never) && so_this(i - 1) {
+                if self.is(i - 2, Special::NEVER) && so_this(i - 1) {
                     return v * 1.25;
-                } else if self.is(i - 2, Special::Without) && self.is(i - 1, Special::Doubt) {
+                } else if self.is(i - 2, Special::WITHOUT) && self.is(i - 1, Special::DOUBT) {
                     return v;
                 } else if self.negated(i - 2) {
                     return v * N_SCALAR;
                 }
             }
             _ => {
-                if (self.is(i - 3, Special::Never) && so_this(i - 2)) || so_this(i - 1) {
+                if (self.is(i - 3, Special::NEVER) && so_this(i - 2)) || so_this(i - 1) {
                     return v * 1.25;
-                } else if self.is(i - 3, Special::Without)
-                    && (self.is(i - 2, Special::Doubt) || self.is(i - 1, Special::Doubt))
+                } else if self.is(i - 3, Special::WITHOUT)
+                    && (self.is(i - 2, Special::DOUBT) || self.is(i - 1, Special::DOUBT))
                 {
                     return v;
                 } else if self.negated(i - 3) {
@@ -1285,9 +1549,9 @@ impl Ctx<'_> {
     }
 
     fn least_check(&self, v: f64, i: usize) -> f64 {
-        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::Least) {
+        if i > 0 && !self.has_lex(i - 1) && self.is(i - 1, Special::LEAST) {
             if i > 1 {
-                if !matches!(self.special(i - 2), Special::At | Special::Very) {
+                if !matches!(self.special(i - 2), Special::AT | Special::VERY) {
                     return v * N_SCALAR;
                 }
                 return v;
@@ -1319,46 +1583,60 @@ fn but_check(sentiments: &mut [(usize, f64)], bi: usize) {
     }
 }
 
-/// The scores from the lexicon words' sentiments (in token order) among `n` tokens. The
-/// other tokens only count as neutral: adding their zeros would not change any sum.
-fn score_valence(sentiments: &[(usize, f64)], n: usize, punct: f64) -> Sentiment {
-    // one pass; each sum still adds in token order
-    let (mut sum, mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64, 0.0f64);
-    let mut neu_count = n - sentiments.len();
-    for &(_, s) in sentiments {
-        sum += s;
-        if s > 0.0 {
-            pos_sum += s + 1.0;
-        } else if s < 0.0 {
-            neg_sum += s - 1.0;
-        } else if s == 0.0 {
-            neu_count += 1;
+/// The sums the scores are made of, added in token order over the lexicon words' sentiments.
+/// The other tokens only count as neutral: adding their zeros would not change any sum.
+#[derive(Default)]
+struct Sums {
+    sum: f64,
+    pos: f64,
+    neg: f64,
+    /// lexicon words whose sentiment is zero
+    zeros: usize,
+}
+
+impl Sums {
+    #[inline]
+    fn add(&mut self, s: f64) {
+        self.sum += s;
+        // adding zeros rather than branching on the sign, a coin toss: neither sum is ever
+        // -0.0, the one value that adding 0.0 changes
+        self.pos += if s > 0.0 { s + 1.0 } else { 0.0 };
+        self.neg += if s < 0.0 { s - 1.0 } else { 0.0 };
+        self.zeros += usize::from(s == 0.0);
+    }
+
+    /// The scores, with `others` tokens besides the lexicon words and the punctuation
+    /// emphasis `punct`.
+    fn scores(self, others: usize, punct: f64) -> Sentiment {
+        let Sums {
+            sum,
+            mut pos,
+            mut neg,
+            zeros,
+        } = self;
+        // the emphasis goes the way of the sum, and of the bigger of the two sides; as
+        // products rather than branches (coin tosses too): `punct` times 1, -1 or 0 is
+        // exactly `punct`, `-punct` or 0.0, and adding 0.0 changes none of these sums, which
+        // are never -0.0
+        let sign = f64::from(i8::from(sum > 0.0) - i8::from(sum < 0.0));
+        let compound = normalize(sum + punct * sign);
+        let (more_pos, more_neg) = (pos > neg.abs(), pos < neg.abs());
+        pos += punct * f64::from(u8::from(more_pos));
+        neg -= punct * f64::from(u8::from(more_neg));
+        let neu_count = (others + zeros) as f64;
+        let total = pos + neg.abs() + neu_count;
+        if total == 0.0 {
+            return Sentiment {
+                compound: round_places(compound, 4),
+                ..Sentiment::default()
+            };
         }
-    }
-    if sum > 0.0 {
-        sum += punct;
-    } else if sum < 0.0 {
-        sum -= punct;
-    }
-    let compound = normalize(sum);
-    if pos_sum > neg_sum.abs() {
-        pos_sum += punct;
-    } else if pos_sum < neg_sum.abs() {
-        neg_sum -= punct;
-    }
-    let neu_count = neu_count as f64;
-    let total = pos_sum + neg_sum.abs() + neu_count;
-    if total == 0.0 {
-        return Sentiment {
+        Sentiment {
             compound: round_places(compound, 4),
-            ..Sentiment::default()
-        };
-    }
-    Sentiment {
-        compound: round_places(compound, 4),
-        pos: round_places((pos_sum / total).abs(), 3),
-        neu: round_places((neu_count / total).abs(), 3),
-        neg: round_places((neg_sum / total).abs(), 3),
+            pos: round_places((pos / total).abs(), 3),
+            neu: round_places((neu_count / total).abs(), 3),
+            neg: round_places((neg / total).abs(), 3),
+        }
     }
 }
 
@@ -1412,17 +1690,13 @@ fn floor_round(y: f64) -> (f64, f64) {
     if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
         return (y.floor(), y.round());
     }
-    let t = (y as i64 as f64).copysign(y);
-    let frac = y - t;
-    let floor = if frac < 0.0 { t - 1.0 } else { t };
-    let round = if frac >= 0.5 {
-        t + 1.0
-    } else if frac <= -0.5 {
-        t - 1.0
-    } else {
-        t
-    };
-    (floor, round)
+    let trunc = y as i64;
+    let frac = y - (trunc as f64).copysign(y);
+    // in integers, without branches: which side of a half the fraction falls is a coin toss;
+    // the sign of `y` gives the zeros theirs
+    let floor = trunc - i64::from(frac < 0.0);
+    let round = trunc + i64::from(frac >= 0.5) - i64::from(frac <= -0.5);
+    ((floor as f64).copysign(y), (round as f64).copysign(y))
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
@@ -1645,9 +1919,9 @@ fn booster_flag(lower: &str) -> u8 {
 
 fn booster_phrase(a: Special, b: Special) -> Option<f64> {
     match (a, b) {
-        (Special::Just, Special::Enough)
-        | (Special::Kind, Special::Of)
-        | (Special::Sort, Special::Of) => Some(B_DECR),
+        (Special::JUST, Special::ENOUGH)
+        | (Special::KIND, Special::OF)
+        | (Special::SORT, Special::OF) => Some(B_DECR),
         _ => None,
     }
 }
@@ -1655,12 +1929,12 @@ fn booster_phrase(a: Special, b: Special) -> Option<f64> {
 fn special_case(words: &[Special]) -> Option<f64> {
     use Special as S;
     match words {
-        [S::The, S::Shit] | [S::The, S::Bomb] | [S::To, S::Die, S::For] => Some(3.0),
-        [S::Bad, S::Ass] => Some(1.5),
-        [S::Bus, S::Stop] => Some(0.0),
-        [S::Yeah, S::Right] => Some(-2.0),
-        [S::Kiss, S::Of, S::Death] => Some(-1.5),
-        [S::Beating, S::Heart] => Some(3.5),
+        [S::THE, S::SHIT] | [S::THE, S::BOMB] | [S::TO, S::DIE, S::FOR] => Some(3.0),
+        [S::BAD, S::ASS] => Some(1.5),
+        [S::BUS, S::STOP] => Some(0.0),
+        [S::YEAH, S::RIGHT] => Some(-2.0),
+        [S::KISS, S::OF, S::DEATH] => Some(-1.5),
+        [S::BEATING, S::HEART] => Some(3.5),
         _ => None,
     }
 }
@@ -1817,6 +2091,18 @@ mod tests {
         "ABCDEFGHI",
         "can't",
         "stand",
+        "disappointed",
+        "UNACCEPTABLE",
+        "Horrible.",
+        "@united",
+        "#fail",
+        "coat?!",
+        "12345678901234",
+        "abcdefghijklmno",
+        "abcdefghijklmnop",
+        "heartbreaking,",
+        "-",
+        "\x7fgood",
     ];
     const SEPS: &[&str] = &[
         " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
@@ -1906,17 +2192,68 @@ mod tests {
     }
 
     #[test]
+    fn word_table_places_any_set_of_keys() {
+        // keys that differ only in trailing NULs or by a byte past eight or sixteen, and one
+        // past sixteen bytes (kept apart from the slots)
+        let odd = [
+            "a",
+            "a\0",
+            "a\0\0",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "abcdefghijklmnopq",
+        ];
+        for n in [0usize, 1, 2, 3, 100, 5000, 20000] {
+            let keys: Vec<String> = (0..n)
+                .map(|k| format!("w{k}"))
+                .chain(odd.iter().map(|k| k.to_string()))
+                .collect();
+            let mut words = FxHashMap::default();
+            for (k, key) in keys.iter().enumerate() {
+                let mut info = WordInfo {
+                    valence: k as f64,
+                    code: (k % 34) as u16,
+                };
+                info.add_flags(HAS_LEX);
+                words.insert(Box::from(key.as_str()), info);
+            }
+            let table = WordTable::new(words);
+            for (k, key) in keys.iter().enumerate() {
+                let info = table.get_bytes(key.as_bytes());
+                assert_eq!(info.lex(), Some(k as f64), "{n}: {key:?}");
+                assert_eq!(info.special(), Special((k % 34) as u8), "{n}: {key:?}");
+            }
+            let missing = [
+                format!("w{n}"),
+                String::new(),
+                "a\0\0\0".into(),
+                "abcdefghijklmnoz".into(),
+            ];
+            for key in missing {
+                let info = table.get_bytes(key.as_bytes());
+                assert_eq!(
+                    (info.flags(), info.special()),
+                    (0, Special::NONE),
+                    "{key:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn special_and_negation_words_are_resolved_at_look_up() {
         let a = SentimentAnalyzer::embedded();
-        let info = |w: &str| a.words.get_bytes(w.as_bytes()).copied().unwrap_or_default();
+        let info = |w: &str| a.words.get_bytes(w.as_bytes());
         for &(w, special) in SPECIAL_WORDS {
-            assert_eq!(info(w).special, special, "{w}");
+            assert_eq!(info(w).special(), special, "{w}");
         }
         for &w in NEGATION_WORDS {
             assert!(info(w).negated(), "{w}");
         }
         assert!(!info("good").negated());
-        assert_eq!(info("good").special, Special::None);
+        assert_eq!(info("good").special(), Special::NONE);
     }
 
     #[test]
