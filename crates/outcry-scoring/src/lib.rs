@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod data;
+mod explain;
 pub mod features;
 pub mod hash;
 pub mod model;
@@ -27,7 +28,6 @@ mod top_terms;
 pub mod vader;
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
@@ -235,7 +235,7 @@ impl Scorer {
             route,
             explanation: String::new(),
         };
-        score.explanation = explain(&score, self.model.threshold);
+        score.explanation = explain::explain(&score, self.model.threshold);
         score
     }
 }
@@ -276,218 +276,4 @@ pub fn urgency(signals: &[Signal]) -> f64 {
         .iter()
         .map(|s| 1.0 - s.kind.urgency_weight())
         .product::<f64>()
-}
-
-fn explain(s: &Score, threshold: f64) -> String {
-    // the fixed parts and numbers take under 200 bytes; signals and terms add their text
-    let extra = s
-        .signals
-        .iter()
-        .map(|sig| sig.evidence.len() + 24)
-        .chain(s.top_terms.iter().take(3).map(|(t, _)| t.len() + 12))
-        .sum::<usize>();
-    let mut out = String::with_capacity(200 + extra);
-    let verdict = if s.is_complaint {
-        " complaint (p="
-    } else {
-        " not a complaint (p="
-    };
-    out.push_str(s.priority.as_str());
-    out.push_str(verdict);
-    push_fixed2(&mut out, s.complaint_probability, false);
-    out.push_str(", threshold ");
-    push_fixed2(&mut out, threshold, false);
-    out.push_str("); sentiment ");
-    push_fixed2(&mut out, s.sentiment.compound, true);
-    if !s.signals.is_empty() {
-        out.push_str("; signals: ");
-        for (i, sig) in s.signals.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(sig.kind.as_str());
-            out.push_str(" \"");
-            out.push_str(&sig.evidence);
-            out.push('"');
-        }
-    }
-    let mut pushing = s
-        .top_terms
-        .iter()
-        .filter(|(_, c)| *c > 0.0)
-        .take(3)
-        .peekable();
-    if pushing.peek().is_some() {
-        out.push_str("; complaint terms: ");
-        for (i, (t, c)) in pushing.enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(t);
-            out.push_str(" (");
-            push_fixed2(&mut out, *c, true);
-            out.push(')');
-        }
-    }
-    out.push_str("; influence ");
-    push_fixed2(&mut out, s.influence, false);
-    out.push_str(", urgency ");
-    push_fixed2(&mut out, s.urgency, false);
-    if let Some(route) = s.route {
-        out.push_str("; route to ");
-        out.push_str(route);
-    }
-    out
-}
-
-/// `"0.00"` to `"9.99"`: the text of every value under 10 that [`push_fixed2`] writes, so the
-/// common case is one string from a table (slices of one string would check their bounds
-/// and character boundaries at every use).
-const FIXED2: [&str; 1000] = {
-    const BYTES: [u8; 4000] = {
-        let mut t = [0u8; 4000];
-        let mut r = 0;
-        while r < 1000 {
-            t[4 * r] = b'0' + (r / 100) as u8;
-            t[4 * r + 1] = b'.';
-            t[4 * r + 2] = b'0' + (r / 10 % 10) as u8;
-            t[4 * r + 3] = b'0' + (r % 10) as u8;
-            r += 1;
-        }
-        t
-    };
-    let mut table = [""; 1000];
-    let mut r = 0;
-    while r < 1000 {
-        let (four, _) = BYTES.split_at(4 * r + 4).0.split_at(4 * r).1.split_at(4);
-        table[r] = match std::str::from_utf8(four) {
-            Ok(s) => s,
-            Err(_) => panic!("digits are ASCII"),
-        };
-        r += 1;
-    }
-    table
-};
-
-/// Appends `x` as `format!("{x:.2}")` (or `{x:+.2}` with `plus`) would, without the general
-/// float formatter except for exact ties, values of a million or more, NaN and infinities.
-#[inline(always)]
-fn push_fixed2(out: &mut String, x: f64, plus: bool) {
-    let Some(cents) = cents(x) else {
-        let _ = if plus {
-            write!(out, "{x:+.2}")
-        } else {
-            write!(out, "{x:.2}")
-        };
-        return;
-    };
-    if x.is_sign_negative() {
-        out.push('-');
-    } else if plus {
-        out.push('+');
-    }
-    match FIXED2.get(cents as usize) {
-        Some(digits) => out.push_str(digits),
-        None => {
-            push_u64(out, cents / 100);
-            out.push('.');
-            let rest = cents % 100;
-            out.push(char::from(b'0' + (rest / 10) as u8));
-            out.push(char::from(b'0' + (rest % 10) as u8));
-        }
-    }
-}
-
-/// `|x|` in hundredths, rounded as `format!` rounds the exact value of `x`; `None` for an
-/// exact tie, for values of a million or more, and for NaN and infinities.
-#[inline(always)]
-fn cents(x: f64) -> Option<u64> {
-    let a = x.abs();
-    // also false for NaN
-    if a.partial_cmp(&1e6) != Some(std::cmp::Ordering::Less) {
-        return None;
-    }
-    let y = a * 100.0;
-    // y is below 1e8, so truncating is flooring and exact (and needs no libm call)
-    let floor = y as i64 as u64;
-    let frac = y - floor as f64;
-    // the product is within 1e-8 of the exact value, so away from a tie its rounding is the
-    // rounding of the exact decimal expansion that `format!` performs
-    let up = if (frac - 0.5).abs() > 1e-6 {
-        frac > 0.5
-    } else {
-        // near a tie: the fused multiply-add rounds the exact difference once, which keeps
-        // its sign; an exact tie is left to `format!`
-        let d = a.mul_add(100.0, -(floor as f64 + 0.5));
-        if d == 0.0 {
-            return None;
-        }
-        d > 0.0
-    };
-    Some(floor + u64::from(up))
-}
-
-fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend(buf[i..].iter().map(|&b| char::from(b)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixed2_matches_format() {
-        let mut cases = vec![
-            0.0,
-            -0.0,
-            0.005,
-            0.015,
-            0.025,
-            0.125,
-            -0.125,
-            0.995,
-            0.9951,
-            -0.001,
-            1.0,
-            -1.0,
-            0.5,
-            12.345,
-            -12.345,
-            99.999,
-            1e7,
-            -1e7,
-            f64::NAN,
-            f64::INFINITY,
-            0.475,
-            0.4999,
-        ];
-        let mut r = hash::SplitMix64::new(3);
-        for _ in 0..200_000 {
-            let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            cases.push((u - 0.5) * 20.0);
-            cases.push(((r.next_u64() % 20001) as f64 - 10000.0) / 10000.0);
-        }
-        for x in cases {
-            for plus in [false, true] {
-                let mut got = String::new();
-                push_fixed2(&mut got, x, plus);
-                let want = if plus {
-                    format!("{x:+.2}")
-                } else {
-                    format!("{x:.2}")
-                };
-                assert_eq!(got, want, "{x:e} plus={plus}");
-            }
-        }
-    }
 }
