@@ -32,15 +32,16 @@ struct Distinct {
 const PLACEHOLDERS: [&[u8]; 2] = [b"@user", b"<url>"];
 
 /// The `k` words with the largest summed contribution, largest magnitude first and ties by
-/// the word, each rounded to four places; `contribution(i)` is word `i`'s. Words whose sum
+/// the word, each rounded to four places; `contributions[i]` is word `i`'s. Words whose sum
 /// is at most 1e-4 in magnitude, and placeholders, are left out.
 #[inline(never)]
 pub(crate) fn top_words(
     norm: &Normalized,
     k: usize,
     scratch: &mut TopScratch,
-    contribution: impl Fn(usize) -> f64,
+    contributions: &[f64],
 ) -> Vec<(String, f64)> {
+    let contribution = |i: usize| contributions.get(i).copied().unwrap_or_default();
     let n = norm.hashes.len();
     let words = Words::new(norm);
     let mut stack_slots = [0u32; 2 * STACK_WORDS];
@@ -238,7 +239,7 @@ mod tests {
                 .collect();
             for k in 0..8 {
                 let want = reference(&norm, &per_word, k);
-                let got = top_words(&norm, k, &mut scratch, |i| per_word[i]);
+                let got = top_words(&norm, k, &mut scratch, &per_word);
                 assert_eq!(got, want, "case {case} k {k}: {text:?}");
             }
         }
@@ -255,7 +256,7 @@ mod tests {
         let per_word = [1.0, 0.5, 1.0, -4.0, 0.5, 1.0];
         let want = reference(&norm, &per_word, 3);
         assert_eq!(want[0], ("bad".to_string(), -4.0));
-        let got = top_words(&norm, 3, &mut TopScratch::default(), |i| per_word[i]);
+        let got = top_words(&norm, 3, &mut TopScratch::default(), &per_word);
         assert_eq!(got, want);
     }
 }
