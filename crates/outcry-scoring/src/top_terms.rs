@@ -4,8 +4,10 @@
 //! are merged (a word that occurs twice counts once, with both contributions) in an
 //! open-addressing table indexed by the word's unigram hash. The table lives in
 //! [`TopScratch`] and is never cleared: a slot belongs to the current call only if it carries
-//! the call's stamp, so a call touches only the slots its words land in. The largest are kept
-//! by insertion into a short sorted array, which most words leave after one comparison.
+//! the call's stamp, so a call touches only the slots its words land in. Of the distinct words
+//! the few largest are kept without a branch on where each one ranks, which no predictor
+//! learns (see [`select_few`]); ties on the magnitude, which the words decide, and longer
+//! lists go through an insertion into a sorted array.
 
 use crate::features::{Normalized, NS_UNIGRAM};
 use crate::hash::Fnv64;
@@ -197,11 +199,83 @@ fn merge(
 /// The least rank of a reported word: a magnitude above 1e-4.
 const REPORTED: u64 = 1e-4f64.to_bits() + 1;
 
+/// Most words [`select_few`] keeps: as many as the explanation asks for.
+const FEW: usize = crate::TOP_TERMS;
+
 /// Leaves in `top` the `k` largest (by magnitude, ties by the word) of the words in `taken`
-/// whose magnitude is above 1e-4, largest first, by insertion into a sorted array; most words
-/// are turned away by one comparison with `floor`, the rank a word needs to enter.
+/// whose magnitude is above 1e-4, largest first.
 #[inline(always)]
 fn select(words: &Words<'_>, slots: &[Slot], taken: &[u32], k: usize, top: &mut Vec<Ranked>) {
+    if k > FEW || !select_few(slots, taken, k, top) {
+        select_any(words, slots, taken, k, top);
+    }
+}
+
+/// [`select`] for `k <= FEW` without a branch on where a word ranks, which no predictor
+/// learns: the largest so far are kept in no order, a word larger than the smallest of them
+/// takes its place, and the smallest is found again with conditional moves; at the end they
+/// are sorted by counting. Only magnitudes are compared: if two of the words it keeps could
+/// have the same, it gives up (returns false) for [`select_any`], which compares the words.
+#[inline(always)]
+fn select_few(slots: &[Slot], taken: &[u32], k: usize, top: &mut Vec<Ranked>) -> bool {
+    // free entries rank below every reported word, each differently; those past `k` never
+    // leave
+    let mut rank: [u64; FEW] = std::array::from_fn(|j| if j < k { j as u64 } else { u64::MAX });
+    let mut slot = [0u32; FEW];
+    // the smallest entry, where it is, and what a word needs to take its place
+    let (mut min, mut at, mut floor) = (0u64, 0usize, REPORTED);
+    let mut tie = false;
+    for &s in taken {
+        let r = slots
+            .get(s as usize)
+            .map_or(0, |slot| slot.sum.to_bits() & MAGNITUDE);
+        if r < floor {
+            continue;
+        }
+        rank[at % FEW] = r;
+        slot[at % FEW] = s;
+        let left = min;
+        (min, at) = (rank[0], 0);
+        for (j, &e) in rank.iter().enumerate().skip(1) {
+            if e < min {
+                (min, at) = (e, j);
+            }
+        }
+        floor = min.max(REPORTED);
+        // the word was as large as the one it replaced, or that one had a twin (which is
+        // the smallest now, as the word is larger): the words would decide
+        tie |= (r == left) | (min == left);
+    }
+    // sorted by counting: an entry's place is the number of larger ones, less the entries
+    // past `k`, which are larger than any
+    let mut order = [0usize; FEW + 1];
+    let (mut kept, mut places) = (0, 0u32);
+    for (i, &r) in rank.iter().enumerate() {
+        let reported = (REPORTED..u64::MAX).contains(&r);
+        let larger = rank.iter().fold(0, |n, &e| n + usize::from(e > r));
+        let place = larger.wrapping_sub(FEW - k);
+        // entries not reported go to the spare place at the end
+        let place = if reported { place } else { FEW };
+        order[place.min(FEW)] = i;
+        kept += usize::from(reported);
+        places |= 1u32.checked_shl(place as u32).unwrap_or(0);
+    }
+    // twins among the kept would share a place
+    if tie || places & ((1 << FEW) - 1) != (1 << kept) - 1 {
+        return false;
+    }
+    top.clear();
+    top.extend(order.iter().take(kept).map(|&i| Ranked {
+        rank: rank[i % FEW],
+        slot: slot[i % FEW],
+    }));
+    true
+}
+
+/// [`select`] for any `k`, by insertion into a sorted array; most words are turned away by
+/// one comparison with `floor`, the rank a word needs to enter.
+#[inline(never)]
+fn select_any(words: &Words<'_>, slots: &[Slot], taken: &[u32], k: usize, top: &mut Vec<Ranked>) {
     top.clear();
     let mut floor = REPORTED;
     let word = |r: &Ranked| slots.get(r.slot as usize).map_or(0, |s| s.word);
@@ -374,6 +448,43 @@ mod tests {
         assert_eq!(want[0], ("bad".to_string(), -4.0));
         let got = top_words(&norm, 3, &mut TopScratch::default(), &per_word);
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn the_branch_free_selection_gives_up_only_on_ties() {
+        let few = |sums: &[f64], k: usize| {
+            let slots: Vec<Slot> = sums
+                .iter()
+                .map(|&sum| Slot {
+                    sum,
+                    ..Slot::default()
+                })
+                .collect();
+            let taken: Vec<u32> = (0..sums.len() as u32).collect();
+            let mut top = Vec::new();
+            select_few(&slots, &taken, k, &mut top).then(|| {
+                top.iter()
+                    .map(|r| sums[r.slot as usize])
+                    .collect::<Vec<f64>>()
+            })
+        };
+        let sums = [0.5, -3.0, 1e-5, 2.0, -0.25, 1.5, 0.0, -1.0, 4.0];
+        for k in 1..=FEW {
+            let mut want: Vec<f64> = sums
+                .iter()
+                .copied()
+                .filter(|s: &f64| s.abs() > 1e-4)
+                .collect();
+            want.sort_by(|a, b| b.abs().total_cmp(&a.abs()));
+            want.truncate(k);
+            assert_eq!(few(&sums, k), Some(want), "k {k}");
+        }
+        // equal magnitudes where the words would decide: which one is kept, or in which order
+        assert_eq!(few(&[1.0, 2.0, -1.0], 2), None);
+        assert_eq!(few(&[3.0, 1.0, 2.0, 1.0, 4.0, 5.0, 6.0], 5), None);
+        assert_eq!(few(&[2.0, -2.0, 1.0], 5), None);
+        // and where they would not: below the kept ones
+        assert_eq!(few(&[5.0, 6.0, 1.0, -1.0], 2), Some(vec![6.0, 5.0]));
     }
 
     #[test]
