@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The corpus: the training tweets, the VADER reference fixtures, edge cases, and upper-cased,
-//! doubled and emoji-decorated variants, with author and engagement fields varied per text.
+//! doubled, emoji-decorated and repeated variants (the last with placeholders and long words,
+//! for the top terms), with author and engagement fields varied per text.
 
 use std::io::Write as _;
 
@@ -46,6 +47,16 @@ const EDGE_CASES: &[&str] = &[
     "the battery caught fire and burned my hand",
 ];
 
+/// Words longer than the eight and sixteen bytes some code paths of the top terms cover.
+const LONG_WORDS: &[&str] = &[
+    "customerservice",
+    "customerservices",
+    "unacceptableeeeee",
+    "refundrefundrefundrefund",
+    "abcdefgh",
+    "abcdefghi",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
@@ -64,6 +75,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         texts.push(texts[i].to_uppercase());
         texts.push(format!("{} {}", texts[i], texts[(i * 31 + 5) % base]));
         texts.push(format!("\u{1F620} {}\u{1F60D}!", texts[i]));
+    }
+    // after the others, so that their lines stay as they were: for the top terms, every word
+    // twice, placeholders, and words past 8 and 16 bytes
+    for i in (0..base).step_by(7) {
+        texts.push(format!(
+            "@a {} http://t.co/{i} {} ?! {} @b",
+            texts[i],
+            texts[i],
+            LONG_WORDS[i % LONG_WORDS.len()]
+        ));
     }
     let scorer = Scorer::from_embedded()?;
     let stdout = std::io::stdout();

@@ -81,9 +81,21 @@ impl Weights {
         self.dense.get(i).copied().unwrap_or(0.0)
     }
 
-    #[inline]
+    /// The fixed-point weight of bucket `i` (the reference walk of the tests reads them
+    /// one by one).
+    #[cfg(test)]
     fn fixed(&self, i: usize) -> i64 {
         i64::from(self.fixed.get(i).copied().unwrap_or(0))
+    }
+
+    /// [`Weights::fixed`] of a hash masked with `mask` (one less than a power of two, at most
+    /// the table's length): from the table cut to `mask + 1` weights, so that the compiler
+    /// can see every masked hash is in it and check no bounds.
+    #[inline(always)]
+    fn masked(&self, mask: u32) -> impl Fn(u64) -> i64 + '_ {
+        let table = self.fixed.get(..=mask as usize).unwrap_or_default();
+        let mask = table.len().wrapping_sub(1);
+        move |hash| i64::from(table.get(hash as usize & mask).copied().unwrap_or(0))
     }
 
     /// (bucket, value) of the non-zero buckets, in bucket order
@@ -149,23 +161,17 @@ impl ComplaintModel {
         top_k: usize,
         scratch: &mut PredictScratch,
     ) -> Prediction {
-        let (n_word, n_char) = group_sizes(norm, &self.cfg);
-        // one fixed-point unit of each group, scaled by 1 / sqrt(n-grams in the group)
-        let sw = self.word_w.unit / (n_word.max(1) as f64).sqrt();
-        let sc = self.char_w.unit / (n_char.max(1) as f64).sqrt();
-        let sums = self.text_sums(norm, top_k > 0, scratch);
-        let mut z = f64::from(self.bias) + sums.word as f64 * sw + sums.char as f64 * sc;
+        let scales = self.scales(norm);
+        let sums = self.text_sums(norm, (top_k > 0).then_some(scales), scratch);
+        let mut z =
+            f64::from(self.bias) + sums.word as f64 * scales.word + sums.char as f64 * scales.char;
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
             z += f64::from(*w) * x;
         }
         let top_terms = if top_k == 0 {
             Vec::new()
         } else {
-            let per_word = &scratch.per_word;
-            top_words(norm, top_k, &mut scratch.top, |i| {
-                let (word, char) = per_word.get(i).copied().unwrap_or_default();
-                word as f64 * sw + char as f64 * sc
-            })
+            top_words(norm, top_k, &mut scratch.top, &scratch.contributions)
         };
         Prediction {
             probability: sigmoid(z),
@@ -173,58 +179,47 @@ impl ComplaintModel {
         }
     }
 
+    /// The log-odds of one fixed-point unit of each group in `norm`.
+    fn scales(&self, norm: &Normalized) -> Scales {
+        let (n_word, n_char) = group_sizes(norm, &self.cfg);
+        // the tables' unit, scaled by 1 / sqrt(n-grams in the group)
+        Scales {
+            word: self.word_w.unit / (n_word.max(1) as f64).sqrt(),
+            char: self.char_w.unit / (n_char.max(1) as f64).sqrt(),
+        }
+    }
+
     /// The fixed-point sums of the word and char n-gram weights of a text, the same as adding
-    /// up every feature [`for_each_feature`] visits. With `attribute`, also each word's share
-    /// in `scratch.per_word`: its unigram, its bigram with the next word, and the char
-    /// n-grams [`Normalized::owners`] gives it.
+    /// up every feature [`for_each_feature`] visits. With `attribute` (the text's scales),
+    /// also each word's share in `scratch.per_word`: its unigram, its bigram with the next
+    /// word, and the char n-grams [`Normalized::owners`] gives it; and in
+    /// `scratch.contributions` what the share adds to the log-odds.
     fn text_sums(
         &self,
         norm: &Normalized,
-        attribute: bool,
+        attribute: Option<Scales>,
         scratch: &mut PredictScratch,
     ) -> TextSums {
-        let wmask = self.cfg.word_mask() as usize;
-        let per_word = &mut scratch.per_word;
-        per_word.clear();
-        let mut word = 0i64;
-        if let Some((first, rest)) = norm.hashes.split_first() {
-            let mut prev = self.word_w.fixed(first.unigram as usize & wmask);
-            word += prev;
-            for h in rest {
-                let bigram = self.word_w.fixed(h.bigram as usize & wmask);
-                let unigram = self.word_w.fixed(h.unigram as usize & wmask);
-                word += bigram + unigram;
-                if attribute {
-                    per_word.push((prev + bigram, 0));
-                }
-                prev = unigram;
-            }
-            if attribute {
-                per_word.push((prev, 0));
-            }
-        }
         let b = norm.padded.as_bytes();
         let len = b.len();
         let (kmin, kmax) = (self.cfg.char_min as usize, self.cfg.char_max as usize);
         let shift = 64 - u32::from(self.cfg.char_bits);
         let table = self.char_w.fixed.as_slice();
         let prefix = &mut scratch.prefix;
-        // the n-grams start at `0..end`; `prefix[p]` is the sum of those before `p`
-        let (char_sum, end) = if kmin == kmax {
+        // `prefix[p]`, for `p` in `0..=len`, is the sum of the n-grams that start before `p`
+        let char_sum = if kmin == kmax {
             // one n-gram length (the shipped model): no loop over lengths
-            let end = (len + 1).saturating_sub(kmin);
             let grams = Grams {
                 b,
                 table,
                 shift,
                 k: kmin,
             };
-            let sum = if attribute {
-                grams.prefix_sums(end, prefix)
+            if attribute.is_some() {
+                grams.prefix_sums(prefix)
             } else {
                 grams.sum()
-            };
-            (sum, end)
+            }
         } else {
             prefix.clear();
             let mut acc = 0i64;
@@ -237,15 +232,74 @@ impl ComplaintModel {
                 }
             }
             prefix.push(acc);
-            (acc, len)
+            acc
         };
-        if attribute {
-            attribute_char_ngrams(norm, end, prefix, per_word);
-        }
+        let word = match attribute {
+            Some(scales) => self.attribute(
+                norm,
+                prefix,
+                scales,
+                &mut scratch.per_word,
+                &mut scratch.contributions,
+            ),
+            None => self.word_sum(norm),
+        };
         TextSums {
             word,
             char: char_sum,
         }
+    }
+
+    /// The fixed-point sum of the word n-gram weights of a text.
+    fn word_sum(&self, norm: &Normalized) -> i64 {
+        let Some((first, rest)) = norm.hashes.split_first() else {
+            return 0;
+        };
+        let weight = self.word_w.masked(self.cfg.word_mask());
+        rest.iter().fold(weight(first.unigram), |sum, h| {
+            sum + weight(h.bigram) + weight(h.unigram)
+        })
+    }
+
+    /// [`ComplaintModel::word_sum`], also leaving in `per_word` each word's (word, char)
+    /// shares: its unigram and its bigram with the next word, and the char n-grams
+    /// [`Normalized::owners`] gives it, from `prefix` (one entry per byte of the text and one
+    /// more, see [`ComplaintModel::text_sums`]); and in `contributions` what they add to the
+    /// log-odds, at `scales`.
+    fn attribute(
+        &self,
+        norm: &Normalized,
+        prefix: &[i64],
+        scales: Scales,
+        per_word: &mut Vec<(i64, i64)>,
+        contributions: &mut Vec<f64>,
+    ) -> i64 {
+        per_word.clear();
+        let Some((first, rest)) = norm.hashes.split_first() else {
+            return 0;
+        };
+        let weight = self.word_w.masked(self.cfg.word_mask());
+        let mut prev = weight(first.unigram);
+        let mut word = prev;
+        // a map of a slice's iterator: written in place, no capacity check per word
+        per_word.extend(rest.iter().map(|h| {
+            let (bigram, unigram) = (weight(h.bigram), weight(h.unigram));
+            word += bigram + unigram;
+            // the bigram completes the share of the word before
+            let share = prev + bigram;
+            prev = unigram;
+            (share, 0)
+        }));
+        per_word.push((prev, 0));
+        // a second pass, as one pass holding both sets of pointers runs out of registers
+        let mut chars = CharShares::new(norm, prefix);
+        let shares = norm.words.iter().zip(per_word.iter_mut());
+        contributions.clear();
+        contributions.extend(shares.map(|(&span, share)| {
+            share.1 = chars.share(span);
+            share.0 as f64 * scales.word + share.1 as f64 * scales.char
+        }));
+        word
     }
 
     /// Serialises the model (little-endian, sparse: only buckets with a weight).
@@ -368,20 +422,26 @@ struct Grams<'a> {
 /// x86-64 without BMI2, and the loop has two).
 const SHIPPED_GRAMS: (usize, u32) = (3, 64 - 15);
 
+/// The size of the shipped model's char table.
+const SHIPPED_TABLE: usize = 1 << (64 - SHIPPED_GRAMS.1);
+
 impl<'a> Grams<'a> {
     /// `self` with the shipped model's constants where they apply, for `f` to be inlined
     /// with them.
     #[inline(always)]
     fn specialised<R>(self, mut f: impl FnMut(Grams<'_>) -> R) -> R {
         if (self.k, self.shift) == SHIPPED_GRAMS {
-            f(Grams {
-                k: SHIPPED_GRAMS.0,
-                shift: SHIPPED_GRAMS.1,
-                ..self
-            })
-        } else {
-            f(self)
+            // a table of the size its buckets index (which it is) needs no bounds checks
+            if let Ok(table) = <&[i32; SHIPPED_TABLE]>::try_from(self.table) {
+                return f(Grams {
+                    k: SHIPPED_GRAMS.0,
+                    shift: SHIPPED_GRAMS.1,
+                    table,
+                    ..self
+                });
+            }
         }
+        f(self)
     }
 
     /// The weight of the n-gram `window` (its `k` bytes, little-endian).
@@ -392,20 +452,21 @@ impl<'a> Grams<'a> {
         i64::from(self.table.get(bucket).copied().unwrap_or(0))
     }
 
-    /// The windows of the n-grams starting at `0..end` (`end` is `b.len() + 1 - k`), rolled
-    /// one byte at a time: each n-gram costs one byte load, not a load of its `k` bytes.
+    /// The windows of the n-grams, of those starting at `0..b.len() + 1 - k`, rolled one
+    /// byte at a time: each n-gram costs one byte load, not a load of its `k` bytes. A map of
+    /// a slice's iterator, so its length is known to whoever collects it.
     #[inline(always)]
     fn windows(self) -> impl Iterator<Item = u64> + 'a {
         let top = 8 * (self.k as u32 - 1);
         // the first k - 1 bytes, one byte up: the first step shifts them into place
-        let start = load_le(self.b, 0, self.k - 1) << 8;
+        let mut w = load_le(self.b, 0, self.k - 1) << 8;
         self.b
             .get(self.k - 1..)
             .unwrap_or_default()
             .iter()
-            .scan(start, move |w, &c| {
-                *w = (*w >> 8) | (u64::from(c) << top);
-                Some(*w)
+            .map(move |&c| {
+                w = (w >> 8) | (u64::from(c) << top);
+                w
             })
     }
 
@@ -415,52 +476,63 @@ impl<'a> Grams<'a> {
         self.specialised(|g| g.windows().map(|w| g.weight(w)).sum())
     }
 
-    /// [`Grams::sum`], also leaving in `prefix[p]` the sum of the n-grams before `p`, for
-    /// `p` in `0..=end`.
+    /// [`Grams::sum`], also leaving in `prefix[p]` the sum of the n-grams that start before
+    /// `p`, for `p` in `0..=b.len()`.
     #[inline(never)]
-    fn prefix_sums(self, end: usize, prefix: &mut Vec<i64>) -> i64 {
+    fn prefix_sums(self, prefix: &mut Vec<i64>) -> i64 {
         prefix.clear();
-        prefix.resize(end + 1, 0);
         let acc = self.specialised(|g| {
             let mut acc = 0i64;
-            for (slot, w) in prefix.iter_mut().zip(g.windows()) {
-                *slot = acc;
+            // written in place, as the windows' length is known: no clearing beforehand and
+            // no capacity check per n-gram
+            prefix.extend(g.windows().map(|w| {
+                let before = acc;
                 acc += g.weight(w);
-            }
+                before
+            }));
             acc
         });
-        if let Some(last) = prefix.last_mut() {
-            *last = acc;
-        }
+        // no n-gram starts in the last k - 1 bytes: the prefixes there are the whole sum
+        prefix.resize(self.b.len() + 1, acc);
         acc
     }
 }
 
-/// Adds to each word's share in `per_word` the char n-grams [`Normalized::owners`] gives it,
-/// from `prefix` (see [`ComplaintModel::text_sums`]): a word's bytes and the space before it,
-/// of the n-gram starts `0..end`, except for `?` and `!`.
-fn attribute_char_ngrams(
-    norm: &Normalized,
-    end: usize,
-    prefix: &[i64],
-    per_word: &mut [(i64, i64)],
-) {
-    let b = norm.padded.as_bytes();
-    let at = |p: usize| prefix.get(p).copied().unwrap_or(0);
-    let mut p = 0;
-    for (&(s, e), share) in norm.words.iter().zip(per_word.iter_mut()) {
+/// The char n-grams [`Normalized::owners`] gives each word in turn, from prefix sums (see
+/// [`ComplaintModel::text_sums`], one entry per byte and one more): the n-grams starting in a
+/// word's bytes and the space before it, none for `?` and `!`.
+struct CharShares<'a> {
+    b: &'a [u8],
+    prefix: &'a [i64],
+    /// the end of the word before
+    p: usize,
+}
+
+impl<'a> CharShares<'a> {
+    fn new(norm: &'a Normalized, prefix: &'a [i64]) -> CharShares<'a> {
+        CharShares {
+            b: norm.padded.as_bytes(),
+            prefix,
+            p: 0,
+        }
+    }
+
+    /// The share of the next word, the one at `(s, e)`.
+    #[inline(always)]
+    fn share(&mut self, (s, e): (u32, u32)) -> i64 {
         let (s, e) = (s as usize, e as usize);
-        let attributed = !matches!(b.get(s), Some(b'?' | b'!'));
-        let from = if attributed && s > p && b.get(s - 1) == Some(&b' ') {
+        let p = std::mem::replace(&mut self.p, e);
+        let at = |q: usize| self.prefix.get(q).copied().unwrap_or(0);
+        let first = self.b.get(s).copied().unwrap_or(0);
+        if first == b'?' || first == b'!' {
+            return 0;
+        }
+        let from = if s > p && self.b.get(s - 1) == Some(&b' ') {
             s - 1
         } else {
             s
         };
-        let (from, e) = (from.min(end), e.min(end));
-        if attributed {
-            share.1 = at(e) - at(from);
-        }
-        p = e;
+        at(e) - at(from)
     }
 }
 
@@ -478,7 +550,16 @@ pub struct PredictScratch {
     per_word: Vec<(i64, i64)>,
     /// `prefix[p]`: the fixed-point sum of the char n-grams starting before `p`
     prefix: Vec<i64>,
+    /// per word, its share in the log-odds
+    contributions: Vec<f64>,
     top: TopScratch,
+}
+
+/// The log-odds of one fixed-point unit of the word and char weights in a text.
+#[derive(Debug, Clone, Copy)]
+struct Scales {
+    word: f64,
+    char: f64,
 }
 
 /// What [`ComplaintModel::text_sums`] adds up, in fixed point.
@@ -1065,16 +1146,18 @@ mod tests {
                 }
             });
             let mut scratch = PredictScratch::default();
-            let got = model.text_sums(&norm, true, &mut scratch);
+            let scales = model.scales(&norm);
+            let got = model.text_sums(&norm, Some(scales), &mut scratch);
             let cfg = model.cfg;
             assert_eq!(got, want, "{text:?} {cfg:?}");
             assert_eq!(scratch.per_word, want_words, "{text:?} {cfg:?}");
+            let contributions: Vec<f64> = want_words
+                .iter()
+                .map(|&(w, c)| w as f64 * scales.word + c as f64 * scales.char)
+                .collect();
+            assert_eq!(scratch.contributions, contributions, "{text:?} {cfg:?}");
             // without attribution (no top terms asked for), the same sums
-            assert_eq!(
-                model.text_sums(&norm, false, &mut scratch),
-                want,
-                "{text:?}"
-            );
+            assert_eq!(model.text_sums(&norm, None, &mut scratch), want, "{text:?}");
         }
     }
 
