@@ -27,14 +27,16 @@
 //!
 //! ASCII tokens (almost all of them) are split, stripped, lowercased and hashed eight bytes
 //! at a time straight from the text, without building any string. A token of up to 15 bytes
-//! followed by a space, found by the loads that find its end, takes an inline path when it is
-//! letters and digits only (three tokens in four): its capitals, key and look-up come from a
-//! few byte-parallel operations, with one branch for the whole test. Other tokens take the
-//! general paths out of line: ASCII ones with punctuation are stripped and checked for marks
-//! and "n't"; tokens with other characters take the exact Unicode path, which skips
-//! lowercasing when no key can match; emoji can only be in those tokens (unless some emoji key
-//! is ASCII or whitespace, when emoji are replaced first), and send the rare text that has one
-//! through emoji replacement and a second tokenising.
+//! followed by a space, found by the loads that find its end, takes an inline path: its
+//! capitals, key and look-up come from a few byte-parallel operations, and for one of letters
+//! and digits only (three tokens in four) that is all, with one branch for the whole test.
+//! For the others, mostly words with punctuation before or after them, the same masks give
+//! what stripping leaves (a shift and a mask of the key), the marks and whether there is an
+//! "n't". Longer tokens and tokens touching other whitespace or control characters take the
+//! general paths out of line; tokens with non-ASCII characters take the exact Unicode path,
+//! which skips lowercasing when no key can match; emoji can only be in those tokens (unless
+//! some emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare
+//! text that has one through emoji replacement and a second tokenising.
 //!
 //! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
 //! branch: only lexicon words can score, so one loop over the noted tokens works out their
@@ -568,6 +570,16 @@ fn has_byte(w: u64, byte: u8) -> bool {
     byte_matches(w, byte) != 0
 }
 
+/// 0x80 in the bytes of `w` equal to `byte`, exactly (unlike [`byte_matches`]), when every
+/// byte of `w` and `byte` are below 0x80: adding 0x7f to a byte that is not zero sets its top
+/// bit without a carry.
+#[inline]
+fn eq_bytes(w: u128, byte: u8) -> u128 {
+    const ONES: u128 = u128::MAX / 0xff;
+    let v = w ^ (ONES * u128::from(byte));
+    !v.wrapping_add(ONES * 0x7f) & (ONES * 0x80)
+}
+
 /// Whether `w` has a '!' or a '?'.
 #[inline]
 fn has_mark(w: u64) -> bool {
@@ -1000,10 +1012,7 @@ impl SentimentAnalyzer {
                 } else {
                     self.token_two(n, w, w2, stats)
                 };
-                match token {
-                    Some(token) => pusher.push(out, token),
-                    None => self.push_ascii(text, i, end, stats, &mut pusher, out),
-                }
+                pusher.push(out, token);
                 i = end + 1;
                 continue;
             }
@@ -1024,69 +1033,108 @@ impl SentimentAnalyzer {
     }
 
     /// The ASCII token of `n` bytes (one to eight) whose bytes (and what follows them) are
-    /// `w`, as the tokeniser loaded them to find its end, if it is letters and digits only.
-    /// Most tokens are these: they take a few dozen instructions and one look-up, with
-    /// nothing to strip, no marks to count and no "n't" to look for. The others (one in
-    /// seven) take the general path.
+    /// `w`, as the tokeniser loaded them to find its end. Most tokens are letters and digits
+    /// only: they take a few dozen instructions and one look-up, with nothing to strip, no
+    /// marks to count and no "n't" to look for. The others (one in five) are stripped with
+    /// the same masks by [`SentimentAnalyzer::token_punct`].
     #[inline(always)]
-    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Option<Token> {
+    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Token {
         let mask = u64::MAX >> (64 - 8 * n);
         let t = w & mask;
         let (upper, lower) = (upper_bytes(t), lower_bytes(t));
-        if upper | lower | digit_bytes(t) != HIGH & mask {
-            return None;
-        }
-        // Python's isupper: some cased character and no lowercase one
+        let alnum = upper | lower | digit_bytes(t);
+        // Python's isupper: some cased character and no lowercase one (punctuation is
+        // uncased, so stripping it changes nothing)
         let all_caps = (upper != 0) & (lower == 0);
         stats.upper += usize::from(all_caps);
-        let mut token = self.words.get_short(t | (upper >> 2), n);
+        let key = t | (upper >> 2);
+        let mut token = if alnum == HIGH & mask {
+            self.words.get_short(key, n)
+        } else {
+            self.token_punct(u128::from(t), u128::from(key), u128::from(alnum), n, stats)
+        };
         token.add_flags(u8::from(all_caps) * ALL_CAPS);
-        Some(token)
+        token
     }
 
     /// [`SentimentAnalyzer::token_short`] for a token of 9 to 15 bytes (one in eight), whose
     /// bytes are `w0` (the first eight) and `w1`.
     #[inline(always)]
-    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Option<Token> {
+    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Token {
         let mask = u64::MAX >> (64 - 8 * (n - 8));
         let t1 = w1 & mask;
         let (upper0, lower0) = (upper_bytes(w0), lower_bytes(w0));
         let (upper1, lower1) = (upper_bytes(t1), lower_bytes(t1));
-        // `|` rather than `||`: one branch for both words
-        if (upper0 | lower0 | digit_bytes(w0) != HIGH)
-            | (upper1 | lower1 | digit_bytes(t1) != HIGH & mask)
-        {
-            return None;
-        }
+        let (alnum0, alnum1) = (
+            upper0 | lower0 | digit_bytes(w0),
+            upper1 | lower1 | digit_bytes(t1),
+        );
         let all_caps = (upper0 | upper1 != 0) & (lower0 | lower1 == 0);
         stats.upper += usize::from(all_caps);
-        let mut token = self
-            .words
-            .get_two(w0 | (upper0 >> 2), t1 | (upper1 >> 2), n);
+        let (key0, key1) = (w0 | (upper0 >> 2), t1 | (upper1 >> 2));
+        // `&` rather than `&&`: one branch for both words
+        let mut token = if (alnum0 == HIGH) & (alnum1 == HIGH & mask) {
+            self.words.get_two(key0, key1, n)
+        } else {
+            let wide = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
+            let (t, key, alnum) = (wide(w0, t1), wide(key0, key1), wide(alnum0, alnum1));
+            self.token_punct(t, key, alnum, n, stats)
+        };
         token.add_flags(u8::from(all_caps) * ALL_CAPS);
-        Some(token)
+        token
     }
 
-    /// Pushes the ASCII token `text[start..end]` that the fast paths left. Out of line, so
-    /// that their loop keeps its registers; and it pushes the token itself because a token
-    /// returned through memory, built there field by field, is then read back whole, which
-    /// the CPU cannot forward from the stores (a stall of a dozen cycles).
-    #[inline(never)]
-    fn push_ascii(
+    /// The token of the `n` ASCII bytes `t` (1 to 15, zero-padded, none of them whitespace
+    /// or control characters) that are not all letters and digits, from the masks the fast
+    /// paths computed for them: `key`, the bytes lowercased, and `alnum`, 0x80 in the
+    /// letters and digits. Counts the token's marks into `stats`; leaves [`ALL_CAPS`] to the
+    /// caller.
+    ///
+    /// Most of these tokens are words with punctuation before or after them: stripping it
+    /// is a shift of the key by the leading punctuation and a mask at the last word byte,
+    /// both found from `alnum`, so that they need not leave the tokeniser's loop for the
+    /// general path. Every mark of the token counts, stripped or not, and "n't" (letters
+    /// around an apostrophe) is always inside what stripping keeps, so neither depends on
+    /// the stripping.
+    #[inline(always)]
+    fn token_punct(
         &self,
-        text: &str,
-        start: usize,
-        end: usize,
+        t: u128,
+        key: u128,
+        alnum: u128,
+        n: usize,
         stats: &mut TextStats,
-        pusher: &mut Pusher,
-        out: &mut Scratch,
-    ) {
-        pusher.push(out, self.token_ascii(text, start, end, stats));
+    ) -> Token {
+        // DEL is neither punctuation nor a letter: stripping stops at it
+        let word = alnum | eq_bytes(t, 0x7f);
+        // from the first to the last byte that is not punctuation (none: 16 and 0)
+        let s = (word.trailing_zeros() / 8) as usize;
+        let e = 16 - (word.leading_zeros() / 8) as usize;
+        // the reference strips only when at least three characters are left
+        let (s, len) = if e >= s + 3 { (s, e - s) } else { (0, n) };
+        let stripped = (key >> (8 * s)) & (u128::MAX >> (128 - 8 * len));
+        let (first, second) = (stripped as u64, (stripped >> 64) as u64);
+        // the '!'s in bit 0 and the '?'s in bit 4 of their bytes; a sum over at most
+        // fifteen bytes fits each count in its nibble of the top byte
+        let marks = eq_bytes(t, b'!') >> 7 | eq_bytes(t, b'?') >> 3;
+        let counts = ((marks as u64) + ((marks >> 64) as u64)).wrapping_mul(ONES) >> 56;
+        stats.exclamations += (counts & 15) as usize;
+        stats.questions += (counts >> 4) as usize;
+        let nt = eq_bytes(key, b'n') & eq_bytes(key, b'\'') >> 8 & eq_bytes(key, b't') >> 16;
+        // a word of up to eight bytes is hashed as one 64-bit word; without a branch, as
+        // what stripping leaves is unpredictable
+        let seed = self.words.seed;
+        let h1 = key_hash(&[first], len, seed);
+        let h2 = key_hash(&[first, second], len, seed);
+        let h = if len > 8 { h2 } else { h1 };
+        token(self.words.find(first, second, len, h), false, || nt != 0)
     }
 
     /// Pushes the token starting at `i` when it is not one for the fast paths, and returns
-    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line like
-    /// [`SentimentAnalyzer::push_ascii`].
+    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line, so that
+    /// the fast paths' loop keeps its registers; and it pushes the token itself because a
+    /// token returned through memory, built there field by field, is then read back whole,
+    /// which the CPU cannot forward from the stores (a stall of a dozen cycles).
     #[inline(never)]
     fn push_general(
         &self,
@@ -1113,7 +1161,7 @@ impl SentimentAnalyzer {
 
     /// The ASCII token `text[start..end]`; words of up to eight bytes are handled in one
     /// 64-bit word. Inlined into its callers, which push the token (see
-    /// [`SentimentAnalyzer::push_ascii`]).
+    /// [`SentimentAnalyzer::push_general`]).
     #[inline(always)]
     fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
         let b = text.as_bytes();
@@ -2104,6 +2152,61 @@ mod tests {
         "-",
         "\x7fgood",
     ];
+    /// Up to three ASCII punctuation characters, any of them.
+    const PUNCT_RUN: &str = "[!-/:-@\\[-`{-~]{0,3}";
+
+    /// Every token of one to three characters from letters, digits, DEL and the punctuation
+    /// the rules or the stripping treat specially, alone and between words: the strip
+    /// rule (three characters or more left), "n't", marks and capitals.
+    #[test]
+    fn fast_path_matches_exact_path_on_short_tokens() {
+        let chars: Vec<char> = "aNt'!?.,:)(\"@-_\x7f9".chars().collect();
+        let mut tokens = vec![String::new()];
+        let mut last = tokens.clone();
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|t| chars.iter().map(move |&c| format!("{t}{c}")))
+                .collect();
+            tokens.extend(last.iter().cloned());
+        }
+        for t in &tokens {
+            assert_paths_agree(t);
+            assert_paths_agree(&format!("GOOD {t} not {t}bad"));
+        }
+    }
+
+    /// Words of 6 to 17 bytes with punctuation before and after them, so that what is
+    /// stripped and what is left fall on either side of the eight- and sixteen-byte
+    /// boundaries of the fast paths.
+    #[test]
+    fn fast_path_matches_exact_path_across_word_boundaries() {
+        let words = [
+            "abcdef",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "heartbreak",
+            "heartbreaks",
+            "unacceptable",
+            "disappointed",
+            "ABCDEFGHIJKLMN",
+            "abcdefghijklmno",
+            "abcdefghijklmnop",
+            "can't-stand-it",
+            "heartbreakingly",
+        ];
+        for w in words {
+            for before in ["", "@", "\"(", "#@!", "'"] {
+                for after in ["", "!", "?!", ".,!", "'s", ")", "!!!?"] {
+                    let t = format!("{before}{w}{after}");
+                    assert_paths_agree(&t);
+                    assert_paths_agree(&format!("so {t} but {}", t.to_uppercase()));
+                }
+            }
+        }
+    }
+
     const SEPS: &[&str] = &[
         " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
     ];
@@ -2123,6 +2226,30 @@ mod tests {
 
         #[test]
         fn fast_path_matches_exact_path_on_any_text(text in "\\PC{0,80}") {
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn fast_path_matches_exact_path_on_punctuated_words(
+            parts in proptest::collection::vec(
+                (PUNCT_RUN, 0..WORDS.len(), PUNCT_RUN, 0..SEPS.len()),
+                0..20,
+            )
+        ) {
+            let mut text = String::new();
+            for (before, w, after, sep) in parts {
+                text.push_str(&before);
+                text.push_str(WORDS[w]);
+                text.push_str(&after);
+                text.push_str(SEPS[sep]);
+            }
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn fast_path_matches_exact_path_on_printable_ascii(
+            text in "([!-~\x7f]{1,18}( |  |\t)){0,12}[!-~\x7f]{0,18}"
+        ) {
             assert_paths_agree(&text);
         }
 
