@@ -546,7 +546,17 @@ fn digit_bytes(w: u64) -> u64 {
 fn load8(b: &[u8], at: usize) -> u64 {
     match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
         Some(&chunk) => u64::from_le_bytes(chunk),
-        None => load_le(b, at, 8),
+        None => load_tail(b, at),
+    }
+}
+
+/// [`load8`] within eight bytes of the end: the last eight bytes shifted down, rather than a
+/// loop over the bytes left whose exit (at every text's last token) is mispredicted.
+#[inline]
+fn load_tail(b: &[u8], at: usize) -> u64 {
+    match b.last_chunk::<8>() {
+        Some(&last) if at < b.len() => u64::from_le_bytes(last) >> (8 * (at + 8 - b.len())),
+        _ => load_le(b, at, 8),
     }
 }
 
