@@ -32,11 +32,14 @@
 //! and digits only (three tokens in four) that is all, with one branch for the whole test.
 //! For the others, mostly words with punctuation before or after them, the same masks give
 //! what stripping leaves (a shift and a mask of the key), the marks and whether there is an
-//! "n't". Longer tokens and tokens touching other whitespace or control characters take the
-//! general paths out of line; tokens with non-ASCII characters take the exact Unicode path,
-//! which skips lowercasing when no key can match; emoji can only be in those tokens (unless
-//! some emoji key is ASCII or whitespace, when emoji are replaced first), and send the rare
-//! text that has one through emoji replacement and a second tokenising.
+//! "n't". Longer tokens are mostly links, too long to be a key even once stripped (which
+//! their first and last eight bytes tell): their capitals, marks and "n't" are found eight
+//! bytes at a time, and they are not looked up. The other longer tokens and tokens touching
+//! other whitespace or control characters take the general paths out of line; tokens with
+//! non-ASCII characters take the exact Unicode path, which skips lowercasing when no key can
+//! match; emoji can only be in those tokens (unless some emoji key is ASCII or whitespace,
+//! when emoji are replaced first), and send the rare text that has one through emoji
+//! replacement and a second tokenising.
 //!
 //! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
 //! branch: only lexicon words can score, so one loop over the noted tokens works out their
@@ -763,6 +766,17 @@ struct TextStats {
 }
 
 impl TextStats {
+    /// Counts the marks of up to fifteen ASCII bytes `t` (zero-padded), without a loop.
+    #[inline(always)]
+    fn add_marks(&mut self, t: u128) {
+        // the '!'s in bit 0 and the '?'s in bit 4 of their bytes; a sum over at most
+        // fifteen bytes fits each count in its nibble of the top byte
+        let marks = eq_bytes(t, b'!') >> 7 | eq_bytes(t, b'?') >> 3;
+        let counts = ((marks as u64) + ((marks >> 64) as u64)).wrapping_mul(ONES) >> 56;
+        self.exclamations += (counts & 15) as usize;
+        self.questions += (counts >> 4) as usize;
+    }
+
     fn count_marks(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.exclamations += usize::from(b == b'!');
@@ -1033,7 +1047,12 @@ impl SentimentAnalyzer {
                     continue;
                 }
             }
-            let Some(e) = self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out) else {
+            let e = if n == 16 {
+                self.push_long(text, i, stats, stop_at_emoji, &mut pusher, out)
+            } else {
+                self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out)
+            };
+            let Some(e) = e else {
                 return true;
             };
             i = e;
@@ -1124,12 +1143,7 @@ impl SentimentAnalyzer {
         let (s, len) = if e >= s + 3 { (s, e - s) } else { (0, n) };
         let stripped = (key >> (8 * s)) & (u128::MAX >> (128 - 8 * len));
         let (first, second) = (stripped as u64, (stripped >> 64) as u64);
-        // the '!'s in bit 0 and the '?'s in bit 4 of their bytes; a sum over at most
-        // fifteen bytes fits each count in its nibble of the top byte
-        let marks = eq_bytes(t, b'!') >> 7 | eq_bytes(t, b'?') >> 3;
-        let counts = ((marks as u64) + ((marks >> 64) as u64)).wrapping_mul(ONES) >> 56;
-        stats.exclamations += (counts & 15) as usize;
-        stats.questions += (counts >> 4) as usize;
+        stats.add_marks(t);
         let nt = eq_bytes(key, b'n') & eq_bytes(key, b'\'') >> 8 & eq_bytes(key, b't') >> 16;
         // a word of up to eight bytes is hashed as one 64-bit word; without a branch, as
         // what stripping leaves is unpredictable
@@ -1138,6 +1152,67 @@ impl SentimentAnalyzer {
         let h2 = key_hash(&[first, second], len, seed);
         let h = if len > 8 { h2 } else { h1 };
         token(self.words.find(first, second, len, h), false, || nt != 0)
+    }
+
+    /// Pushes the token starting at `i` whose first sixteen bytes are ASCII and neither
+    /// whitespace nor control characters, and returns where it ends, like
+    /// [`SentimentAnalyzer::push_general`]. Most such tokens are links, longer than any key
+    /// even when stripped: their capitals, marks and "n't" come from eight bytes at a time,
+    /// and they are not stripped or looked up. The others take the general paths.
+    #[inline(never)]
+    fn push_long(
+        &self,
+        text: &str,
+        i: usize,
+        stats: &mut TextStats,
+        stop_at_emoji: bool,
+        pusher: &mut Pusher,
+        out: &mut Scratch,
+    ) -> Option<usize> {
+        let b = text.as_bytes();
+        let mut e = i + 16;
+        loop {
+            let stops = stop_bytes(load8(b, e));
+            if stops != 0 {
+                e += (stops.trailing_zeros() / 8) as usize;
+                break;
+            }
+            e += 8;
+        }
+        if !matches!(b.get(e), Some(b' ') | None) {
+            return self.push_general(text, i, stats, stop_at_emoji, pusher, out);
+        }
+        // what stripping leaves, from the first and last eight bytes of the token (DEL is
+        // not stripped); a token with eight or more punctuation characters at an end takes
+        // the general path
+        let kept = |w: u64| {
+            upper_bytes(w) | lower_bytes(w) | digit_bytes(w) | eq_bytes(u128::from(w), 0x7f) as u64
+        };
+        let (head, tail) = (kept(load8(b, i)), kept(load8(b, e - 8)));
+        let len = e - i;
+        let stripped = len - (head.trailing_zeros() / 8 + tail.leading_zeros() / 8) as usize;
+        let key_len = if stripped >= 3 { stripped } else { len };
+        if head == 0 || tail == 0 || key_len <= self.words.max_len {
+            pusher.push(out, self.token_ascii(text, i, e, stats));
+            return Some(e);
+        }
+        let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
+        for k in (i..e).step_by(8) {
+            let w = load8(b, k) & (u64::MAX >> (64 - 8 * (e - k).min(8)));
+            upper |= upper_bytes(w);
+            lower |= lower_bytes(w);
+            apostrophe |= eq_bytes(u128::from(w), b'\'');
+            stats.add_marks(u128::from(w));
+        }
+        // punctuation is uncased, and "n't" is always inside what stripping keeps
+        let all_caps = upper != 0 && lower == 0;
+        stats.upper += usize::from(all_caps);
+        let word = b.get(i..e).unwrap_or_default();
+        let t = token(WordInfo::default(), all_caps, || {
+            apostrophe != 0 && contains_nt(word)
+        });
+        pusher.push(out, t);
+        Some(e)
     }
 
     /// Pushes the token starting at `i` when it is not one for the fast paths, and returns
@@ -2205,6 +2280,14 @@ mod tests {
             "abcdefghijklmnop",
             "can't-stand-it",
             "heartbreakingly",
+            "http://t.co/AbCdEf",
+            "HTTP://T.CO/ABCDEF",
+            "HTTPS://T.CO/DON'T",
+            "http://t.co/it's-fine",
+            "@AmericanAirlines",
+            "#WORSTSERVICEEVER",
+            "wouldn'ttttttttttttt",
+            "not-so-heartbreaking",
         ];
         for w in words {
             for before in ["", "@", "\"(", "#@!", "'"] {
@@ -2212,6 +2295,9 @@ mod tests {
                     let t = format!("{before}{w}{after}");
                     assert_paths_agree(&t);
                     assert_paths_agree(&format!("so {t} but {}", t.to_uppercase()));
+                    // the capitals of `t` decide whether GOOD is emphasised, its "n't"
+                    // whether "good" is negated
+                    assert_paths_agree(&format!("GOOD {t} good"));
                 }
             }
         }
@@ -2258,7 +2344,7 @@ mod tests {
 
         #[test]
         fn fast_path_matches_exact_path_on_printable_ascii(
-            text in "([!-~\x7f]{1,18}( |  |\t)){0,12}[!-~\x7f]{0,18}"
+            text in "([!-~\x7f]{1,18}( |  |\t)|[!-~\x7f]{16,40} ){0,12}[!-~\x7f]{0,18}"
         ) {
             assert_paths_agree(&text);
         }
