@@ -35,11 +35,13 @@
 //! "n't". Longer tokens are mostly links, too long to be a key even once stripped (which
 //! their first and last eight bytes tell): their capitals, marks and "n't" are found eight
 //! bytes at a time, and they are not looked up. The other longer tokens and tokens touching
-//! other whitespace or control characters take the general paths out of line; tokens with
-//! non-ASCII characters take the exact Unicode path, which skips lowercasing when no key can
-//! match; emoji can only be in those tokens (unless some emoji key is ASCII or whitespace,
-//! when emoji are replaced first), and send the rare text that has one through emoji
-//! replacement and a second tokenising.
+//! other whitespace or control characters take the general paths out of line. A token with
+//! non-ASCII characters that are all "plain" (uncased, no emoji, in no key: curly quotes,
+//! ellipses, replacement characters) cannot be a key, and its capitals, marks and "n't" are
+//! those of its ASCII bytes; other non-ASCII tokens take the exact Unicode path, which skips
+//! lowercasing when no key can match. Emoji can only be in those tokens (unless some emoji
+//! key is ASCII or whitespace, when emoji are replaced first), and send the rare text that
+//! has one through emoji replacement and a second tokenising.
 //!
 //! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
 //! branch: only lexicon words can score, so one loop over the noted tokens works out their
@@ -88,6 +90,12 @@ pub struct SentimentAnalyzer {
     /// tokenising; otherwise only tokens with non-ASCII characters can hold one, and text
     /// without such tokens (most) is never scanned for emoji
     eager_emoji: bool,
+    /// the "plain" non-ASCII characters (below U+10000): in no key, their own lowercase,
+    /// and neither cased, whitespace nor emoji. A token whose characters are ASCII or plain
+    /// (most non-ASCII tokens: curly quotes and apostrophes, ellipses, replacement
+    /// characters) cannot be a key, and its capitals, marks and "n't" are those of its
+    /// ASCII characters, whatever is stripped.
+    plain_chars: CharSet,
 }
 
 /// Scores `text` with the embedded lexicons.
@@ -694,14 +702,10 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
-/// Whether the character starting at byte `i` (at a non-ASCII byte) is Python whitespace,
-/// and its length in bytes.
+/// The character starting at byte `i` (at a non-ASCII byte).
 #[cold]
-fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
-    match text.get(i..).and_then(|t| t.chars().next()) {
-        Some(c) => (is_py_space(c), c.len_utf8()),
-        None => (false, 1),
-    }
+fn non_ascii_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|t| t.chars().next())
 }
 
 /// Per-thread buffers of [`SentimentAnalyzer::polarity_scores`].
@@ -812,6 +816,7 @@ impl SentimentAnalyzer {
             emoji: FxHashMap::default(),
             ascii_emoji: false,
             eager_emoji: false,
+            plain_chars: CharSet::default(),
         }
     }
 
@@ -849,12 +854,24 @@ impl SentimentAnalyzer {
         let ascii_emoji = emo.keys().any(char::is_ascii);
         let eager_emoji = ascii_emoji || emo.keys().any(|&c| is_py_space(c));
         let lexicon_len = lex.len();
+        let words = WordTable::new(word_infos(lex));
+        // about a millisecond; uncased letters (most of the plane) are plain too
+        let plain_chars = CharSet::of_bmp(|c| {
+            c.to_lowercase().eq([c])
+                && !c.is_lowercase()
+                && !c.is_uppercase()
+                && !is_titlecase(c)
+                && !is_py_space(c)
+                && !emo.contains_key(&c)
+                && words.key_chars.binary_search(&c).is_err()
+        });
         Ok(SentimentAnalyzer {
-            words: WordTable::new(word_infos(lex)),
+            words,
             lexicon_len,
             emoji: emo,
             ascii_emoji,
             eager_emoji,
+            plain_chars,
         })
     }
 
@@ -1196,22 +1213,7 @@ impl SentimentAnalyzer {
             pusher.push(out, self.token_ascii(text, i, e, stats));
             return Some(e);
         }
-        let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
-        for k in (i..e).step_by(8) {
-            let w = load8(b, k) & (u64::MAX >> (64 - 8 * (e - k).min(8)));
-            upper |= upper_bytes(w);
-            lower |= lower_bytes(w);
-            apostrophe |= eq_bytes(u128::from(w), b'\'');
-            stats.add_marks(u128::from(w));
-        }
-        // punctuation is uncased, and "n't" is always inside what stripping keeps
-        let all_caps = upper != 0 && lower == 0;
-        stats.upper += usize::from(all_caps);
-        let word = b.get(i..e).unwrap_or_default();
-        let t = token(WordInfo::default(), all_caps, || {
-            apostrophe != 0 && contains_nt(word)
-        });
-        pusher.push(out, t);
+        pusher.push(out, plain_token(b, i, e, stats));
         Some(e)
     }
 
@@ -1230,9 +1232,12 @@ impl SentimentAnalyzer {
         pusher: &mut Pusher,
         out: &mut Scratch,
     ) -> Option<usize> {
-        let (e, ascii) = word_end(text, i);
+        let (e, ascii, plain) = word_end(text, i, &self.plain_chars);
         let token = if ascii {
             self.token_ascii(text, i, e, stats)
+        } else if plain {
+            // no emoji, and not a key
+            plain_token(text.as_bytes(), i, e, stats)
         } else {
             let raw = text.get(i..e).unwrap_or_default();
             if stop_at_emoji && self.has_emoji(raw) {
@@ -1384,20 +1389,21 @@ fn skip_separators(text: &str, mut i: usize) -> usize {
             i += 1;
         } else {
             match non_ascii_at(text, i) {
-                (true, len) => i += len,
-                (false, _) => break,
+                Some(c) if is_py_space(c) => i += c.len_utf8(),
+                _ => break,
             }
         }
     }
     i
 }
 
-/// The end of the token starting at `start`, and whether the token is all ASCII. Runs of
+/// The end of the token starting at `start`, whether the token is all ASCII, and whether
+/// its other characters are all in `plain` (see [`SentimentAnalyzer::plain_chars`]). Runs of
 /// ordinary bytes (0x21..=0x7f) are skipped eight at a time.
 #[inline]
-fn word_end(text: &str, start: usize) -> (usize, bool) {
+fn word_end(text: &str, start: usize, plain: &CharSet) -> (usize, bool, bool) {
     let b = text.as_bytes();
-    let (mut i, mut ascii) = (start, true);
+    let (mut i, mut ascii, mut all_plain) = (start, true, true);
     while let Some(&x) = b.get(i) {
         if x > 0x20 && x < 0x80 {
             match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
@@ -1416,15 +1422,50 @@ fn word_end(text: &str, start: usize) -> (usize, bool) {
             i += 1;
         } else {
             match non_ascii_at(text, i) {
-                (true, _) => break,
-                (false, len) => {
+                Some(c) if is_py_space(c) => break,
+                Some(c) => {
                     ascii = false;
-                    i += len;
+                    all_plain &= plain.contains(c);
+                    i += c.len_utf8();
+                }
+                None => {
+                    ascii = false;
+                    all_plain = false;
+                    i += 1;
                 }
             }
         }
     }
-    (i, ascii)
+    (i, ascii, all_plain)
+}
+
+/// A set of characters below U+10000, one bit each.
+#[derive(Debug, Clone, Default)]
+struct CharSet {
+    bits: Box<[u64]>,
+}
+
+impl CharSet {
+    /// The characters of U+0080..U+10000 for which `keep` holds.
+    fn of_bmp(keep: impl Fn(char) -> bool) -> CharSet {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        for c in ('\u{80}'..='\u{ffff}').filter(|&c| keep(c)) {
+            if let Some(w) = bits.get_mut(c as usize / 64) {
+                *w |= 1 << (c as usize % 64);
+            }
+        }
+        CharSet {
+            bits: bits.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, c: char) -> bool {
+        let c = c as usize;
+        self.bits
+            .get(c / 64)
+            .is_some_and(|w| w >> (c % 64) & 1 != 0)
+    }
 }
 
 /// The word table's contents: the lexicon, the boosters, and the words the rules name.
@@ -1498,6 +1539,31 @@ fn punct_runs(token: &[u8]) -> (usize, usize) {
     let s = token.iter().position(is_word).unwrap_or(token.len());
     let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
     (s, e)
+}
+
+/// The token `b[i..e]` when it is no key, whatever is stripped, and its characters other than
+/// ASCII are uncased (see [`SentimentAnalyzer::plain_chars`]): its capitals, marks and "n't"
+/// are those of its ASCII characters, found eight bytes at a time. Stripping would not change
+/// them: punctuation is uncased, every mark counts, and "n't" is always inside what stripping
+/// keeps.
+#[inline]
+fn plain_token(b: &[u8], i: usize, e: usize, stats: &mut TextStats) -> Token {
+    let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
+    for k in (i..e).step_by(8) {
+        let w = load8(b, k) & (u64::MAX >> (64 - 8 * (e - k).min(8)));
+        // the bytes of other characters to zero, which none of the tests below takes
+        let w = w & !(((w & HIGH) >> 7) * 0xff);
+        upper |= upper_bytes(w);
+        lower |= lower_bytes(w);
+        apostrophe |= eq_bytes(u128::from(w), b'\'') as u64;
+        stats.add_marks(u128::from(w));
+    }
+    let all_caps = upper != 0 && lower == 0;
+    stats.upper += usize::from(all_caps);
+    let word = b.get(i..e).unwrap_or_default();
+    token(WordInfo::default(), all_caps, || {
+        apostrophe != 0 && contains_nt(word)
+    })
 }
 
 /// Whether the lowercase of the ASCII `word` contains "n't".
@@ -2236,7 +2302,35 @@ mod tests {
         "heartbreaking,",
         "-",
         "\x7fgood",
+        "they\u{2019}re",
+        "CAN\u{2019}T!",
+        "\u{201c}ok,",
+        "diaper...\u{201d}",
+        "don't\u{2026}",
+        "GOOD\u{2026}",
+        "\u{fffd}\u{fffd}",
+        "\u{4e2d}\u{6587}",
     ];
+    /// Every character the non-ASCII tokens take as plain, beside ASCII letters, capitals,
+    /// marks and apostrophes, and alone.
+    #[test]
+    fn fast_path_matches_exact_path_on_plain_characters() {
+        let a = SentimentAnalyzer::embedded();
+        let mut plain = 0;
+        for c in ('\u{80}'..='\u{ffff}').filter(|&c| a.plain_chars.contains(c)) {
+            plain += 1;
+            assert_paths_agree(&format!("GOOD{c}s {c}don't x{c}!? {c}{c} {c}NOT good"));
+            // whether these are ALL CAPS decides whether GOOD is emphasised
+            assert_paths_agree(&format!("GOOD {c}{c}"));
+            assert_paths_agree(&format!("GOOD A{c}"));
+        }
+        // the curly quotes, the ellipsis and the replacement character at least
+        assert!(plain > 1000, "{plain}");
+        for c in ['\u{2019}', '\u{201c}', '\u{2026}', '\u{fffd}'] {
+            assert!(a.plain_chars.contains(c), "{c:?}");
+        }
+    }
+
     /// Up to three ASCII punctuation characters, any of them.
     const PUNCT_RUN: &str = "[!-/:-@\\[-`{-~]{0,3}";
 
