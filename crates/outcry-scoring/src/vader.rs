@@ -523,6 +523,16 @@ impl WordTable {
         )
     }
 
+    /// Look-up of a key of up to 16 bytes, packed in `first` and `second`, without a branch
+    /// on whether it has more than eight (which [`WordTable::get_short`] and
+    /// [`WordTable::get_two`] hash differently).
+    #[inline(always)]
+    fn get_upto16(&self, first: u64, second: u64, len: usize) -> WordInfo {
+        let h1 = key_hash(&[first], len, self.seed);
+        let h2 = key_hash(&[first, second], len, self.seed);
+        self.find(first, second, len, if len > 8 { h2 } else { h1 })
+    }
+
     /// Look-up of any (already lowercase) key.
     fn get_bytes(&self, key: &[u8]) -> WordInfo {
         if key.len() > SLOT_KEY_LEN {
@@ -1035,28 +1045,31 @@ impl SentimentAnalyzer {
         let mut pusher = Pusher::default();
         let mut i = 0;
         while i < b.len() {
-            let w = load8(b, i);
-            let mut n = (stop_bytes(w).trailing_zeros() / 8) as usize;
-            let mut w2 = 0;
-            if n == 8 {
-                w2 = load8(b, i + 8);
-                n += (stop_bytes(w2).trailing_zeros() / 8) as usize;
-            }
-            let end = i + n;
             // the first stop byte of the sixteen (padding past the end counts), or the byte
             // after them, is a space or the end: the token is i..end, one to fifteen ASCII
             // bytes, and the next one starts after the space (a longer run of whitespace is
-            // skipped next time round)
-            if n > 0 && n < 16 && matches!(b.get(end), Some(b' ') | None) {
-                let token = if n <= 8 {
-                    self.token_short(n, w, stats)
-                } else {
-                    self.token_two(n, w, w2, stats)
-                };
-                pusher.push(out, token);
-                i = end + 1;
-                continue;
-            }
+            // skipped next time round). One branch on whether the first eight bytes hold its
+            // end picks the path for the token's length.
+            let w = load8(b, i);
+            let stops = stop_bytes(w);
+            let n = if stops != 0 {
+                let n = (stops.trailing_zeros() / 8) as usize;
+                if n > 0 && matches!(b.get(i + n), Some(b' ') | None) {
+                    pusher.push(out, self.token_short(n, w, stats));
+                    i += n + 1;
+                    continue;
+                }
+                n
+            } else {
+                let w2 = load8(b, i + 8);
+                let n = 8 + (stop_bytes(w2).trailing_zeros() / 8) as usize;
+                if n < 16 && matches!(b.get(i + n), Some(b' ') | None) {
+                    pusher.push(out, self.token_two(n, w, w2, stats));
+                    i += n + 1;
+                    continue;
+                }
+                n
+            };
             if n == 0 {
                 let start = skip_separators(text, i);
                 if start > i {
@@ -1078,7 +1091,7 @@ impl SentimentAnalyzer {
         false
     }
 
-    /// The ASCII token of `n` bytes (one to eight) whose bytes (and what follows them) are
+    /// The ASCII token of `n` bytes (one to seven) whose bytes (and what follows them) are
     /// `w`, as the tokeniser loaded them to find its end. Most tokens are letters and digits
     /// only: they take a few dozen instructions and one look-up, with nothing to strip, no
     /// marks to count and no "n't" to look for. The others (one in five) are stripped with
@@ -1103,11 +1116,11 @@ impl SentimentAnalyzer {
         token
     }
 
-    /// [`SentimentAnalyzer::token_short`] for a token of 9 to 15 bytes (one in eight), whose
+    /// [`SentimentAnalyzer::token_short`] for a token of 8 to 15 bytes (one in six), whose
     /// bytes are `w0` (the first eight) and `w1`.
     #[inline(always)]
     fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Token {
-        let mask = u64::MAX >> (64 - 8 * (n - 8));
+        let mask = (1 << (8 * (n - 8))) - 1;
         let t1 = w1 & mask;
         let (upper0, lower0) = (upper_bytes(w0), lower_bytes(w0));
         let (upper1, lower1) = (upper_bytes(t1), lower_bytes(t1));
@@ -1120,7 +1133,7 @@ impl SentimentAnalyzer {
         let (key0, key1) = (w0 | (upper0 >> 2), t1 | (upper1 >> 2));
         // `&` rather than `&&`: one branch for both words
         let mut token = if (alnum0 == HIGH) & (alnum1 == HIGH & mask) {
-            self.words.get_two(key0, key1, n)
+            self.words.get_upto16(key0, key1, n)
         } else {
             let wide = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
             let (t, key, alnum) = (wide(w0, t1), wide(key0, key1), wide(alnum0, alnum1));
@@ -1162,13 +1175,7 @@ impl SentimentAnalyzer {
         let (first, second) = (stripped as u64, (stripped >> 64) as u64);
         stats.add_marks(t);
         let nt = eq_bytes(key, b'n') & eq_bytes(key, b'\'') >> 8 & eq_bytes(key, b't') >> 16;
-        // a word of up to eight bytes is hashed as one 64-bit word; without a branch, as
-        // what stripping leaves is unpredictable
-        let seed = self.words.seed;
-        let h1 = key_hash(&[first], len, seed);
-        let h2 = key_hash(&[first, second], len, seed);
-        let h = if len > 8 { h2 } else { h1 };
-        token(self.words.find(first, second, len, h), false, || nt != 0)
+        token(self.words.get_upto16(first, second, len), false, || nt != 0)
     }
 
     /// Pushes the token starting at `i` whose first sixteen bytes are ASCII and neither
