@@ -1871,12 +1871,13 @@ fn round_places(x: f64, places: i32) -> f64 {
         _ => 10f64.powi(places),
     };
     let y = x * scale;
-    let (floor, round) = floor_round(y);
+    // the nearest integer away from a half, where ties to even and away from zero agree
+    let (floor, nearest) = floor_rint(y);
     let frac = y - floor;
     if (frac - 0.5).abs() < 1e-6 {
-        return round_near_tie(x, places, round / scale);
+        return round_near_tie(x, places, nearest / scale);
     }
-    round / scale
+    nearest / scale
 }
 
 /// Near a tie the product's rounding error matters: defer to exact decimal formatting.
@@ -1888,21 +1889,21 @@ fn round_near_tie(x: f64, places: i32, fallback: f64) -> f64 {
         .unwrap_or(fallback)
 }
 
-/// `(y.floor(), y.round())`, signed zeros included, without the libm calls the baseline
-/// x86-64 target makes for them. Exact below 2^52, where `y - trunc(y)` is exact (Sterbenz);
-/// the callers' values are at most 10^4.
+/// `(y.floor(), y.round_ties_even())`, signed zeros included, without the libm calls the
+/// baseline x86-64 target makes for them, and without branches (which side of a half `y`
+/// falls is a coin toss) or conversions to integers: below 2^51, adding 1.5 * 2^52 leaves
+/// no bits for a fraction, so adding it and taking it away again rounds `y` to the nearest
+/// integer, ties to even. The callers' values are at most 10^4.
 #[inline]
-fn floor_round(y: f64) -> (f64, f64) {
-    if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
-        return (y.floor(), y.round());
+fn floor_rint(y: f64) -> (f64, f64) {
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    if y.is_nan() || y.abs() >= 2_251_799_813_685_248.0 {
+        return (y.floor(), y.round_ties_even());
     }
-    let trunc = y as i64;
-    let frac = y - (trunc as f64).copysign(y);
-    // in integers, without branches: which side of a half the fraction falls is a coin toss;
     // the sign of `y` gives the zeros theirs
-    let floor = trunc - i64::from(frac < 0.0);
-    let round = trunc + i64::from(frac >= 0.5) - i64::from(frac <= -0.5);
-    ((floor as f64).copysign(y), (round as f64).copysign(y))
+    let rint = ((y + SHIFTER) - SHIFTER).copysign(y);
+    let floor = (rint - f64::from(u8::from(rint > y))).copysign(y);
+    (floor, rint)
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
@@ -2459,15 +2460,24 @@ mod tests {
         }
 
         #[test]
-        fn floor_round_matches_libm(y in -1e5f64..1e5) {
-            let (floor, round) = floor_round(y);
+        fn floor_rint_matches_std(y in -1e5f64..1e5) {
+            let (floor, rint) = floor_rint(y);
             proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
-            proptest::prop_assert_eq!(round.to_bits(), y.round().to_bits());
+            proptest::prop_assert_eq!(rint.to_bits(), y.round_ties_even().to_bits());
+        }
+
+        #[test]
+        fn floor_rint_matches_std_on_halves_and_near_them(k in -200_000i64..200_000, ulps in -2i64..=2) {
+            let half = k as f64 / 2.0;
+            let y = f64::from_bits((half.to_bits() as i64 + ulps) as u64);
+            let (floor, rint) = floor_rint(y);
+            proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
+            proptest::prop_assert_eq!(rint.to_bits(), y.round_ties_even().to_bits());
         }
     }
 
     #[test]
-    fn floor_round_keeps_signed_zeros_and_halves() {
+    fn floor_rint_keeps_signed_zeros_and_halves() {
         for y in [
             0.0,
             -0.0,
@@ -2480,11 +2490,16 @@ mod tests {
             2.5,
             -2.5,
             1e300,
+            -1e300,
+            2_251_799_813_685_247.5,
+            -2_251_799_813_685_247.5,
+            2_251_799_813_685_248.0,
+            f64::INFINITY,
             f64::NAN,
         ] {
-            let (floor, round) = floor_round(y);
+            let (floor, rint) = floor_rint(y);
             assert_eq!(floor.to_bits(), y.floor().to_bits(), "{y}");
-            assert_eq!(round.to_bits(), y.round().to_bits(), "{y}");
+            assert_eq!(rint.to_bits(), y.round_ties_even().to_bits(), "{y}");
         }
     }
 
