@@ -46,7 +46,8 @@
 //! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
 //! branch: only lexicon words can score, so one loop over the noted tokens works out their
 //! sentiments, their sums and the first "but". The score arithmetic (signs, the emphasis,
-//! rounding) is done with products and integers where branches would be coin tosses.
+//! rounding) is done with products, integers and an addition that rounds, where branches
+//! would be coin tosses.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -1164,8 +1165,9 @@ impl SentimentAnalyzer {
         n: usize,
         stats: &mut TextStats,
     ) -> Token {
-        // DEL is neither punctuation nor a letter: stripping stops at it
-        let word = alnum | eq_bytes(t, 0x7f);
+        // DEL is neither punctuation nor a letter: stripping stops at it (adding one to a
+        // byte below 0x80 sets its top bit only for DEL)
+        let word = alnum | (t.wrapping_add(u128::MAX / 0xff) & (u128::MAX / 0xff * 0x80));
         // from the first to the last byte that is not punctuation (none: 16 and 0)
         let s = (word.trailing_zeros() / 8) as usize;
         let e = 16 - (word.leading_zeros() / 8) as usize;
@@ -1897,13 +1899,14 @@ fn round_near_tie(x: f64, places: i32, fallback: f64) -> f64 {
 #[inline]
 fn floor_rint(y: f64) -> (f64, f64) {
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
-    if y.is_nan() || y.abs() >= 2_251_799_813_685_248.0 {
-        return (y.floor(), y.round_ties_even());
+    // one test, which NaN fails too
+    if y.abs() < 2_251_799_813_685_248.0 {
+        // the sign of `y` gives the zeros theirs
+        let rint = ((y + SHIFTER) - SHIFTER).copysign(y);
+        let floor = (rint - f64::from(u8::from(rint > y))).copysign(y);
+        return (floor, rint);
     }
-    // the sign of `y` gives the zeros theirs
-    let rint = ((y + SHIFTER) - SHIFTER).copysign(y);
-    let floor = (rint - f64::from(u8::from(rint > y))).copysign(y);
-    (floor, rint)
+    (y.floor(), y.round_ties_even())
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
