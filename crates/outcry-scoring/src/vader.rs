@@ -1027,14 +1027,16 @@ impl SentimentAnalyzer {
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
-    /// fast path, tokens with other characters on the exact one. With `stop_at_emoji`, stops
-    /// at the first token with an emoji and returns true (the text must be tokenised again
-    /// after replacing them); otherwise returns false.
+    /// fast paths, tokens with other characters on the exact one unless those are all plain
+    /// (see [`SentimentAnalyzer::plain_chars`]). With `stop_at_emoji`, stops at the first
+    /// token with an emoji and returns true (the text must be tokenised again after replacing
+    /// them); otherwise returns false.
     ///
     /// Most tokens are words of up to 15 bytes followed by one space: the one or two eight-byte
-    /// loads at a token's start then give its end, and are the key to look it up with. Other
-    /// tokens (longer, followed by other whitespace, or touching control or non-ASCII
-    /// characters) take the general boundary search.
+    /// loads at a token's start then give its end, and are the key to look it up with. Longer
+    /// ASCII tokens go to [`SentimentAnalyzer::push_long`]; others (followed by other
+    /// whitespace, or touching control or non-ASCII characters) take the general boundary
+    /// search.
     fn tokens(
         &self,
         text: &str,
