@@ -27,19 +27,27 @@
 //!
 //! ASCII tokens (almost all of them) are split, stripped, lowercased and hashed eight bytes
 //! at a time straight from the text, without building any string. A token of up to 15 bytes
-//! followed by a space, found by the loads that find its end, takes an inline path when it is
-//! letters and digits only (three tokens in four): its capitals, key and look-up come from a
-//! few byte-parallel operations, with one branch for the whole test. Other tokens take the
-//! general paths out of line: ASCII ones with punctuation are stripped and checked for marks
-//! and "n't"; tokens with other characters take the exact Unicode path, which skips
-//! lowercasing when no key can match; emoji can only be in those tokens (unless some emoji key
-//! is ASCII or whitespace, when emoji are replaced first), and send the rare text that has one
-//! through emoji replacement and a second tokenising.
+//! followed by a space, found by the loads that find its end, takes an inline path: its
+//! capitals, key and look-up come from a few byte-parallel operations, and for one of letters
+//! and digits only (three tokens in four) that is all, with one branch for the whole test.
+//! For the others, mostly words with punctuation before or after them, the same masks give
+//! what stripping leaves (a shift and a mask of the key), the marks and whether there is an
+//! "n't". Longer tokens are mostly links, too long to be a key even once stripped (which
+//! their first and last eight bytes tell): their capitals, marks and "n't" are found eight
+//! bytes at a time, and they are not looked up. The other longer tokens and tokens touching
+//! other whitespace or control characters take the general paths out of line. A token with
+//! non-ASCII characters that are all "plain" (uncased, no emoji, in no key: curly quotes,
+//! ellipses, replacement characters) cannot be a key, and its capitals, marks and "n't" are
+//! those of its ASCII bytes; other non-ASCII tokens take the exact Unicode path, which skips
+//! lowercasing when no key can match. Emoji can only be in those tokens (unless some emoji
+//! key is ASCII or whitespace, when emoji are replaced first), and send the rare text that
+//! has one through emoji replacement and a second tokenising.
 //!
 //! The tokeniser notes the lexicon words and "but" as one bit per token, again without a
 //! branch: only lexicon words can score, so one loop over the noted tokens works out their
 //! sentiments, their sums and the first "but". The score arithmetic (signs, the emphasis,
-//! rounding) is done with products and integers where branches would be coin tosses.
+//! rounding) is done with products, integers and an addition that rounds, where branches
+//! would be coin tosses.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -83,6 +91,12 @@ pub struct SentimentAnalyzer {
     /// tokenising; otherwise only tokens with non-ASCII characters can hold one, and text
     /// without such tokens (most) is never scanned for emoji
     eager_emoji: bool,
+    /// the "plain" non-ASCII characters (below U+10000): in no key, their own lowercase,
+    /// and neither cased, whitespace nor emoji. A token whose characters are ASCII or plain
+    /// (most non-ASCII tokens: curly quotes and apostrophes, ellipses, replacement
+    /// characters) cannot be a key, and its capitals, marks and "n't" are those of its
+    /// ASCII characters, whatever is stripped.
+    plain_chars: CharSet,
 }
 
 /// Scores `text` with the embedded lexicons.
@@ -510,6 +524,16 @@ impl WordTable {
         )
     }
 
+    /// Look-up of a key of up to 16 bytes, packed in `first` and `second`, without a branch
+    /// on whether it has more than eight (which [`WordTable::get_short`] and
+    /// [`WordTable::get_two`] hash differently).
+    #[inline(always)]
+    fn get_upto16(&self, first: u64, second: u64, len: usize) -> WordInfo {
+        let h1 = key_hash(&[first], len, self.seed);
+        let h2 = key_hash(&[first, second], len, self.seed);
+        self.find(first, second, len, if len > 8 { h2 } else { h1 })
+    }
+
     /// Look-up of any (already lowercase) key.
     fn get_bytes(&self, key: &[u8]) -> WordInfo {
         if key.len() > SLOT_KEY_LEN {
@@ -544,7 +568,17 @@ fn digit_bytes(w: u64) -> u64 {
 fn load8(b: &[u8], at: usize) -> u64 {
     match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
         Some(&chunk) => u64::from_le_bytes(chunk),
-        None => load_le(b, at, 8),
+        None => load_tail(b, at),
+    }
+}
+
+/// [`load8`] within eight bytes of the end: the last eight bytes shifted down, rather than a
+/// loop over the bytes left whose exit (at every text's last token) is mispredicted.
+#[inline]
+fn load_tail(b: &[u8], at: usize) -> u64 {
+    match b.last_chunk::<8>() {
+        Some(&last) if at < b.len() => u64::from_le_bytes(last) >> (8 * (at + 8 - b.len())),
+        _ => load_le(b, at, 8),
     }
 }
 
@@ -566,6 +600,16 @@ fn byte_matches(w: u64, byte: u8) -> u64 {
 #[inline]
 fn has_byte(w: u64, byte: u8) -> bool {
     byte_matches(w, byte) != 0
+}
+
+/// 0x80 in the bytes of `w` equal to `byte`, exactly (unlike [`byte_matches`]), when every
+/// byte of `w` and `byte` are below 0x80: adding 0x7f to a byte that is not zero sets its top
+/// bit without a carry.
+#[inline]
+fn eq_bytes(w: u128, byte: u8) -> u128 {
+    const ONES: u128 = u128::MAX / 0xff;
+    let v = w ^ (ONES * u128::from(byte));
+    !v.wrapping_add(ONES * 0x7f) & (ONES * 0x80)
 }
 
 /// Whether `w` has a '!' or a '?'.
@@ -669,14 +713,10 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
-/// Whether the character starting at byte `i` (at a non-ASCII byte) is Python whitespace,
-/// and its length in bytes.
+/// The character starting at byte `i` (at a non-ASCII byte).
 #[cold]
-fn non_ascii_at(text: &str, i: usize) -> (bool, usize) {
-    match text.get(i..).and_then(|t| t.chars().next()) {
-        Some(c) => (is_py_space(c), c.len_utf8()),
-        None => (false, 1),
-    }
+fn non_ascii_at(text: &str, i: usize) -> Option<char> {
+    text.get(i..).and_then(|t| t.chars().next())
 }
 
 /// Per-thread buffers of [`SentimentAnalyzer::polarity_scores`].
@@ -741,6 +781,17 @@ struct TextStats {
 }
 
 impl TextStats {
+    /// Counts the marks of up to fifteen ASCII bytes `t` (zero-padded), without a loop.
+    #[inline(always)]
+    fn add_marks(&mut self, t: u128) {
+        // the '!'s in bit 0 and the '?'s in bit 4 of their bytes; a sum over at most
+        // fifteen bytes fits each count in its nibble of the top byte
+        let marks = eq_bytes(t, b'!') >> 7 | eq_bytes(t, b'?') >> 3;
+        let counts = ((marks as u64) + ((marks >> 64) as u64)).wrapping_mul(ONES) >> 56;
+        self.exclamations += (counts & 15) as usize;
+        self.questions += (counts >> 4) as usize;
+    }
+
     fn count_marks(&mut self, bytes: &[u8]) {
         for &b in bytes {
             self.exclamations += usize::from(b == b'!');
@@ -776,6 +827,7 @@ impl SentimentAnalyzer {
             emoji: FxHashMap::default(),
             ascii_emoji: false,
             eager_emoji: false,
+            plain_chars: CharSet::default(),
         }
     }
 
@@ -813,12 +865,24 @@ impl SentimentAnalyzer {
         let ascii_emoji = emo.keys().any(char::is_ascii);
         let eager_emoji = ascii_emoji || emo.keys().any(|&c| is_py_space(c));
         let lexicon_len = lex.len();
+        let words = WordTable::new(word_infos(lex));
+        // about a millisecond; uncased letters (most of the plane) are plain too
+        let plain_chars = CharSet::of_bmp(|c| {
+            c.to_lowercase().eq([c])
+                && !c.is_lowercase()
+                && !c.is_uppercase()
+                && !is_titlecase(c)
+                && !is_py_space(c)
+                && !emo.contains_key(&c)
+                && words.key_chars.binary_search(&c).is_err()
+        });
         Ok(SentimentAnalyzer {
-            words: WordTable::new(word_infos(lex)),
+            words,
             lexicon_len,
             emoji: emo,
             ascii_emoji,
             eager_emoji,
+            plain_chars,
         })
     }
 
@@ -963,14 +1027,16 @@ impl SentimentAnalyzer {
     }
 
     /// Splits text like Python's `str.split()` and resolves every token: ASCII tokens on the
-    /// fast path, tokens with other characters on the exact one. With `stop_at_emoji`, stops
-    /// at the first token with an emoji and returns true (the text must be tokenised again
-    /// after replacing them); otherwise returns false.
+    /// fast paths, tokens with other characters on the exact one unless those are all plain
+    /// (see [`SentimentAnalyzer::plain_chars`]). With `stop_at_emoji`, stops at the first
+    /// token with an emoji and returns true (the text must be tokenised again after replacing
+    /// them); otherwise returns false.
     ///
     /// Most tokens are words of up to 15 bytes followed by one space: the one or two eight-byte
-    /// loads at a token's start then give its end, and are the key to look it up with. Other
-    /// tokens (longer, followed by other whitespace, or touching control or non-ASCII
-    /// characters) take the general boundary search.
+    /// loads at a token's start then give its end, and are the key to look it up with. Longer
+    /// ASCII tokens go to [`SentimentAnalyzer::push_long`]; others (followed by other
+    /// whitespace, or touching control or non-ASCII characters) take the general boundary
+    /// search.
     fn tokens(
         &self,
         text: &str,
@@ -982,31 +1048,31 @@ impl SentimentAnalyzer {
         let mut pusher = Pusher::default();
         let mut i = 0;
         while i < b.len() {
-            let w = load8(b, i);
-            let mut n = (stop_bytes(w).trailing_zeros() / 8) as usize;
-            let mut w2 = 0;
-            if n == 8 {
-                w2 = load8(b, i + 8);
-                n += (stop_bytes(w2).trailing_zeros() / 8) as usize;
-            }
-            let end = i + n;
             // the first stop byte of the sixteen (padding past the end counts), or the byte
             // after them, is a space or the end: the token is i..end, one to fifteen ASCII
             // bytes, and the next one starts after the space (a longer run of whitespace is
-            // skipped next time round)
-            if n > 0 && n < 16 && matches!(b.get(end), Some(b' ') | None) {
-                let token = if n <= 8 {
-                    self.token_short(n, w, stats)
-                } else {
-                    self.token_two(n, w, w2, stats)
-                };
-                match token {
-                    Some(token) => pusher.push(out, token),
-                    None => self.push_ascii(text, i, end, stats, &mut pusher, out),
+            // skipped next time round). One branch on whether the first eight bytes hold its
+            // end picks the path for the token's length.
+            let w = load8(b, i);
+            let stops = stop_bytes(w);
+            let n = if stops != 0 {
+                let n = (stops.trailing_zeros() / 8) as usize;
+                if n > 0 && matches!(b.get(i + n), Some(b' ') | None) {
+                    pusher.push(out, self.token_short(n, w, stats));
+                    i += n + 1;
+                    continue;
                 }
-                i = end + 1;
-                continue;
-            }
+                n
+            } else {
+                let w2 = load8(b, i + 8);
+                let n = 8 + (stop_bytes(w2).trailing_zeros() / 8) as usize;
+                if n < 16 && matches!(b.get(i + n), Some(b' ') | None) {
+                    pusher.push(out, self.token_two(n, w, w2, stats));
+                    i += n + 1;
+                    continue;
+                }
+                n
+            };
             if n == 0 {
                 let start = skip_separators(text, i);
                 if start > i {
@@ -1014,7 +1080,12 @@ impl SentimentAnalyzer {
                     continue;
                 }
             }
-            let Some(e) = self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out) else {
+            let e = if n == 16 {
+                self.push_long(text, i, stats, stop_at_emoji, &mut pusher, out)
+            } else {
+                self.push_general(text, i, stats, stop_at_emoji, &mut pusher, out)
+            };
+            let Some(e) = e else {
                 return true;
             };
             i = e;
@@ -1023,70 +1094,145 @@ impl SentimentAnalyzer {
         false
     }
 
-    /// The ASCII token of `n` bytes (one to eight) whose bytes (and what follows them) are
-    /// `w`, as the tokeniser loaded them to find its end, if it is letters and digits only.
-    /// Most tokens are these: they take a few dozen instructions and one look-up, with
-    /// nothing to strip, no marks to count and no "n't" to look for. The others (one in
-    /// seven) take the general path.
+    /// The ASCII token of `n` bytes (one to seven) whose bytes (and what follows them) are
+    /// `w`, as the tokeniser loaded them to find its end. Most tokens are letters and digits
+    /// only: they take a few dozen instructions and one look-up, with nothing to strip, no
+    /// marks to count and no "n't" to look for. The others (one in five) are stripped with
+    /// the same masks by [`SentimentAnalyzer::token_punct`].
     #[inline(always)]
-    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Option<Token> {
+    fn token_short(&self, n: usize, w: u64, stats: &mut TextStats) -> Token {
         let mask = u64::MAX >> (64 - 8 * n);
         let t = w & mask;
         let (upper, lower) = (upper_bytes(t), lower_bytes(t));
-        if upper | lower | digit_bytes(t) != HIGH & mask {
-            return None;
-        }
-        // Python's isupper: some cased character and no lowercase one
+        let alnum = upper | lower | digit_bytes(t);
+        // Python's isupper: some cased character and no lowercase one (punctuation is
+        // uncased, so stripping it changes nothing)
         let all_caps = (upper != 0) & (lower == 0);
         stats.upper += usize::from(all_caps);
-        let mut token = self.words.get_short(t | (upper >> 2), n);
+        let key = t | (upper >> 2);
+        let mut token = if alnum == HIGH & mask {
+            self.words.get_short(key, n)
+        } else {
+            self.token_punct(u128::from(t), u128::from(key), u128::from(alnum), n, stats)
+        };
         token.add_flags(u8::from(all_caps) * ALL_CAPS);
-        Some(token)
+        token
     }
 
-    /// [`SentimentAnalyzer::token_short`] for a token of 9 to 15 bytes (one in eight), whose
+    /// [`SentimentAnalyzer::token_short`] for a token of 8 to 15 bytes (one in six), whose
     /// bytes are `w0` (the first eight) and `w1`.
     #[inline(always)]
-    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Option<Token> {
-        let mask = u64::MAX >> (64 - 8 * (n - 8));
+    fn token_two(&self, n: usize, w0: u64, w1: u64, stats: &mut TextStats) -> Token {
+        let mask = (1 << (8 * (n - 8))) - 1;
         let t1 = w1 & mask;
         let (upper0, lower0) = (upper_bytes(w0), lower_bytes(w0));
         let (upper1, lower1) = (upper_bytes(t1), lower_bytes(t1));
-        // `|` rather than `||`: one branch for both words
-        if (upper0 | lower0 | digit_bytes(w0) != HIGH)
-            | (upper1 | lower1 | digit_bytes(t1) != HIGH & mask)
-        {
-            return None;
-        }
+        let (alnum0, alnum1) = (
+            upper0 | lower0 | digit_bytes(w0),
+            upper1 | lower1 | digit_bytes(t1),
+        );
         let all_caps = (upper0 | upper1 != 0) & (lower0 | lower1 == 0);
         stats.upper += usize::from(all_caps);
-        let mut token = self
-            .words
-            .get_two(w0 | (upper0 >> 2), t1 | (upper1 >> 2), n);
+        let (key0, key1) = (w0 | (upper0 >> 2), t1 | (upper1 >> 2));
+        // `&` rather than `&&`: one branch for both words
+        let mut token = if (alnum0 == HIGH) & (alnum1 == HIGH & mask) {
+            self.words.get_upto16(key0, key1, n)
+        } else {
+            let wide = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
+            let (t, key, alnum) = (wide(w0, t1), wide(key0, key1), wide(alnum0, alnum1));
+            self.token_punct(t, key, alnum, n, stats)
+        };
         token.add_flags(u8::from(all_caps) * ALL_CAPS);
-        Some(token)
+        token
     }
 
-    /// Pushes the ASCII token `text[start..end]` that the fast paths left. Out of line, so
-    /// that their loop keeps its registers; and it pushes the token itself because a token
-    /// returned through memory, built there field by field, is then read back whole, which
-    /// the CPU cannot forward from the stores (a stall of a dozen cycles).
+    /// The token of the `n` ASCII bytes `t` (1 to 15, zero-padded, none of them whitespace
+    /// or control characters) that are not all letters and digits, from the masks the fast
+    /// paths computed for them: `key`, the bytes lowercased, and `alnum`, 0x80 in the
+    /// letters and digits. Counts the token's marks into `stats`; leaves [`ALL_CAPS`] to the
+    /// caller.
+    ///
+    /// Most of these tokens are words with punctuation before or after them: stripping it
+    /// is a shift of the key by the leading punctuation and a mask at the last word byte,
+    /// both found from `alnum`, so that they need not leave the tokeniser's loop for the
+    /// general path. Every mark of the token counts, stripped or not, and "n't" (letters
+    /// around an apostrophe) is always inside what stripping keeps, so neither depends on
+    /// the stripping.
+    #[inline(always)]
+    fn token_punct(
+        &self,
+        t: u128,
+        key: u128,
+        alnum: u128,
+        n: usize,
+        stats: &mut TextStats,
+    ) -> Token {
+        // DEL is neither punctuation nor a letter: stripping stops at it (adding one to a
+        // byte below 0x80 sets its top bit only for DEL)
+        let word = alnum | (t.wrapping_add(u128::MAX / 0xff) & (u128::MAX / 0xff * 0x80));
+        // from the first to the last byte that is not punctuation (none: 16 and 0)
+        let s = (word.trailing_zeros() / 8) as usize;
+        let e = 16 - (word.leading_zeros() / 8) as usize;
+        // the reference strips only when at least three characters are left
+        let (s, len) = if e >= s + 3 { (s, e - s) } else { (0, n) };
+        let stripped = (key >> (8 * s)) & (u128::MAX >> (128 - 8 * len));
+        let (first, second) = (stripped as u64, (stripped >> 64) as u64);
+        stats.add_marks(t);
+        let nt = eq_bytes(key, b'n') & eq_bytes(key, b'\'') >> 8 & eq_bytes(key, b't') >> 16;
+        token(self.words.get_upto16(first, second, len), false, || nt != 0)
+    }
+
+    /// Pushes the token starting at `i` whose first sixteen bytes are ASCII and neither
+    /// whitespace nor control characters, and returns where it ends, like
+    /// [`SentimentAnalyzer::push_general`]. Most such tokens are links, longer than any key
+    /// even when stripped: their capitals, marks and "n't" come from eight bytes at a time,
+    /// and they are not stripped or looked up. The others take the general paths.
     #[inline(never)]
-    fn push_ascii(
+    fn push_long(
         &self,
         text: &str,
-        start: usize,
-        end: usize,
+        i: usize,
         stats: &mut TextStats,
+        stop_at_emoji: bool,
         pusher: &mut Pusher,
         out: &mut Scratch,
-    ) {
-        pusher.push(out, self.token_ascii(text, start, end, stats));
+    ) -> Option<usize> {
+        let b = text.as_bytes();
+        let mut e = i + 16;
+        loop {
+            let stops = stop_bytes(load8(b, e));
+            if stops != 0 {
+                e += (stops.trailing_zeros() / 8) as usize;
+                break;
+            }
+            e += 8;
+        }
+        if !matches!(b.get(e), Some(b' ') | None) {
+            return self.push_general(text, i, stats, stop_at_emoji, pusher, out);
+        }
+        // what stripping leaves, from the first and last eight bytes of the token (DEL is
+        // not stripped); a token with eight or more punctuation characters at an end takes
+        // the general path
+        let kept = |w: u64| {
+            upper_bytes(w) | lower_bytes(w) | digit_bytes(w) | eq_bytes(u128::from(w), 0x7f) as u64
+        };
+        let (head, tail) = (kept(load8(b, i)), kept(load8(b, e - 8)));
+        let len = e - i;
+        let stripped = len - (head.trailing_zeros() / 8 + tail.leading_zeros() / 8) as usize;
+        let key_len = if stripped >= 3 { stripped } else { len };
+        if head == 0 || tail == 0 || key_len <= self.words.max_len {
+            pusher.push(out, self.token_ascii(text, i, e, stats));
+            return Some(e);
+        }
+        pusher.push(out, plain_token(b, i, e, stats));
+        Some(e)
     }
 
     /// Pushes the token starting at `i` when it is not one for the fast paths, and returns
-    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line like
-    /// [`SentimentAnalyzer::push_ascii`].
+    /// where it ends; `None` when `stop_at_emoji` and it has an emoji. Out of line, so that
+    /// the fast paths' loop keeps its registers; and it pushes the token itself because a
+    /// token returned through memory, built there field by field, is then read back whole,
+    /// which the CPU cannot forward from the stores (a stall of a dozen cycles).
     #[inline(never)]
     fn push_general(
         &self,
@@ -1097,9 +1243,12 @@ impl SentimentAnalyzer {
         pusher: &mut Pusher,
         out: &mut Scratch,
     ) -> Option<usize> {
-        let (e, ascii) = word_end(text, i);
+        let (e, ascii, plain) = word_end(text, i, &self.plain_chars);
         let token = if ascii {
             self.token_ascii(text, i, e, stats)
+        } else if plain {
+            // no emoji, and not a key
+            plain_token(text.as_bytes(), i, e, stats)
         } else {
             let raw = text.get(i..e).unwrap_or_default();
             if stop_at_emoji && self.has_emoji(raw) {
@@ -1113,7 +1262,7 @@ impl SentimentAnalyzer {
 
     /// The ASCII token `text[start..end]`; words of up to eight bytes are handled in one
     /// 64-bit word. Inlined into its callers, which push the token (see
-    /// [`SentimentAnalyzer::push_ascii`]).
+    /// [`SentimentAnalyzer::push_general`]).
     #[inline(always)]
     fn token_ascii(&self, text: &str, start: usize, end: usize, stats: &mut TextStats) -> Token {
         let b = text.as_bytes();
@@ -1251,20 +1400,21 @@ fn skip_separators(text: &str, mut i: usize) -> usize {
             i += 1;
         } else {
             match non_ascii_at(text, i) {
-                (true, len) => i += len,
-                (false, _) => break,
+                Some(c) if is_py_space(c) => i += c.len_utf8(),
+                _ => break,
             }
         }
     }
     i
 }
 
-/// The end of the token starting at `start`, and whether the token is all ASCII. Runs of
+/// The end of the token starting at `start`, whether the token is all ASCII, and whether
+/// its other characters are all in `plain` (see [`SentimentAnalyzer::plain_chars`]). Runs of
 /// ordinary bytes (0x21..=0x7f) are skipped eight at a time.
 #[inline]
-fn word_end(text: &str, start: usize) -> (usize, bool) {
+fn word_end(text: &str, start: usize, plain: &CharSet) -> (usize, bool, bool) {
     let b = text.as_bytes();
-    let (mut i, mut ascii) = (start, true);
+    let (mut i, mut ascii, mut all_plain) = (start, true, true);
     while let Some(&x) = b.get(i) {
         if x > 0x20 && x < 0x80 {
             match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
@@ -1283,15 +1433,50 @@ fn word_end(text: &str, start: usize) -> (usize, bool) {
             i += 1;
         } else {
             match non_ascii_at(text, i) {
-                (true, _) => break,
-                (false, len) => {
+                Some(c) if is_py_space(c) => break,
+                Some(c) => {
                     ascii = false;
-                    i += len;
+                    all_plain &= plain.contains(c);
+                    i += c.len_utf8();
+                }
+                None => {
+                    ascii = false;
+                    all_plain = false;
+                    i += 1;
                 }
             }
         }
     }
-    (i, ascii)
+    (i, ascii, all_plain)
+}
+
+/// A set of characters below U+10000, one bit each.
+#[derive(Debug, Clone, Default)]
+struct CharSet {
+    bits: Box<[u64]>,
+}
+
+impl CharSet {
+    /// The characters of U+0080..U+10000 for which `keep` holds.
+    fn of_bmp(keep: impl Fn(char) -> bool) -> CharSet {
+        let mut bits = vec![0u64; 0x10000 / 64];
+        for c in ('\u{80}'..='\u{ffff}').filter(|&c| keep(c)) {
+            if let Some(w) = bits.get_mut(c as usize / 64) {
+                *w |= 1 << (c as usize % 64);
+            }
+        }
+        CharSet {
+            bits: bits.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn contains(&self, c: char) -> bool {
+        let c = c as usize;
+        self.bits
+            .get(c / 64)
+            .is_some_and(|w| w >> (c % 64) & 1 != 0)
+    }
 }
 
 /// The word table's contents: the lexicon, the boosters, and the words the rules name.
@@ -1365,6 +1550,31 @@ fn punct_runs(token: &[u8]) -> (usize, usize) {
     let s = token.iter().position(is_word).unwrap_or(token.len());
     let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
     (s, e)
+}
+
+/// The token `b[i..e]` when it is no key, whatever is stripped, and its characters other than
+/// ASCII are uncased (see [`SentimentAnalyzer::plain_chars`]): its capitals, marks and "n't"
+/// are those of its ASCII characters, found eight bytes at a time. Stripping would not change
+/// them: punctuation is uncased, every mark counts, and "n't" is always inside what stripping
+/// keeps.
+#[inline]
+fn plain_token(b: &[u8], i: usize, e: usize, stats: &mut TextStats) -> Token {
+    let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
+    for k in (i..e).step_by(8) {
+        let w = load8(b, k) & (u64::MAX >> (64 - 8 * (e - k).min(8)));
+        // the bytes of other characters to zero, which none of the tests below takes
+        let w = w & !(((w & HIGH) >> 7) * 0xff);
+        upper |= upper_bytes(w);
+        lower |= lower_bytes(w);
+        apostrophe |= eq_bytes(u128::from(w), b'\'') as u64;
+        stats.add_marks(u128::from(w));
+    }
+    let all_caps = upper != 0 && lower == 0;
+    stats.upper += usize::from(all_caps);
+    let word = b.get(i..e).unwrap_or_default();
+    token(WordInfo::default(), all_caps, || {
+        apostrophe != 0 && contains_nt(word)
+    })
 }
 
 /// Whether the lowercase of the ASCII `word` contains "n't".
@@ -1665,12 +1875,13 @@ fn round_places(x: f64, places: i32) -> f64 {
         _ => 10f64.powi(places),
     };
     let y = x * scale;
-    let (floor, round) = floor_round(y);
+    // the nearest integer away from a half, where ties to even and away from zero agree
+    let (floor, nearest) = floor_rint(y);
     let frac = y - floor;
     if (frac - 0.5).abs() < 1e-6 {
-        return round_near_tie(x, places, round / scale);
+        return round_near_tie(x, places, nearest / scale);
     }
-    round / scale
+    nearest / scale
 }
 
 /// Near a tie the product's rounding error matters: defer to exact decimal formatting.
@@ -1682,21 +1893,22 @@ fn round_near_tie(x: f64, places: i32, fallback: f64) -> f64 {
         .unwrap_or(fallback)
 }
 
-/// `(y.floor(), y.round())`, signed zeros included, without the libm calls the baseline
-/// x86-64 target makes for them. Exact below 2^52, where `y - trunc(y)` is exact (Sterbenz);
-/// the callers' values are at most 10^4.
+/// `(y.floor(), y.round_ties_even())`, signed zeros included, without the libm calls the
+/// baseline x86-64 target makes for them, and without branches (which side of a half `y`
+/// falls is a coin toss) or conversions to integers: below 2^51, adding 1.5 * 2^52 leaves
+/// no bits for a fraction, so adding it and taking it away again rounds `y` to the nearest
+/// integer, ties to even. The callers' values are at most 10^4.
 #[inline]
-fn floor_round(y: f64) -> (f64, f64) {
-    if y.is_nan() || y.abs() >= 4_503_599_627_370_496.0 {
-        return (y.floor(), y.round());
+fn floor_rint(y: f64) -> (f64, f64) {
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    // one test, which NaN fails too
+    if y.abs() < 2_251_799_813_685_248.0 {
+        // the sign of `y` gives the zeros theirs
+        let rint = ((y + SHIFTER) - SHIFTER).copysign(y);
+        let floor = (rint - f64::from(u8::from(rint > y))).copysign(y);
+        return (floor, rint);
     }
-    let trunc = y as i64;
-    let frac = y - (trunc as f64).copysign(y);
-    // in integers, without branches: which side of a half the fraction falls is a coin toss;
-    // the sign of `y` gives the zeros theirs
-    let floor = trunc - i64::from(frac < 0.0);
-    let round = trunc + i64::from(frac >= 0.5) - i64::from(frac <= -0.5);
-    ((floor as f64).copysign(y), (round as f64).copysign(y))
+    (y.floor(), y.round_ties_even())
 }
 
 /// Python's `str.isspace` for one character: Unicode White_Space plus the ASCII
@@ -2103,7 +2315,101 @@ mod tests {
         "heartbreaking,",
         "-",
         "\x7fgood",
+        "they\u{2019}re",
+        "CAN\u{2019}T!",
+        "\u{201c}ok,",
+        "diaper...\u{201d}",
+        "don't\u{2026}",
+        "GOOD\u{2026}",
+        "\u{fffd}\u{fffd}",
+        "\u{4e2d}\u{6587}",
     ];
+    /// Every character the non-ASCII tokens take as plain, beside ASCII letters, capitals,
+    /// marks and apostrophes, and alone.
+    #[test]
+    fn fast_path_matches_exact_path_on_plain_characters() {
+        let a = SentimentAnalyzer::embedded();
+        let mut plain = 0;
+        for c in ('\u{80}'..='\u{ffff}').filter(|&c| a.plain_chars.contains(c)) {
+            plain += 1;
+            assert_paths_agree(&format!("GOOD{c}s {c}don't x{c}!? {c}{c} {c}NOT good"));
+            // whether these are ALL CAPS decides whether GOOD is emphasised
+            assert_paths_agree(&format!("GOOD {c}{c}"));
+            assert_paths_agree(&format!("GOOD A{c}"));
+        }
+        // the curly quotes, the ellipsis and the replacement character at least
+        assert!(plain > 1000, "{plain}");
+        for c in ['\u{2019}', '\u{201c}', '\u{2026}', '\u{fffd}'] {
+            assert!(a.plain_chars.contains(c), "{c:?}");
+        }
+    }
+
+    /// Up to three ASCII punctuation characters, any of them.
+    const PUNCT_RUN: &str = "[!-/:-@\\[-`{-~]{0,3}";
+
+    /// Every token of one to three characters from letters, digits, DEL and the punctuation
+    /// the rules or the stripping treat specially, alone and between words: the strip
+    /// rule (three characters or more left), "n't", marks and capitals.
+    #[test]
+    fn fast_path_matches_exact_path_on_short_tokens() {
+        let chars: Vec<char> = "aNt'!?.,:)(\"@-_\x7f9".chars().collect();
+        let mut tokens = vec![String::new()];
+        let mut last = tokens.clone();
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|t| chars.iter().map(move |&c| format!("{t}{c}")))
+                .collect();
+            tokens.extend(last.iter().cloned());
+        }
+        for t in &tokens {
+            assert_paths_agree(t);
+            assert_paths_agree(&format!("GOOD {t} not {t}bad"));
+        }
+    }
+
+    /// Words of 6 to 17 bytes with punctuation before and after them, so that what is
+    /// stripped and what is left fall on either side of the eight- and sixteen-byte
+    /// boundaries of the fast paths.
+    #[test]
+    fn fast_path_matches_exact_path_across_word_boundaries() {
+        let words = [
+            "abcdef",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "heartbreak",
+            "heartbreaks",
+            "unacceptable",
+            "disappointed",
+            "ABCDEFGHIJKLMN",
+            "abcdefghijklmno",
+            "abcdefghijklmnop",
+            "can't-stand-it",
+            "heartbreakingly",
+            "http://t.co/AbCdEf",
+            "HTTP://T.CO/ABCDEF",
+            "HTTPS://T.CO/DON'T",
+            "http://t.co/it's-fine",
+            "@AmericanAirlines",
+            "#WORSTSERVICEEVER",
+            "wouldn'ttttttttttttt",
+            "not-so-heartbreaking",
+        ];
+        for w in words {
+            for before in ["", "@", "\"(", "#@!", "'"] {
+                for after in ["", "!", "?!", ".,!", "'s", ")", "!!!?"] {
+                    let t = format!("{before}{w}{after}");
+                    assert_paths_agree(&t);
+                    assert_paths_agree(&format!("so {t} but {}", t.to_uppercase()));
+                    // the capitals of `t` decide whether GOOD is emphasised, its "n't"
+                    // whether "good" is negated
+                    assert_paths_agree(&format!("GOOD {t} good"));
+                }
+            }
+        }
+    }
+
     const SEPS: &[&str] = &[
         " ", " ", "  ", "\t", "\n", "\u{a0}", "\u{1c}", "", "\u{3000}", "\u{85}",
     ];
@@ -2127,6 +2433,30 @@ mod tests {
         }
 
         #[test]
+        fn fast_path_matches_exact_path_on_punctuated_words(
+            parts in proptest::collection::vec(
+                (PUNCT_RUN, 0..WORDS.len(), PUNCT_RUN, 0..SEPS.len()),
+                0..20,
+            )
+        ) {
+            let mut text = String::new();
+            for (before, w, after, sep) in parts {
+                text.push_str(&before);
+                text.push_str(WORDS[w]);
+                text.push_str(&after);
+                text.push_str(SEPS[sep]);
+            }
+            assert_paths_agree(&text);
+        }
+
+        #[test]
+        fn fast_path_matches_exact_path_on_printable_ascii(
+            text in "([!-~\x7f]{1,18}( |  |\t)|[!-~\x7f]{16,40} ){0,12}[!-~\x7f]{0,18}"
+        ) {
+            assert_paths_agree(&text);
+        }
+
+        #[test]
         fn ascii_lowercasing_matches_std(bytes in proptest::collection::vec(0u8..0x80, 8)) {
             let mut chunk = [0u8; 8];
             chunk.copy_from_slice(&bytes);
@@ -2135,15 +2465,24 @@ mod tests {
         }
 
         #[test]
-        fn floor_round_matches_libm(y in -1e5f64..1e5) {
-            let (floor, round) = floor_round(y);
+        fn floor_rint_matches_std(y in -1e5f64..1e5) {
+            let (floor, rint) = floor_rint(y);
             proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
-            proptest::prop_assert_eq!(round.to_bits(), y.round().to_bits());
+            proptest::prop_assert_eq!(rint.to_bits(), y.round_ties_even().to_bits());
+        }
+
+        #[test]
+        fn floor_rint_matches_std_on_halves_and_near_them(k in -200_000i64..200_000, ulps in -2i64..=2) {
+            let half = k as f64 / 2.0;
+            let y = f64::from_bits((half.to_bits() as i64 + ulps) as u64);
+            let (floor, rint) = floor_rint(y);
+            proptest::prop_assert_eq!(floor.to_bits(), y.floor().to_bits());
+            proptest::prop_assert_eq!(rint.to_bits(), y.round_ties_even().to_bits());
         }
     }
 
     #[test]
-    fn floor_round_keeps_signed_zeros_and_halves() {
+    fn floor_rint_keeps_signed_zeros_and_halves() {
         for y in [
             0.0,
             -0.0,
@@ -2156,11 +2495,16 @@ mod tests {
             2.5,
             -2.5,
             1e300,
+            -1e300,
+            2_251_799_813_685_247.5,
+            -2_251_799_813_685_247.5,
+            2_251_799_813_685_248.0,
+            f64::INFINITY,
             f64::NAN,
         ] {
-            let (floor, round) = floor_round(y);
+            let (floor, rint) = floor_rint(y);
             assert_eq!(floor.to_bits(), y.floor().to_bits(), "{y}");
-            assert_eq!(round.to_bits(), y.round().to_bits(), "{y}");
+            assert_eq!(rint.to_bits(), y.round_ties_even().to_bits(), "{y}");
         }
     }
 
