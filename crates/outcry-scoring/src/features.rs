@@ -592,13 +592,17 @@ pub(crate) fn lower_bytes(w: u64) -> u64 {
 /// path decides every run of three or more. The run may end early (at a byte the byte path
 /// then takes) but never late: the additions carry only out of bytes from 0x80, which end it
 /// anyway, and the subtraction's borrows only add bytes to `same`.
+///
+/// The run's length is on the path from one token to the next (where the next chunk is), so
+/// repeats are found from `w` itself, alongside the letters, and not from `lower`.
 #[inline(always)]
 fn letter_run(w: u64, last: u8) -> (u64, usize) {
     // A..=Z and a..=z are the bytes that land in a..=z with 0x20 set
     let letters = lower_bytes(w | (ONES * 0x20));
     let lower = w | (letters >> 2);
-    // the zero bytes of `x`: each byte equal to the one before it
-    let x = lower ^ ((lower << 8) | u64::from(last));
+    // the zero bytes of `x`: each byte equal to the one before it but for 0x20, which for a
+    // letter after a letter (or after `last`, lowercase) is the same letter
+    let x = (w ^ ((w << 8) | u64::from(last))) & !(ONES * 0x20);
     let same = x.wrapping_sub(ONES) & !x & HIGH;
     let stop = (letters ^ HIGH) | (same & ((same << 8) | 0x80));
     (lower, stop.trailing_zeros() as usize / 8)
