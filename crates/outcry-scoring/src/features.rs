@@ -484,16 +484,27 @@ impl Builder {
         self.len += 1;
     }
 
-    /// Splits the bytes pushed from `from` on into words (see [`Splitter::byte`]). A token's
-    /// bytes end its last word.
+    /// Splits the bytes pushed from `from` on into words, as [`Splitter::byte`] does: each
+    /// run of word bytes at once. A token's bytes end its last word.
     fn split_words(&mut self, from: usize) {
         let bytes = self.padded.get(..self.len).unwrap_or(&[]);
-        let mut word = None;
-        for (at, &c) in bytes.iter().enumerate().skip(from) {
-            self.split.byte(&mut word, c, is_word_byte(c), at);
-        }
-        if let Some(w) = word {
-            self.split.close(w, bytes.len());
+        let mut at = from;
+        while let Some(&c) = bytes.get(at) {
+            if is_word_byte(c) {
+                let mut w = self.split.open(at);
+                while let Some(&c) = bytes.get(at).filter(|&&c| is_word_byte(c)) {
+                    w.hash.byte(c);
+                    at += 1;
+                }
+                self.split.close(w, at);
+                continue;
+            }
+            if c == b'?' || c == b'!' {
+                let mut w = self.split.open(at);
+                w.hash.byte(c);
+                self.split.close(w, at + 1);
+            }
+            at += 1;
         }
     }
 }
@@ -667,25 +678,36 @@ fn push_folded(raw: &str, out: &mut Vec<u8>) {
     };
     let mut prev: Option<char> = None;
     let mut run = 0usize;
-    let mut buf = [0u8; 4];
-    for c in raw.chars() {
-        for lc in c.to_lowercase() {
-            let lc = match lc {
-                '0'..='9' => '0',
-                '\u{2018}' | '\u{2019}' => '\'',
-                other => other,
-            };
-            if Some(lc) == prev {
-                run += 1;
-                // digit runs collapse to one 0, other runs to at most three
-                if (lc == '0' && run > 1) || run > 3 {
-                    continue;
-                }
-            } else {
-                prev = Some(lc);
-                run = 1;
+    let mut push = |lc: char| {
+        if Some(lc) == prev {
+            run += 1;
+            // digit runs collapse to one 0, other runs to at most three
+            if (lc == '0' && run > 1) || run > 3 {
+                return;
             }
-            out.extend_from_slice(lc.encode_utf8(&mut buf).as_bytes());
+        } else {
+            prev = Some(lc);
+            run = 1;
+        }
+        match u8::try_from(lc) {
+            Ok(b) if b.is_ascii() => out.push(b),
+            _ => out.extend_from_slice(lc.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    };
+    for c in raw.chars() {
+        // most characters here are ASCII, in a token with one that is not
+        if c.is_ascii_digit() {
+            push('0');
+        } else if c.is_ascii() {
+            push(c.to_ascii_lowercase());
+        } else {
+            for lc in c.to_lowercase() {
+                push(match lc {
+                    '0'..='9' => '0',
+                    '\u{2018}' | '\u{2019}' => '\'',
+                    other => other,
+                });
+            }
         }
     }
 }
