@@ -186,15 +186,28 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
     if b.len == 1 || b.last() != b' ' {
         b.put(b' ');
     }
-    b.padded.truncate(b.len);
+    // Validated as UTF-8 up to a multiple of 16 bytes, with spaces after the text: the
+    // validator's loop over 16-byte blocks then takes it all, without a byte-at-a-time tail
+    // whose length branch predictors miss. Cut back after.
+    let len = b.len;
+    let spaces = u64::from_le_bytes([b' '; 8]);
+    let padded =
+        put8(&mut b.padded, len, spaces).and_then(|()| put8(&mut b.padded, len + 8, spaces));
+    b.padded.truncate(if padded.is_some() {
+        len.next_multiple_of(16)
+    } else {
+        len
+    });
     out.padded = String::from_utf8(b.padded)
         // not reachable: only whole UTF-8 characters and ASCII bytes are pushed
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    out.padded.truncate(len);
     (out.words, out.hashes) = b.split.finish();
 }
 
-/// Room after the end of the normalised text for [`Builder::push_plain`]'s eight-byte writes.
-const SLACK: usize = 8;
+/// Room after the end of the normalised text for [`Builder::push_plain`]'s eight-byte writes,
+/// and the spaces [`normalize_into`] validates after it.
+const SLACK: usize = 16;
 
 struct Builder {
     /// the normalised text so far is `padded[..len]`; the rest is room to write in place
