@@ -337,7 +337,8 @@ struct Mark {
 impl Builder {
     /// Pushes the plain tokens of `bytes` from `pos` on, folded, split and hashed in one pass
     /// (the common case of [`push_token`]): handles, URLs and tokens of ASCII bytes without
-    /// `&` or NUL, and the ASCII separators between them. Returns where it stops: the end, or
+    /// `&` or NUL (but for a few punctuation marks, see [`Mark3`]), and the ASCII separators
+    /// between them. Returns where it stops: the end, or
     /// the start of a token it leaves to the general path (or a Unicode separator after one).
     #[inline(never)]
     fn push_plain(&mut self, bytes: &[u8], pos: usize) -> usize {
@@ -406,6 +407,11 @@ impl Builder {
                 } else {
                     (*b"<url>\0\0\0", url_len(rest))
                 };
+                if !handle && rest.get(n).is_some_and(|c| !c.is_ascii()) {
+                    // all of a URL token becomes `<url>`, up to a separator that may not be
+                    // ASCII: the general path's to find
+                    return None;
+                }
                 let repl = u64::from_le_bytes(repl);
                 put8(buf, len, repl)?;
                 word.get_or_insert_with(|| split.open(len))
@@ -435,15 +441,34 @@ impl Builder {
                     let Some(&c) = bytes.get(i) else {
                         break 'token;
                     };
-                    let f = FOLD[usize::from(c)];
+                    let mut f = FOLD[usize::from(c)];
                     if f == b' ' {
                         break 'token;
                     }
+                    // bytes the general path would take
+                    let mut width = 1;
                     if f == 0 {
-                        return None;
+                        match Mark3::at(bytes, i)? {
+                            Mark3::Quote => (f, width) = (b'\'' | FOLD_WORD, 3),
+                            Mark3::AsIs(m) => {
+                                // a repeat may be one of a run to cut
+                                if buf.get(len.wrapping_sub(3)..len) == Some(&m[..]) {
+                                    return None;
+                                }
+                                for (at, &b) in (len..).zip(&m) {
+                                    *buf.get_mut(at)? = b;
+                                    split.byte(&mut word, b, true, at);
+                                }
+                                (len, i, last) = (len + 3, i + 3, m[2]);
+                                if bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
+                                    break;
+                                }
+                                continue;
+                            }
+                        }
                     }
                     let lc = f & !FOLD_WORD;
-                    i += 1;
+                    i += width;
                     if !repeats(buf, len, lc) {
                         *buf.get_mut(len)? = lc;
                         split.byte(&mut word, lc, f & FOLD_WORD != 0, len);
@@ -518,6 +543,30 @@ impl Builder {
                 self.split.close(w, at + 1);
             }
             at += 1;
+        }
+    }
+}
+
+/// The non-ASCII characters that [`Builder::push_plain`] takes: the curly single quotes,
+/// which fold to `'`, and punctuation that folds to itself (lowercase, not a separator, not a
+/// digit), all three bytes long: ‘ ’ “ ” – — • … and the replacement character. They are most
+/// of the non-ASCII characters in tweets; a token with any other goes to the general path.
+enum Mark3 {
+    Quote,
+    AsIs([u8; 3]),
+}
+
+impl Mark3 {
+    /// The character at `bytes[i..]`, `None` if not one of these.
+    #[cold]
+    #[inline(never)]
+    fn at(bytes: &[u8], i: usize) -> Option<Mark3> {
+        match *bytes.get(i..)?.first_chunk::<3>()? {
+            [0xe2, 0x80, 0x98 | 0x99] => Some(Mark3::Quote),
+            m @ ([0xe2, 0x80, 0x93 | 0x94 | 0x9c | 0x9d | 0xa2 | 0xa6] | [0xef, 0xbf, 0xbd]) => {
+                Some(Mark3::AsIs(m))
+            }
+            _ => None,
         }
     }
 }
@@ -727,7 +776,8 @@ fn push_folded(raw: &str, out: &mut Vec<u8>) {
 
 /// Folded form of each byte for [`Builder::push_plain`]: ASCII lowercase, digits `0`, with
 /// [`FOLD_WORD`] added for word bytes (so one load gives both); a space for the ASCII
-/// separators; zero for the bytes it leaves to the general path (non-ASCII, `&`, NUL).
+/// separators; zero for the bytes it leaves to the general path (non-ASCII but for [`Mark3`],
+/// `&`, NUL).
 static FOLD: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 1usize;
@@ -1058,10 +1108,11 @@ mod tests {
         ))]
         /// The plain pass against the general path, on texts mixing both: letter runs across
         /// the eight-byte chunks in mixed case, repeats of every length, digit runs, handles
-        /// and URLs with what may follow them, every kind of ASCII separator, control bytes.
+        /// and URLs with what may follow them, every kind of ASCII separator, control bytes, the
+        /// non-ASCII marks the plain pass takes (and runs of them) and some it does not.
         #[test]
         fn plain_token_fast_path_matches_the_general_path(
-            text in "([a-zA-Z0-9 @&#?!.,'_:/<>\\^`{~\t\n\x0b\x0c\r\x1c\x1f\x00\x01\x7f-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|[hH][tT][tT][pP][sS]?://|[wW]{3}\\.|&amp;|[aA]{1,6}|[oO]{1,5}|0{1,4}|[!?]{1,5}|[a-zA-Z]{5,19}|@[a-zA-Z0-9_]{0,12}){0,40}"
+            text in "([a-zA-Z0-9 @&#?!.,'_:/<>\\^`{~\t\n\x0b\x0c\r\x1c\x1f\x00\x01\x7f-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|[\u{2018}\u{201c}\u{2026}\u{fffd}\u{2028}]{1,4}|[hH][tT][tT][pP][sS]?://|[wW]{3}\\.|&amp;|[aA]{1,6}|[oO]{1,5}|0{1,4}|[!?]{1,5}|[a-zA-Z]{5,19}|@[a-zA-Z0-9_]{0,12}){0,40}"
         ) {
             let n = norm(&text);
             let hashes: Vec<(u64, u64)> = n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
