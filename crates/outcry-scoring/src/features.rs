@@ -336,10 +336,10 @@ struct Mark {
 
 impl Builder {
     /// Pushes the plain tokens of `bytes` from `pos` on, folded, split and hashed in one pass
-    /// (the common case of [`push_token`]): handles, URLs and tokens of ASCII bytes without
-    /// `&` or NUL (but for a few punctuation marks, see [`Mark3`]), and the ASCII separators
-    /// between them. Returns where it stops: the end, or
-    /// the start of a token it leaves to the general path (or a Unicode separator after one).
+    /// (the common case of [`push_token`]): handles, URLs and tokens of ASCII bytes but NUL,
+    /// with the few non-ASCII characters of [`Special`], and the ASCII separators between them.
+    /// Returns where it stops: the end, or the start of a token it leaves to the general path
+    /// (or a Unicode separator after one).
     #[inline(never)]
     fn push_plain(&mut self, bytes: &[u8], pos: usize) -> usize {
         let mut token = Mark {
@@ -448,9 +448,9 @@ impl Builder {
                     // bytes the general path would take
                     let mut width = 1;
                     if f == 0 {
-                        match Mark3::at(bytes, i)? {
-                            Mark3::Quote => (f, width) = (b'\'' | FOLD_WORD, 3),
-                            Mark3::AsIs(m) => {
+                        match Special::at(bytes, i)? {
+                            Special::Folds(folded, n) => (f, width) = (folded, n),
+                            Special::AsIs(m) => {
                                 // a repeat may be one of a run to cut
                                 if buf.get(len.wrapping_sub(3)..len) == Some(&m[..]) {
                                     return None;
@@ -547,27 +547,43 @@ impl Builder {
     }
 }
 
-/// The non-ASCII characters that [`Builder::push_plain`] takes: the curly single quotes,
-/// which fold to `'`, and punctuation that folds to itself (lowercase, not a separator, not a
-/// digit), all three bytes long: ‘ ’ “ ” – — • … and the replacement character. They are most
-/// of the non-ASCII characters in tweets; a token with any other goes to the general path.
-enum Mark3 {
-    Quote,
+/// Bytes that [`FOLD`] leaves to the general path but [`Builder::push_plain`] takes after all:
+/// the entities `&amp;` `&gt;` `&lt;`, unescaped as `push_folded` does, and a few three-byte
+/// punctuation marks, which are most of the non-ASCII characters in tweets. A token with any
+/// other non-ASCII character (or NUL) goes to the general path.
+enum Special {
+    /// a byte as [`FOLD`] would have it (folded, [`FOLD_WORD`] for a word byte), and how many
+    /// bytes of the text it takes: an entity or a `&`, and the curly single quotes, which fold
+    /// to `'`
+    Folds(u8, usize),
+    /// a character that folds to itself (lowercase, not a separator, not a digit): curly double
+    /// quotes, dashes, the bullet, the ellipsis and the replacement character
     AsIs([u8; 3]),
 }
 
-impl Mark3 {
-    /// The character at `bytes[i..]`, `None` if not one of these.
+impl Special {
+    /// The one at `bytes[i..]`, `None` if none.
     #[cold]
     #[inline(never)]
-    fn at(bytes: &[u8], i: usize) -> Option<Mark3> {
-        match *bytes.get(i..)?.first_chunk::<3>()? {
-            [0xe2, 0x80, 0x98 | 0x99] => Some(Mark3::Quote),
-            m @ ([0xe2, 0x80, 0x93 | 0x94 | 0x9c | 0x9d | 0xa2 | 0xa6] | [0xef, 0xbf, 0xbd]) => {
-                Some(Mark3::AsIs(m))
+    fn at(bytes: &[u8], i: usize) -> Option<Special> {
+        // `push_folded` replaces `&amp;` first, then `&gt;`, then `&lt;`, so that `&amp;gt;`
+        // becomes `>`; an `&amp;` before `amp;` stays `&amp;`
+        Some(match *bytes.get(i..)? {
+            [b'&', b'a', b'm', b'p', b';', b'g', b't', b';', ..] => {
+                Special::Folds(b'>' | FOLD_WORD, 8)
             }
-            _ => None,
-        }
+            [b'&', b'a', b'm', b'p', b';', b'l', b't', b';', ..] => {
+                Special::Folds(b'<' | FOLD_WORD, 8)
+            }
+            [b'&', b'a', b'm', b'p', b';', ..] => Special::Folds(b'&', 5),
+            [b'&', b'g', b't', b';', ..] => Special::Folds(b'>' | FOLD_WORD, 4),
+            [b'&', b'l', b't', b';', ..] => Special::Folds(b'<' | FOLD_WORD, 4),
+            [b'&', ..] => Special::Folds(b'&', 1),
+            [0xe2, 0x80, 0x98 | 0x99, ..] => Special::Folds(b'\'' | FOLD_WORD, 3),
+            [a @ 0xe2, b @ 0x80, c @ (0x93 | 0x94 | 0x9c | 0x9d | 0xa2 | 0xa6), ..]
+            | [a @ 0xef, b @ 0xbf, c @ 0xbd, ..] => Special::AsIs([a, b, c]),
+            _ => return None,
+        })
     }
 }
 
@@ -776,8 +792,8 @@ fn push_folded(raw: &str, out: &mut Vec<u8>) {
 
 /// Folded form of each byte for [`Builder::push_plain`]: ASCII lowercase, digits `0`, with
 /// [`FOLD_WORD`] added for word bytes (so one load gives both); a space for the ASCII
-/// separators; zero for the bytes it leaves to the general path (non-ASCII but for [`Mark3`],
-/// `&`, NUL).
+/// separators; zero for the bytes it leaves to the general path (non-ASCII, `&`, NUL), but for
+/// those of [`Special`].
 static FOLD: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 1usize;
@@ -1112,7 +1128,7 @@ mod tests {
         /// non-ASCII marks the plain pass takes (and runs of them) and some it does not.
         #[test]
         fn plain_token_fast_path_matches_the_general_path(
-            text in "([a-zA-Z0-9 @&#?!.,'_:/<>\\^`{~\t\n\x0b\x0c\r\x1c\x1f\x00\x01\x7f-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|[\u{2018}\u{201c}\u{2026}\u{fffd}\u{2028}]{1,4}|[hH][tT][tT][pP][sS]?://|[wW]{3}\\.|&amp;|[aA]{1,6}|[oO]{1,5}|0{1,4}|[!?]{1,5}|[a-zA-Z]{5,19}|@[a-zA-Z0-9_]{0,12}){0,40}"
+            text in "([a-zA-Z0-9 @&#?!.,'_:/<>\\^`{~\t\n\x0b\x0c\r\x1c\x1f\x00\x01\x7f-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|[\u{2018}\u{201c}\u{2026}\u{fffd}\u{2028}]{1,4}|[hH][tT][tT][pP][sS]?://|[wW]{3}\\.|&amp;|&gt;|&lt;|&amp;[gl]t;|[aA]{1,6}|[oO]{1,5}|0{1,4}|[!?]{1,5}|[a-zA-Z]{5,19}|@[a-zA-Z0-9_]{0,12}){0,40}"
         ) {
             let n = norm(&text);
             let hashes: Vec<(u64, u64)> = n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
