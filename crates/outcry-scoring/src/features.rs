@@ -209,6 +209,9 @@ pub fn normalize_into(text: &str, out: &mut Normalized) {
 /// and the spaces [`normalize_into`] validates after it.
 const SLACK: usize = 16;
 
+/// The room [`Builder::make_room`] makes at least.
+const ROOM: usize = 512;
+
 struct Builder {
     /// the normalised text so far is `padded[..len]`; the rest is room to write in place
     /// (holding whatever was there before: only bytes written are read back)
@@ -501,7 +504,9 @@ impl Builder {
     fn make_room(&mut self, rest: usize) {
         let need = self.len + 3 * rest + 1 + SLACK;
         if self.padded.len() < need {
-            self.padded.resize(need, 0);
+            // to a round size, which most texts need no more than: `resize` fills with a
+            // `memset` whose branches on the length are missed when it varies
+            self.padded.resize(need.max(ROOM), 0);
         }
     }
 
