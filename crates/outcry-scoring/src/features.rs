@@ -359,8 +359,8 @@ impl Builder {
     }
 
     /// Takes back what was pushed from `len` on in the normalised text, and the words that
-    /// start there (the tokens before end before it). Rare, so the last word's bigram prefix
-    /// is hashed again rather than saved at every token.
+    /// start there or later (those of earlier tokens end before it). Rare, so the last word's
+    /// bigram prefix is hashed again rather than saved at every token.
     #[cold]
     fn take_back(&mut self, len: usize) {
         self.len = len;
@@ -448,7 +448,7 @@ impl Builder {
                     if f == b' ' {
                         break 'token;
                     }
-                    // bytes the general path would take
+                    // `FOLD` leaves some bytes to the general path that are taken here after all
                     let mut width = 1;
                     if f == 0 {
                         match Special::at(bytes, i)? {
