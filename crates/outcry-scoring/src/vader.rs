@@ -210,6 +210,39 @@ const ALL_CAPS: u8 = 16;
 /// "but", which the tokeniser notes like the lexicon words so that the rules need not look
 /// at every token
 const BUT: u8 = 32;
+/// one of the words the rules look for before a lexicon word when no booster or negation is
+/// there (see [`LOOKS_BACK`])
+const CONTEXT: u8 = 64;
+/// The flags of the words that can change the sentiment of a lexicon word up to three tokens
+/// after them: boosters, negations and the [`CONTEXT`] words. A lexicon word with none of them
+/// in the three tokens before it, and that is neither a booster nor a word the rules name,
+/// keeps its valence (with the emphasis of capitals), which spares most lexicon words the
+/// rules' dozen tests of their neighbours, each a branch.
+const LOOKS_BACK: u8 = BOOST_INCR | BOOST_DECR | NEGATED | CONTEXT;
+
+/// The words the rules look for before a lexicon word, besides the boosters and negations
+/// (see [`Ctx::valence`]): "no" one to three tokens before it, "so" or "this" one or two
+/// before, "least" just before, and the words that end the idioms and the phrases that
+/// dampen ("the shit", "bad ass", "to die for", "kiss of death", "kind of", "just enough"),
+/// since each idiom needs its last word or the one before it in those three tokens. The
+/// words that only start idioms ("the", "to", "for", "kind") or are only looked for next to
+/// one of these ("never", "without", "at", "very", "or") are left out: most of them are
+/// common, and they change nothing alone.
+const CONTEXT_WORDS: &[Special] = &[
+    Special::NO,
+    Special::SO,
+    Special::THIS,
+    Special::LEAST,
+    Special::SHIT,
+    Special::BOMB,
+    Special::ASS,
+    Special::STOP,
+    Special::RIGHT,
+    Special::HEART,
+    Special::DIE,
+    Special::OF,
+    Special::ENOUGH,
+];
 
 impl WordInfo {
     #[inline]
@@ -1006,7 +1039,12 @@ impl SentimentAnalyzer {
                 let i = 64 * k + bits.trailing_zeros() as usize;
                 let flags = ctx.toks.get(i).map_or(0, WordInfo::flags);
                 if flags & HAS_LEX != 0 {
-                    let s = ctx.sentiment(i);
+                    let s = match path {
+                        Path::Fast => ctx.sentiment_fast(i),
+                        // the rules in full, for the tests to compare with
+                        #[cfg(test)]
+                        Path::Exact => ctx.sentiment(i),
+                    };
                     sentiments.push((i, s));
                     sums.add(s);
                 }
@@ -1506,6 +1544,9 @@ fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
         if special == Special::BUT {
             info.add_flags(BUT);
         }
+        if CONTEXT_WORDS.contains(&special) {
+            info.add_flags(CONTEXT);
+        }
     }
     for (w, info) in &mut words {
         info.add_flags(booster_flag(w));
@@ -1624,6 +1665,31 @@ impl Ctx<'_> {
             return 0.0;
         }
         self.valence(i, tok, tok.valence)
+    }
+
+    /// [`Ctx::sentiment`] of a lexicon word, without the rules when nothing in the three
+    /// tokens before it can change its valence (see [`LOOKS_BACK`]) and it is no booster and
+    /// no word the rules name. Those tokens are read without a branch on where the text
+    /// starts (a token before the first counts as none).
+    #[inline]
+    fn sentiment_fast(&self, i: usize) -> f64 {
+        let Some(tok) = self.toks.get(i) else {
+            return 0.0;
+        };
+        let code = |j: usize| self.toks.get(j).map_or(0, |t| t.code);
+        let before = code(i.wrapping_sub(1)) | code(i.wrapping_sub(2)) | code(i.wrapping_sub(3));
+        let own = u16::from(BOOST_INCR | BOOST_DECR) << 8 | 0xff;
+        if (before >> 8) as u8 & LOOKS_BACK != 0 || tok.code & own != 0 {
+            return self.sentiment(i);
+        }
+        // the valence as [`Ctx::valence`] leaves it with no booster, negation or idiom
+        // about: the zeros it adds for the missing boosters change nothing but a -0.0 (no
+        // embedded valence is zero), and a -0.0 sentiment scores as 0.0 does
+        let v = tok.valence;
+        if tok.all_caps() && self.cap_diff {
+            return if v > 0.0 { v + C_INCR } else { v - C_INCR };
+        }
+        v
     }
 
     fn valence(&self, i: usize, tok: &Token, base: f64) -> f64 {
@@ -2341,6 +2407,44 @@ mod tests {
         assert!(plain > 1000, "{plain}");
         for c in ['\u{2019}', '\u{201c}', '\u{2026}', '\u{fffd}'] {
             assert!(a.plain_chars.contains(c), "{c:?}");
+        }
+    }
+
+    /// Every word the rules look for, and every pair of them, one to three tokens before
+    /// lexicon words (plain, named by the rules, boosters, in capitals), so that the
+    /// shortcut for lexicon words with nothing of the kind before them (see [`LOOKS_BACK`])
+    /// is checked against the rules in full wherever one of those words could change a
+    /// valence.
+    #[test]
+    fn lexicon_word_shortcut_matches_the_rules_around_named_words() {
+        let mut named: Vec<&str> = SPECIAL_WORDS.iter().map(|&(w, _)| w).collect();
+        named.extend([
+            "not",
+            "isn't",
+            "never",
+            "extremely",
+            "barely",
+            "sort-of",
+            "kinda",
+        ]);
+        let lexicon = [
+            "good", "GOOD", "bad", "death", "heart", "no", "kind", "fuck",
+        ];
+        let fillers = ["", "x ", "x y ", "x y z "];
+        for first in &named {
+            for lex in lexicon {
+                for fill in fillers {
+                    assert_paths_agree(&format!("{first} {fill}{lex} x"));
+                    assert_paths_agree(&format!("{} {fill}{lex}", first.to_uppercase()));
+                }
+            }
+            for second in &named {
+                for lex in ["good", "bad", "GOOD"] {
+                    assert_paths_agree(&format!("{first} {second} {lex}"));
+                    assert_paths_agree(&format!("{first} {second} x {lex} x"));
+                    assert_paths_agree(&format!("{first} x {second} {lex}"));
+                }
+            }
         }
     }
 
