@@ -1054,6 +1054,16 @@ impl SentimentAnalyzer {
                 bits &= bits - 1;
             }
         }
+        if sentiments.is_empty() && path == Path::Fast {
+            // no lexicon word (about a third of the texts): every token is neutral whatever the
+            // marks, which only add to a sum that is not zero, and the scores are those of
+            // zero sums, without their square root, divisions and roundings (the exact path
+            // works them out, for the tests to compare with)
+            return Sentiment {
+                neu: 1.0,
+                ..Sentiment::default()
+            };
+        }
         if let Some(bi) = but {
             but_check(sentiments, bi);
             sums = Sums::default();
@@ -2445,6 +2455,28 @@ mod tests {
                     assert_paths_agree(&format!("{first} x {second} {lex}"));
                 }
             }
+        }
+    }
+
+    /// Texts without lexicon words, with what would change the scores of others (marks,
+    /// capitals, "but", boosters, negations), score as neutral, as the rules in full score
+    /// them.
+    #[test]
+    fn texts_without_lexicon_words_score_neutral() {
+        let neutral = Sentiment {
+            neu: 1.0,
+            ..Sentiment::default()
+        };
+        for text in [
+            "my flight",
+            "WHY?? flight 123 !!!!!",
+            "but BUT?!",
+            "very not the FLIGHT!?",
+            "@delta where is my bag???",
+            "x",
+        ] {
+            assert_paths_agree(text);
+            assert_eq!(polarity_scores(text), neutral, "{text:?}");
         }
     }
 
