@@ -226,8 +226,9 @@ const LOOKS_BACK: u8 = BOOST_INCR | BOOST_DECR | NEGATED | CONTEXT;
 /// dampen ("the shit", "bad ass", "to die for", "kiss of death", "kind of", "just enough"),
 /// since each idiom needs its last word or the one before it in those three tokens. The
 /// words that only start idioms ("the", "to", "for", "kind") or are only looked for next to
-/// one of these ("never", "without", "at", "very", "or") are left out: most of them are
-/// common, and they change nothing alone.
+/// one of these ("at", "very", "or", "doubt") are left out: most of them are common, and
+/// they change nothing alone ("never" and "without", also looked for next to these, are
+/// negations, so their flag is in [`LOOKS_BACK`] anyway).
 const CONTEXT_WORDS: &[Special] = &[
     Special::NO,
     Special::SO,
