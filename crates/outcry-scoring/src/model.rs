@@ -1193,6 +1193,57 @@ mod tests {
     }
 
     #[test]
+    fn top_terms_made_in_the_merge_match_a_full_sort_of_the_contributions() {
+        // the shipped model's contributions, made as the merge takes them, against a full
+        // sort of the same contributions collected first: texts with repeated words,
+        // placeholders, `?` and `!`, and words of more than eight bytes
+        let model = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        let sentiment = Sentiment::default();
+        let vocab = [
+            "late",
+            "refund",
+            "LATE",
+            "bad",
+            "never",
+            "again",
+            "?",
+            "!",
+            "?!",
+            "@brand",
+            "http://t.co/x",
+            "customerservice",
+            "caf\u{e9}",
+            "\u{1F620}",
+            "a",
+            "my",
+            "order",
+            "delayed...",
+            "don't",
+        ];
+        let mut r = SplitMix64::new(7);
+        let mut scratch = PredictScratch::default();
+        let mut norm = Normalized::default();
+        for case in 0..2_000 {
+            let n = (r.next_u64() % 70) as usize;
+            let text: Vec<&str> = (0..n)
+                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
+                .collect();
+            let text = text.join(if case % 3 == 0 { "" } else { " " });
+            normalize_into(&text, &mut norm);
+            let mut shares = PredictScratch::default();
+            model.text_sums(&norm, true, &mut shares);
+            let scales = model.scales(&norm);
+            let collected: Vec<f64> =
+                contributions(&norm, &shares.prefix, &shares.per_word, scales).collect();
+            for k in 0..8 {
+                let want = crate::top_terms::tests::reference(&norm, &collected, k);
+                let got = model.predict_with(&norm, &sentiment, k, &mut scratch);
+                assert_eq!(got.top_terms, want, "case {case} k {k}: {text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn model_round_trips_through_bytes_with_the_same_predictions() {
         let ex = toy();
         let a = SentimentAnalyzer::embedded();

@@ -384,12 +384,12 @@ impl<'a> Words<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::normalize_into;
 
     /// Merge by the word, full sort by (magnitude descending, word), first k.
-    fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
+    pub(crate) fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
         let mut sums: Vec<(String, f64)> = Vec::new();
         for (i, &c) in per_word.iter().enumerate() {
             if matches!(norm.word(i), "@user" | "<url>") {
