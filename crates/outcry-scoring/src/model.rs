@@ -162,7 +162,7 @@ impl ComplaintModel {
         scratch: &mut PredictScratch,
     ) -> Prediction {
         let scales = self.scales(norm);
-        let sums = self.text_sums(norm, (top_k > 0).then_some(scales), scratch);
+        let sums = self.text_sums(norm, top_k > 0, scratch);
         let mut z =
             f64::from(self.bias) + sums.word as f64 * scales.word + sums.char as f64 * scales.char;
         for (w, x) in self.dense_w.iter().zip(dense_features(sentiment)) {
@@ -171,7 +171,19 @@ impl ComplaintModel {
         let top_terms = if top_k == 0 {
             Vec::new()
         } else {
-            top_words(norm, top_k, &mut scratch.top, &scratch.contributions)
+            // the contributions are made as the merge takes them, in its loop: not written
+            // to a buffer in one pass and read back in the next
+            let PredictScratch {
+                per_word,
+                prefix,
+                top,
+            } = scratch;
+            top_words(
+                norm,
+                top_k,
+                top,
+                contributions(norm, prefix, per_word, scales),
+            )
         };
         Prediction {
             probability: sigmoid(z),
@@ -190,14 +202,14 @@ impl ComplaintModel {
     }
 
     /// The fixed-point sums of the word and char n-gram weights of a text, the same as adding
-    /// up every feature [`for_each_feature`] visits. With `attribute` (the text's scales),
-    /// also each word's share in `scratch.per_word`: its unigram, its bigram with the next
-    /// word, and the char n-grams [`Normalized::owners`] gives it; and in
-    /// `scratch.contributions` what the share adds to the log-odds.
+    /// up every feature [`for_each_feature`] visits. With `attribute`, also what
+    /// [`contributions`] needs: each word's word n-gram share in `scratch.per_word` (its
+    /// unigram and its bigram with the next word), and the char n-grams' prefix sums in
+    /// `scratch.prefix`.
     fn text_sums(
         &self,
         norm: &Normalized,
-        attribute: Option<Scales>,
+        attribute: bool,
         scratch: &mut PredictScratch,
     ) -> TextSums {
         let b = norm.padded.as_bytes();
@@ -215,7 +227,7 @@ impl ComplaintModel {
                 shift,
                 k: kmin,
             };
-            if attribute.is_some() {
+            if attribute {
                 grams.prefix_sums(prefix)
             } else {
                 grams.sum()
@@ -234,15 +246,10 @@ impl ComplaintModel {
             prefix.push(acc);
             acc
         };
-        let word = match attribute {
-            Some(scales) => self.attribute(
-                norm,
-                prefix,
-                scales,
-                &mut scratch.per_word,
-                &mut scratch.contributions,
-            ),
-            None => self.word_sum(norm),
+        let word = if attribute {
+            self.word_shares(norm, &mut scratch.per_word)
+        } else {
+            self.word_sum(norm)
         };
         TextSums {
             word,
@@ -261,19 +268,9 @@ impl ComplaintModel {
         })
     }
 
-    /// [`ComplaintModel::word_sum`], also leaving in `per_word` each word's (word, char)
-    /// shares: its unigram and its bigram with the next word, and the char n-grams
-    /// [`Normalized::owners`] gives it, from `prefix` (one entry per byte of the text and one
-    /// more, see [`ComplaintModel::text_sums`]); and in `contributions` what they add to the
-    /// log-odds, at `scales`.
-    fn attribute(
-        &self,
-        norm: &Normalized,
-        prefix: &[i64],
-        scales: Scales,
-        per_word: &mut Vec<(i64, i64)>,
-        contributions: &mut Vec<f64>,
-    ) -> i64 {
+    /// [`ComplaintModel::word_sum`], also leaving in `per_word` each word's share: its
+    /// unigram and its bigram with the next word.
+    fn word_shares(&self, norm: &Normalized, per_word: &mut Vec<i64>) -> i64 {
         per_word.clear();
         let Some((first, rest)) = norm.hashes.split_first() else {
             return 0;
@@ -288,17 +285,9 @@ impl ComplaintModel {
             // the bigram completes the share of the word before
             let share = prev + bigram;
             prev = unigram;
-            (share, 0)
+            share
         }));
-        per_word.push((prev, 0));
-        // a second pass, as one pass holding both sets of pointers runs out of registers
-        let mut chars = CharShares::new(norm, prefix);
-        let shares = norm.words.iter().zip(per_word.iter_mut());
-        contributions.clear();
-        contributions.extend(shares.map(|(&span, share)| {
-            share.1 = chars.share(span);
-            share.0 as f64 * scales.word + share.1 as f64 * scales.char
-        }));
+        per_word.push(prev);
         word
     }
 
@@ -536,6 +525,24 @@ impl<'a> CharShares<'a> {
     }
 }
 
+/// What each word adds to the log-odds at `scales`: its word n-gram share (`per_word`, see
+/// [`ComplaintModel::word_shares`]) and the char n-grams [`Normalized::owners`] gives it, from
+/// `prefix` (one entry per byte of the text and one more, see
+/// [`ComplaintModel::text_sums`]). A map of slices' iterators, so that the merge of
+/// [`top_words`], which takes them, makes them in its own loop.
+#[inline(always)]
+fn contributions<'a>(
+    norm: &'a Normalized,
+    prefix: &'a [i64],
+    per_word: &'a [i64],
+    scales: Scales,
+) -> impl Iterator<Item = f64> + 'a {
+    let mut chars = CharShares::new(norm, prefix);
+    norm.words.iter().zip(per_word).map(move |(&span, &word)| {
+        word as f64 * scales.word + chars.share(span) as f64 * scales.char
+    })
+}
+
 /// `complaint-lr-<first 12 hex digits of the FNV-1a hash of the model bytes>`
 pub fn version_of(bytes: &[u8]) -> String {
     let mut h = Fnv64::new(0);
@@ -546,12 +553,10 @@ pub fn version_of(bytes: &[u8]) -> String {
 /// Reusable buffers of [`ComplaintModel::predict_with`].
 #[derive(Debug, Default)]
 pub struct PredictScratch {
-    /// per word, its fixed-point (word, char) share of the text's sums
-    per_word: Vec<(i64, i64)>,
+    /// per word, its fixed-point share of the text's word n-gram sum
+    per_word: Vec<i64>,
     /// `prefix[p]`: the fixed-point sum of the char n-grams starting before `p`
     prefix: Vec<i64>,
-    /// per word, its share in the log-odds
-    contributions: Vec<f64>,
     top: TopScratch,
 }
 
@@ -1147,17 +1152,27 @@ mod tests {
             });
             let mut scratch = PredictScratch::default();
             let scales = model.scales(&norm);
-            let got = model.text_sums(&norm, Some(scales), &mut scratch);
+            let got = model.text_sums(&norm, true, &mut scratch);
             let cfg = model.cfg;
             assert_eq!(got, want, "{text:?} {cfg:?}");
-            assert_eq!(scratch.per_word, want_words, "{text:?} {cfg:?}");
-            let contributions: Vec<f64> = want_words
+            let (words, chars): (Vec<i64>, Vec<i64>) = want_words.iter().copied().unzip();
+            assert_eq!(scratch.per_word, words, "{text:?} {cfg:?}");
+            let mut shares = CharShares::new(&norm, &scratch.prefix);
+            let got_chars: Vec<i64> = norm.words.iter().map(|&w| shares.share(w)).collect();
+            assert_eq!(got_chars, chars, "{text:?} {cfg:?}");
+            let want_contributions: Vec<f64> = want_words
                 .iter()
                 .map(|&(w, c)| w as f64 * scales.word + c as f64 * scales.char)
                 .collect();
-            assert_eq!(scratch.contributions, contributions, "{text:?} {cfg:?}");
+            let got_contributions: Vec<f64> =
+                contributions(&norm, &scratch.prefix, &scratch.per_word, scales).collect();
+            assert_eq!(got_contributions, want_contributions, "{text:?} {cfg:?}");
             // without attribution (no top terms asked for), the same sums
-            assert_eq!(model.text_sums(&norm, None, &mut scratch), want, "{text:?}");
+            assert_eq!(
+                model.text_sums(&norm, false, &mut scratch),
+                want,
+                "{text:?}"
+            );
         }
     }
 
@@ -1175,6 +1190,57 @@ mod tests {
         let big = Weights::from_dense(vec![3.0e6, -1.0, 0.0]);
         assert!(big.fixed.iter().all(|f| f.unsigned_abs() < 1 << 30));
         assert_eq!(f64::from(big.fixed[0]) * big.unit, 3.0e6);
+    }
+
+    #[test]
+    fn top_terms_made_in_the_merge_match_a_full_sort_of_the_contributions() {
+        // the shipped model's contributions, made as the merge takes them, against a full
+        // sort of the same contributions collected first: texts with repeated words,
+        // placeholders, `?` and `!`, and words of more than eight bytes
+        let model = ComplaintModel::from_bytes(crate::EMBEDDED_MODEL).unwrap();
+        let sentiment = Sentiment::default();
+        let vocab = [
+            "late",
+            "refund",
+            "LATE",
+            "bad",
+            "never",
+            "again",
+            "?",
+            "!",
+            "?!",
+            "@brand",
+            "http://t.co/x",
+            "customerservice",
+            "caf\u{e9}",
+            "\u{1F620}",
+            "a",
+            "my",
+            "order",
+            "delayed...",
+            "don't",
+        ];
+        let mut r = SplitMix64::new(7);
+        let mut scratch = PredictScratch::default();
+        let mut norm = Normalized::default();
+        for case in 0..2_000 {
+            let n = (r.next_u64() % 70) as usize;
+            let text: Vec<&str> = (0..n)
+                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
+                .collect();
+            let text = text.join(if case % 3 == 0 { "" } else { " " });
+            normalize_into(&text, &mut norm);
+            let mut shares = PredictScratch::default();
+            model.text_sums(&norm, true, &mut shares);
+            let scales = model.scales(&norm);
+            let collected: Vec<f64> =
+                contributions(&norm, &shares.prefix, &shares.per_word, scales).collect();
+            for k in 0..8 {
+                let want = crate::top_terms::tests::reference(&norm, &collected, k);
+                let got = model.predict_with(&norm, &sentiment, k, &mut scratch);
+                assert_eq!(got.top_terms, want, "case {case} k {k}: {text:?}");
+            }
+        }
     }
 
     #[test]

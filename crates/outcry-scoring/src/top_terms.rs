@@ -91,20 +91,22 @@ impl TopScratch {
 }
 
 /// The `k` words with the largest summed contribution, largest magnitude first and ties by
-/// the word, each rounded to four places; `contributions[i]` is word `i`'s. Words whose sum
-/// is at most 1e-4 in magnitude, and placeholders, are left out.
+/// the word, each rounded to four places; the `i`-th of `contributions` is word `i`'s (it
+/// has one per word). Words whose sum is at most 1e-4 in magnitude, and placeholders, are
+/// left out. The contributions are taken as an iterator, which the merge runs in its loop:
+/// the model makes them as they are merged rather than in a pass of its own.
 #[inline(never)]
 pub(crate) fn top_words(
     norm: &Normalized,
     k: usize,
     scratch: &mut TopScratch,
-    contributions: &[f64],
+    contributions: impl Iterator<Item = f64>,
 ) -> Vec<(String, f64)> {
     if k == 0 {
         return Vec::new();
     }
     let words = Words::new(norm);
-    let size = scratch.start(contributions.len());
+    let size = scratch.start(norm.hashes.len());
     let TopScratch {
         slots,
         stamp,
@@ -144,12 +146,12 @@ fn merge(
     slots: &mut [Slot],
     stamp: u32,
     taken: &mut [u32],
-    contributions: &[f64],
+    contributions: impl Iterator<Item = f64>,
 ) -> usize {
     let mask = slots.len() - 1;
     let hashes = &words.norm.hashes;
     let mut distinct = 0;
-    for (i, (h, &sum)) in (0u32..).zip(hashes.iter().zip(contributions)) {
+    for (i, (h, sum)) in (0u32..).zip(hashes.iter().zip(contributions)) {
         let key = h.unigram;
         // the hash is avalanched: its low bits will do
         let mut s = key as usize;
@@ -382,12 +384,12 @@ impl<'a> Words<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::normalize_into;
 
     /// Merge by the word, full sort by (magnitude descending, word), first k.
-    fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
+    pub(crate) fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
         let mut sums: Vec<(String, f64)> = Vec::new();
         for (i, &c) in per_word.iter().enumerate() {
             if matches!(norm.word(i), "@user" | "<url>") {
@@ -450,7 +452,7 @@ mod tests {
                 .collect();
             for k in 0..8 {
                 let want = reference(&norm, &per_word, k);
-                let got = top_words(&norm, k, &mut scratch, &per_word);
+                let got = top_words(&norm, k, &mut scratch, per_word.iter().copied());
                 assert_eq!(got, want, "case {case} k {k}: {text:?}");
             }
         }
@@ -467,7 +469,12 @@ mod tests {
         let per_word = [1.0, 0.5, 1.0, -4.0, 0.5, 1.0];
         let want = reference(&norm, &per_word, 3);
         assert_eq!(want[0], ("bad".to_string(), -4.0));
-        let got = top_words(&norm, 3, &mut TopScratch::default(), &per_word);
+        let got = top_words(
+            &norm,
+            3,
+            &mut TopScratch::default(),
+            per_word.iter().copied(),
+        );
         assert_eq!(got, want);
     }
 
@@ -517,21 +524,36 @@ mod tests {
         let per_word = [3.0, 1.0, 2.0, -0.5];
         let want = vec![("late".to_string(), 1.0), ("bad".to_string(), -0.5)];
         assert_eq!(
-            top_words(&norm, 5, &mut TopScratch::default(), &per_word),
+            top_words(
+                &norm,
+                5,
+                &mut TopScratch::default(),
+                per_word.iter().copied()
+            ),
             want
         );
         // words with a placeholder's hash are still reported, before or after it
         norm.hashes[1].unigram = PLACEHOLDER_KEYS[0];
         norm.hashes[3].unigram = PLACEHOLDER_KEYS[1];
         assert_eq!(
-            top_words(&norm, 5, &mut TopScratch::default(), &per_word),
+            top_words(
+                &norm,
+                5,
+                &mut TopScratch::default(),
+                per_word.iter().copied()
+            ),
             want
         );
         norm.hashes.swap(0, 1);
         norm.words.swap(0, 1);
         let per_word = [1.0, 3.0, 2.0, -0.5];
         assert_eq!(
-            top_words(&norm, 5, &mut TopScratch::default(), &per_word),
+            top_words(
+                &norm,
+                5,
+                &mut TopScratch::default(),
+                per_word.iter().copied()
+            ),
             want
         );
     }
@@ -549,7 +571,11 @@ mod tests {
             normalize_into(text, &mut norm);
             let per_word: Vec<f64> = (0..norm.words.len()).map(|j| j as f64 - 1.5).collect();
             let want = reference(&norm, &per_word, 5);
-            assert_eq!(top_words(&norm, 5, &mut scratch, &per_word), want, "{i}");
+            assert_eq!(
+                top_words(&norm, 5, &mut scratch, per_word.iter().copied()),
+                want,
+                "{i}"
+            );
         }
     }
 
