@@ -622,7 +622,7 @@ fn leading(bytes: &[u8], class: impl Fn(u64) -> u64) -> usize {
 #[inline(always)]
 fn name_bytes(w: u64) -> u64 {
     let letters = lower_bytes(w | (ONES * 0x20));
-    let digits = w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46);
+    let digits = digit_bytes(w);
     // zero bytes of `v`, exactly (an underscore must not borrow from the byte after it)
     let v = w ^ (ONES * u64::from(b'_'));
     let underscores = !(((v & !HIGH) + !HIGH) | v);
@@ -653,12 +653,23 @@ fn skip_separators(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Eight bytes of `bytes` from `i`, little-endian, zero-padded past the end.
+/// Eight bytes of `b` from `at`, little-endian, zero-padded past the end (here and in
+/// `vader`).
 #[inline(always)]
-fn load8(bytes: &[u8], i: usize) -> u64 {
-    match bytes.get(i..).and_then(<[u8]>::first_chunk) {
-        Some(w) => u64::from_le_bytes(*w),
-        None => load_le(bytes, i, 8),
+pub(crate) fn load8(b: &[u8], at: usize) -> u64 {
+    match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(&chunk) => u64::from_le_bytes(chunk),
+        None => load_tail(b, at),
+    }
+}
+
+/// [`load8`] within eight bytes of the end: the last eight bytes shifted down, rather than a
+/// loop over the bytes left whose exit (at every text's last token) is mispredicted.
+#[inline]
+fn load_tail(b: &[u8], at: usize) -> u64 {
+    match b.last_chunk::<8>() {
+        Some(&last) if at < b.len() => u64::from_le_bytes(last) >> (8 * (at + 8 - b.len())),
+        _ => load_le(b, at, 8),
     }
 }
 
@@ -688,6 +699,13 @@ pub(crate) const HIGH: u64 = ONES * 0x80;
 #[inline]
 pub(crate) fn lower_bytes(w: u64) -> u64 {
     w.wrapping_add(ONES * 0x1f) & !w.wrapping_add(ONES * 0x05) & HIGH
+}
+
+/// 0x80 in the bytes of `w` that are `0..=9`: at least 0x30 (x + 0x50 reaches 0x80) and not
+/// above 0x39 (x + 0x46 stays below). Exact for ASCII bytes.
+#[inline]
+pub(crate) fn digit_bytes(w: u64) -> u64 {
+    w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46) & HIGH
 }
 
 /// The ASCII letters at the start of the eight bytes `w` (little-endian): `w` with its

@@ -54,7 +54,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use crate::features::{load_le, lower_bytes, HIGH, ONES};
+use crate::features::{digit_bytes, load8, load_le, lower_bytes, HIGH, ONES};
 use crate::hash::FxHashMap;
 use crate::ScoringError;
 
@@ -589,31 +589,6 @@ impl WordTable {
 #[inline]
 fn upper_bytes(w: u64) -> u64 {
     w.wrapping_add(ONES * 0x3f) & !w.wrapping_add(ONES * 0x25) & HIGH
-}
-
-/// `0..=9`: at least 0x30 (x + 0x50 reaches 0x80) and not above 0x39 (x + 0x46 stays below).
-#[inline]
-fn digit_bytes(w: u64) -> u64 {
-    w.wrapping_add(ONES * 0x50) & !w.wrapping_add(ONES * 0x46) & HIGH
-}
-
-/// Eight bytes of `b` from `at`, little-endian, zero-padded past the end.
-#[inline(always)]
-fn load8(b: &[u8], at: usize) -> u64 {
-    match b.get(at..).and_then(<[u8]>::first_chunk::<8>) {
-        Some(&chunk) => u64::from_le_bytes(chunk),
-        None => load_tail(b, at),
-    }
-}
-
-/// [`load8`] within eight bytes of the end: the last eight bytes shifted down, rather than a
-/// loop over the bytes left whose exit (at every text's last token) is mispredicted.
-#[inline]
-fn load_tail(b: &[u8], at: usize) -> u64 {
-    match b.last_chunk::<8>() {
-        Some(&last) if at < b.len() => u64::from_le_bytes(last) >> (8 * (at + 8 - b.len())),
-        _ => load_le(b, at, 8),
-    }
 }
 
 /// Bytes that may end an ASCII word run: at most 0x20 (whitespace, and control characters
