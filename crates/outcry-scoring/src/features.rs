@@ -444,11 +444,11 @@ impl Builder {
                 // hand (whose byte `n` is `bytes[i]`, or 0 past the end; `n` is less than eight
                 // here), as soon as the run's length is known, where the byte loop's test waits
                 // on two loads (the byte, then its fold), and so is missed later, for longer.
-                if (w >> (8 * n)) as u8 == b' ' {
+                let mut c = (w >> (8 * n)) as u8;
+                if c == b' ' {
                     break;
                 }
-                // byte by byte up to the next letter, the first from the chunk at hand too
-                let mut c = (w >> (8 * n)) as u8;
+                // byte by byte up to the next letter, the first (`c`) from the chunk at hand too
                 loop {
                     if i >= bytes.len() {
                         break 'token;
