@@ -388,6 +388,16 @@ pub(crate) mod tests {
     use super::*;
     use crate::features::normalize_into;
 
+    /// [`top_words`] of contributions given as a slice, in a scratch of its own.
+    fn top_fresh(norm: &Normalized, k: usize, per_word: &[f64]) -> Vec<(String, f64)> {
+        top_words(
+            norm,
+            k,
+            &mut TopScratch::default(),
+            per_word.iter().copied(),
+        )
+    }
+
     /// Merge by the word, full sort by (magnitude descending, word), first k.
     pub(crate) fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
         let mut sums: Vec<(String, f64)> = Vec::new();
@@ -469,12 +479,7 @@ pub(crate) mod tests {
         let per_word = [1.0, 0.5, 1.0, -4.0, 0.5, 1.0];
         let want = reference(&norm, &per_word, 3);
         assert_eq!(want[0], ("bad".to_string(), -4.0));
-        let got = top_words(
-            &norm,
-            3,
-            &mut TopScratch::default(),
-            per_word.iter().copied(),
-        );
+        let got = top_fresh(&norm, 3, &per_word);
         assert_eq!(got, want);
     }
 
@@ -523,39 +528,15 @@ pub(crate) mod tests {
         assert_eq!(norm.hashes[2].unigram, PLACEHOLDER_KEYS[1]);
         let per_word = [3.0, 1.0, 2.0, -0.5];
         let want = vec![("late".to_string(), 1.0), ("bad".to_string(), -0.5)];
-        assert_eq!(
-            top_words(
-                &norm,
-                5,
-                &mut TopScratch::default(),
-                per_word.iter().copied()
-            ),
-            want
-        );
+        assert_eq!(top_fresh(&norm, 5, &per_word), want);
         // words with a placeholder's hash are still reported, before or after it
         norm.hashes[1].unigram = PLACEHOLDER_KEYS[0];
         norm.hashes[3].unigram = PLACEHOLDER_KEYS[1];
-        assert_eq!(
-            top_words(
-                &norm,
-                5,
-                &mut TopScratch::default(),
-                per_word.iter().copied()
-            ),
-            want
-        );
+        assert_eq!(top_fresh(&norm, 5, &per_word), want);
         norm.hashes.swap(0, 1);
         norm.words.swap(0, 1);
         let per_word = [1.0, 3.0, 2.0, -0.5];
-        assert_eq!(
-            top_words(
-                &norm,
-                5,
-                &mut TopScratch::default(),
-                per_word.iter().copied()
-            ),
-            want
-        );
+        assert_eq!(top_fresh(&norm, 5, &per_word), want);
     }
 
     #[test]
