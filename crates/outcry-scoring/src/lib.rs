@@ -38,7 +38,7 @@ pub use vader::Sentiment;
 
 use features::{normalize_into, Normalized};
 use model::PredictScratch;
-use signals::{DetectScratch, SignalDetector};
+use signals::SignalDetector;
 use vader::SentimentAnalyzer;
 
 /// The complaint model shipped with the repository (trained by `outcry train complaints`).
@@ -195,9 +195,7 @@ impl Scorer {
             let pred =
                 self.model
                     .predict_with(&scratch.norm, &sentiment, TOP_TERMS, &mut scratch.predict);
-            let signals = self
-                .detector
-                .detect_with(&scratch.norm, &mut scratch.signals);
+            let signals = self.detector.detect(&scratch.norm);
             (pred, signals)
         });
         let p = pred.probability;
@@ -245,7 +243,6 @@ impl Scorer {
 struct Scratch {
     norm: Normalized,
     predict: PredictScratch,
-    signals: DetectScratch,
 }
 
 thread_local! {

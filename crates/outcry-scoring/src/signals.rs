@@ -1069,15 +1069,6 @@ impl SignalDetector {
     /// Detects the signals of a normalised text; at most one signal per kind (its first
     /// evidence), in `SignalKind` order.
     pub fn detect(&self, norm: &Normalized) -> Vec<Signal> {
-        self.detect_with(norm, &mut DetectScratch::default())
-    }
-
-    /// [`SignalDetector::detect`] with caller-owned scratch buffers.
-    pub(crate) fn detect_with(
-        &self,
-        norm: &Normalized,
-        _scratch: &mut DetectScratch,
-    ) -> Vec<Signal> {
         let n_words = norm.words.len();
         let padded = norm.padded.as_bytes();
         let mut found = Found::default();
@@ -1199,11 +1190,6 @@ fn evidence(norm: &Normalized, s: usize, e: usize) -> String {
     out.push_str(text(run));
     out
 }
-
-/// Reusable buffers of [`SignalDetector::detect_with`]: none at present, as matches are taken
-/// in as they are found; callers keep one so that a buffer can come back without their change.
-#[derive(Debug, Default)]
-pub(crate) struct DetectScratch {}
 
 #[cfg(test)]
 mod tests {
