@@ -714,6 +714,27 @@ impl Rules {
         }
     }
 
+    /// Calls `found` with the matches at word `i` of the tables whose filter planes are set
+    /// in `planes` (what [`SignalDetector::planes_at`] let through for the word).
+    #[inline(always)]
+    fn planed_matches(
+        &self,
+        planes: u8,
+        norm: &Normalized,
+        i: usize,
+        found: &mut impl FnMut(Match),
+    ) {
+        if planes & Filters::SIGNAL_WORD != 0 {
+            self.word_matches(norm, i, found);
+        }
+        if planes & Filters::SIGNAL_PAIR != 0 {
+            self.pair_matches(norm, i, found);
+        }
+        if planes & Filters::SIGNAL_PREFIX != 0 {
+            self.prefix_matches(norm, i, found);
+        }
+    }
+
     /// Calls `found` with the matches at word `i` of the patterns that do not start with two
     /// exact words (all of them, in rules with no pair patterns).
     #[inline]
@@ -1050,16 +1071,8 @@ impl SignalDetector {
     /// its values in registers.
     #[inline(never)]
     fn visit(&self, norm: &Normalized, i: usize, planes: u8, found: &mut Found) {
-        let (rules, mut record) = (&self.signals, |m| self.record(norm, found, m));
-        if planes & Filters::SIGNAL_WORD != 0 {
-            rules.word_matches(norm, i, &mut record);
-        }
-        if planes & Filters::SIGNAL_PAIR != 0 {
-            rules.pair_matches(norm, i, &mut record);
-        }
-        if planes & Filters::SIGNAL_PREFIX != 0 {
-            rules.prefix_matches(norm, i, &mut record);
-        }
+        self.signals
+            .planed_matches(planes, norm, i, &mut |m| self.record(norm, found, m));
         // `?` and `!` count until the first `?`
         if planes & Filters::PUNCTUATION != 0 && found.first_q.is_none() {
             self.punctuation(norm, i, found);
@@ -1215,15 +1228,7 @@ mod tests {
         let rules = &detector.signals;
         for (i, (&span, h)) in norm.words.iter().zip(&norm.hashes).enumerate() {
             let planes = detector.planes_at(norm.padded.as_bytes(), span, h);
-            if planes & Filters::SIGNAL_WORD != 0 {
-                rules.word_matches(norm, i, &mut push);
-            }
-            if planes & Filters::SIGNAL_PAIR != 0 {
-                rules.pair_matches(norm, i, &mut push);
-            }
-            if planes & Filters::SIGNAL_PREFIX != 0 {
-                rules.prefix_matches(norm, i, &mut push);
-            }
+            rules.planed_matches(planes, norm, i, &mut push);
         }
         for i in 0..norm.words.len() {
             for rules in [&detector.staff, &detector.questions] {
