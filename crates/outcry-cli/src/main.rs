@@ -45,7 +45,9 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
     },
-    /// Score NDJSON mentions from stdin (`{"id": ..., "text": ...}` per line) to stdout.
+    /// Score NDJSON mentions from stdin (`{"id": ..., "text": ...}` per line, optionally with
+    /// the other fields of the ingestor's mention JSON) to stdout. Exits 65 if any line had an
+    /// error; errors and unknown keys are summarised on stderr.
     Score {
         /// A complaint model file instead of the shipped one.
         #[arg(long)]
@@ -157,6 +159,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let stdin = std::io::stdin().lock();
             let stdout = std::io::BufWriter::new(std::io::stdout().lock());
             let stats = outcry_scoring::cli::score_ndjson(&scorer, stdin, stdout)?;
+            if stats.errors > 0 || !stats.unknown_keys.is_empty() {
+                eprintln!("{}", stats.summary());
+            }
             Ok(if stats.errors > 0 {
                 ExitCode::from(65)
             } else {

@@ -1,11 +1,12 @@
 //! The `outcry score` and `outcry train complaints` commands, as library functions the
 //! binary wires to its subcommands (and tests call directly).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::model::{
     best_threshold, cross_val_probs, fit, macro_f1, stratified_folds, Corpus, TrainConfig,
@@ -14,7 +15,7 @@ use crate::vader::SentimentAnalyzer;
 use crate::{MentionInput, Priority, Scorer, ScoringError, Sentiment, Signal};
 
 /// Counts of one `outcry score` run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScoreStats {
     /// input lines read, blank ones included
     pub lines: u64,
@@ -22,36 +23,75 @@ pub struct ScoreStats {
     pub errors: u64,
     /// blank lines, skipped without output
     pub blank: u64,
+    /// scored lines that carried keys `outcry score` does not know (a misspelt or flattened
+    /// field, such as `author_followers`, would otherwise be scored as absent unnoticed)
+    pub with_unknown_keys: u64,
+    /// each unknown key (`author.follower_count` for one inside `author`): on how many lines,
+    /// and the first of them
+    pub unknown_keys: BTreeMap<String, UnknownKey>,
 }
 
-#[derive(Deserialize)]
+/// Where an unknown key of the input was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnknownKey {
+    pub lines: u64,
+    pub first_line: u64,
+}
+
+impl ScoreStats {
+    /// What the run did, for stderr: the counts, and one line per unknown key.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "outcry score: {} lines, {} scored, {} errors, {} blank",
+            self.lines, self.scored, self.errors, self.blank
+        );
+        for (key, seen) in &self.unknown_keys {
+            out.push_str(&format!(
+                "\noutcry score: ignored unknown key `{key}` ({} {}, the first line {}); \
+                 the mention fields are those `POST /v1/mentions` accepts",
+                seen.lines,
+                if seen.lines == 1 { "line" } else { "lines" },
+                seen.first_line
+            ));
+        }
+        out
+    }
+}
+
+/// The keys of a mention as the ingestor's `POST /v1/mentions` takes them (see the README),
+/// per object: `outcry score` reads `id`, `text`, `author.followers`, `author.verified` and
+/// the engagement counts, and accepts the rest without using them.
+const MENTION_KEYS: &[&str] = &[
+    "id",
+    "source",
+    "external_id",
+    "url",
+    "author",
+    "text",
+    "language",
+    "event_time",
+    "brands",
+    "engagement",
+    "reply_to",
+    "repost_of",
+    "quote_of",
+    "attributes",
+];
+const AUTHOR_KEYS: &[&str] = &["id", "handle", "display_name", "followers", "verified"];
+const ENGAGEMENT_KEYS: &[&str] = &["likes", "reposts", "replies", "quotes", "views"];
+
+/// One input line, read.
 struct InLine {
     id: Value,
     text: String,
-    #[serde(default)]
-    author: Option<InAuthor>,
-    #[serde(default)]
-    engagement: Option<InEngagement>,
-}
-
-#[derive(Deserialize, Default)]
-struct InAuthor {
-    #[serde(default)]
     followers: u64,
-    #[serde(default)]
     verified: bool,
-}
-
-#[derive(Deserialize, Default)]
-struct InEngagement {
-    #[serde(default)]
     likes: u64,
-    #[serde(default)]
     reposts: u64,
-    #[serde(default)]
     replies: u64,
-    #[serde(default)]
     quotes: u64,
+    /// keys not in [`MENTION_KEYS`] (or the author's and engagement's lists), with their path
+    unknown: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -90,8 +130,10 @@ fn round4(x: f64) -> f64 {
 }
 
 /// `outcry score`: one JSON object per input line (`id`, `text`, optional `author` and
-/// `engagement`), one JSON line out per input, in order. A bad line gets
-/// `{"line": n, "error": "..."}` and the rest continue; blank lines are skipped.
+/// `engagement`, and any other field of the ingestor's mention JSON), one JSON line out per
+/// input, in order. A bad line gets `{"line": n, "error": "..."}` naming the field at fault,
+/// and the rest continue; blank lines are skipped. Keys that are not mention fields do not
+/// stop a line from being scored; they are counted in the returned stats.
 pub fn score_ndjson(
     scorer: &Scorer,
     mut input: impl BufRead,
@@ -126,17 +168,23 @@ pub fn score_ndjson(
         }
         match parse_line(raw) {
             Ok(m) => {
-                let a = m.author.unwrap_or_default();
-                let e = m.engagement.unwrap_or_default();
                 let score = scorer.score(&MentionInput {
                     text: &m.text,
-                    author_followers: a.followers,
-                    author_verified: a.verified,
-                    likes: e.likes,
-                    reposts: e.reposts,
-                    replies: e.replies,
-                    quotes: e.quotes,
+                    author_followers: m.followers,
+                    author_verified: m.verified,
+                    likes: m.likes,
+                    reposts: m.reposts,
+                    replies: m.replies,
+                    quotes: m.quotes,
                 });
+                stats.with_unknown_keys += u64::from(!m.unknown.is_empty());
+                for key in m.unknown {
+                    let seen = stats.unknown_keys.entry(key).or_insert(UnknownKey {
+                        lines: 0,
+                        first_line: line_no,
+                    });
+                    seen.lines += 1;
+                }
                 let out = OutLine {
                     id: &m.id,
                     sentiment: &score.sentiment,
@@ -180,20 +228,87 @@ pub fn score_ndjson(
     Ok(stats)
 }
 
+/// Reads one line; an error names the field at fault. A `null` counts as absent, as in the
+/// protobuf JSON mapping.
 fn parse_line(raw: &str) -> Result<InLine, (Option<Value>, String)> {
     let value: Value =
         serde_json::from_str(raw).map_err(|e| (None, format!("invalid json: {e}")))?;
-    let id = value.get("id").filter(|v| !v.is_null()).cloned();
-    if !value.is_object() {
+    let Value::Object(obj) = value else {
         return Err((None, "expected a json object".into()));
-    }
-    let Some(id_value) = id.clone() else {
+    };
+    let Some(id) = present(&obj, "id").cloned() else {
         return Err((None, "missing field `id`".into()));
     };
-    if !(id_value.is_string() || id_value.is_number()) {
-        return Err((id, "field `id` must be a string or a number".into()));
+    if !(id.is_string() || id.is_number()) {
+        return Err((Some(id), "field `id` must be a string or a number".into()));
     }
-    serde_json::from_value::<InLine>(value).map_err(|e| (id, e.to_string()))
+    let fail = |message: String| (Some(id.clone()), message);
+    let text = match present(&obj, "text") {
+        None => return Err(fail("missing field `text`".into())),
+        Some(Value::String(t)) => t.clone(),
+        Some(other) => return Err(fail(format!("field `text` must be a string, got {other}"))),
+    };
+    let mut unknown = unknown_keys(&obj, MENTION_KEYS, "");
+    let author = nested(&obj, "author", AUTHOR_KEYS, &mut unknown).map_err(fail)?;
+    let engagement = nested(&obj, "engagement", ENGAGEMENT_KEYS, &mut unknown).map_err(fail)?;
+    let count = |o: Option<&Map<String, Value>>, parent: &str, key: &str| -> Result<u64, String> {
+        match o.and_then(|o| present(o, key)) {
+            None => Ok(0),
+            Some(v) => v.as_u64().ok_or_else(|| {
+                format!("field `{parent}.{key}` must be a non-negative integer, got {v}")
+            }),
+        }
+    };
+    let verified = match author.and_then(|a| present(a, "verified")) {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(fail(format!(
+                "field `author.verified` must be true or false, got {other}"
+            )))
+        }
+    };
+    Ok(InLine {
+        followers: count(author, "author", "followers").map_err(fail)?,
+        verified,
+        likes: count(engagement, "engagement", "likes").map_err(fail)?,
+        reposts: count(engagement, "engagement", "reposts").map_err(fail)?,
+        replies: count(engagement, "engagement", "replies").map_err(fail)?,
+        quotes: count(engagement, "engagement", "quotes").map_err(fail)?,
+        id,
+        text,
+        unknown,
+    })
+}
+
+/// `obj[key]`, unless absent or `null`.
+fn present<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+/// The keys of `obj` not in `known`, each prefixed with `prefix`.
+fn unknown_keys(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Vec<String> {
+    obj.keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| format!("{prefix}{k}"))
+        .collect()
+}
+
+/// The object under `key`, if any, with its unknown keys added to `unknown`.
+fn nested<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    known: &[&str],
+    unknown: &mut Vec<String>,
+) -> Result<Option<&'a Map<String, Value>>, String> {
+    match present(obj, key) {
+        None => Ok(None),
+        Some(Value::Object(inner)) => {
+            unknown.extend(unknown_keys(inner, known, &format!("{key}.")));
+            Ok(Some(inner))
+        }
+        Some(other) => Err(format!("field `{key}` must be an object, got {other}")),
+    }
 }
 
 /// Options of `outcry train complaints`.

@@ -155,6 +155,95 @@ fn score_ndjson_keeps_order_and_reports_bad_lines_by_number() {
     assert_eq!(lines[2]["line"], 4);
     assert!(lines[2]["error"].as_str().is_some_and(|e| e.contains("id")));
     assert_eq!(lines[3]["id"], 7);
+    // `lang` is not a mention field (`language` is): scored, and counted
+    assert_eq!(stats.with_unknown_keys, 1);
+    assert_eq!(
+        stats.unknown_keys.keys().collect::<Vec<_>>(),
+        vec!["lang"],
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn score_ndjson_reads_author_and_engagement_and_reports_unknown_keys() {
+    let text = "your agent is an idiot";
+    let input = [
+        // the ingestor's mention JSON, with fields the scorer does not use
+        format!(
+            r#"{{"id":"a","text":"{text}","source":"x","external_id":"1","url":"https://example.com/1","language":"en","brands":["acme"],"event_time":null,"author":{{"handle":"ann","followers":120000,"verified":true}},"engagement":{{"likes":40,"views":900}}}}"#
+        ),
+        // the same, flattened: every author and engagement count would be read as 0
+        format!(r#"{{"id":"b","text":"{text}","author_followers":120000,"author_verified":true}}"#),
+        format!(r#"{{"id":"c","text":"{text}","author":{{"follower_count":120000}}}}"#),
+        format!(r#"{{"id":"d","text":"{text}","author":{{"followers":"120000"}}}}"#),
+        format!(r#"{{"id":"e","text":"{text}","author":{{"verified":"yes"}}}}"#),
+        format!(r#"{{"id":"f","text":"{text}","engagement":{{"likes":-1}}}}"#),
+        format!(r#"{{"id":"g","text":"{text}","engagement":[1]}}"#),
+        r#"{"id":"h","text":5}"#.to_string(),
+        format!(r#"{{"id":"i","text":"{text}","author_followers":1}}"#),
+    ]
+    .join("\n");
+    let mut out = Vec::new();
+    let stats = score_ndjson(&scorer(), input.as_bytes(), &mut out).expect("io");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!((stats.scored, stats.errors), (4, 5), "{stats:?}");
+    let want = scorer().score(&MentionInput {
+        text,
+        author_followers: 120_000,
+        author_verified: true,
+        likes: 40,
+        ..MentionInput::default()
+    });
+    assert!(want.influence > 0.5, "{}", want.influence);
+    assert_eq!(lines[0]["influence"], (want.influence * 1e4).round() / 1e4);
+    assert_eq!(lines[0]["priority"], want.priority.as_str());
+    // the unknown keys are not read
+    assert_eq!(lines[1]["influence"], 0.0);
+    assert_eq!(lines[2]["influence"], 0.0);
+    let errors: Vec<(&str, &str)> = lines[3..8]
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap_or(""),
+                l["error"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for ((id, error), (want_id, field)) in errors.iter().zip([
+        ("d", "`author.followers`"),
+        ("e", "`author.verified`"),
+        ("f", "`engagement.likes`"),
+        ("g", "`engagement`"),
+        ("h", "`text`"),
+    ]) {
+        assert_eq!(*id, want_id);
+        assert!(error.contains(field), "{id}: {error}");
+    }
+    assert_eq!(lines[8]["id"], "i");
+    assert_eq!(stats.with_unknown_keys, 3);
+    let seen: Vec<(&str, u64, u64)> = stats
+        .unknown_keys
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.lines, v.first_line))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("author.follower_count", 1, 3),
+            ("author_followers", 2, 2),
+            ("author_verified", 1, 2),
+        ]
+    );
+    let summary = stats.summary();
+    assert!(summary.contains("9 lines, 4 scored, 5 errors"), "{summary}");
+    assert!(
+        summary.contains("`author_followers` (2 lines, the first line 2)"),
+        "{summary}"
+    );
 }
 
 #[test]
