@@ -108,6 +108,7 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
     let wanted = [
         "outcry_ingestor_mentions_accepted_total",
         "outcry_scorer_records_consumed_total",
+        "outcry_scorer_model_info",
         "outcry_router_records_consumed_total",
         "outcry_notifier_deliveries_total",
     ];

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 const SCORED: &str = "outcry_scorer_mentions_scored_total";
 const COMPLAINTS: &str = "outcry_scorer_complaints_total";
+const SIGNALS: &str = "outcry_scorer_signals_total";
+const MODEL_INFO: &str = "outcry_scorer_model_info";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScorerError {
@@ -30,6 +32,8 @@ impl ScoreProcessor {
     pub fn new(config: &Config) -> Result<ScoreProcessor, ScorerError> {
         metrics::describe_counter!(SCORED, "scored mentions written, by priority");
         metrics::describe_counter!(COMPLAINTS, "mentions the model classified as complaints");
+        metrics::describe_counter!(SIGNALS, "mentions on which a signal fired, by signal");
+        metrics::describe_gauge!(MODEL_INFO, "the complaint model scoring, always 1");
         let scorer = match &config.scorer.model_path {
             Some(path) => Scorer::from_model_file(path),
             None => Scorer::from_embedded(),
@@ -39,6 +43,8 @@ impl ScoreProcessor {
             model_version = scorer.model_version(),
             "complaint model loaded"
         );
+        // which model a fleet runs, for dashboards and for checking a rollout
+        metrics::gauge!(MODEL_INFO, "model_version" => scorer.model_version().to_string()).set(1.0);
         Ok(ScoreProcessor {
             scorer,
             topic: config.kafka.topics.scored.as_str().into(),
@@ -69,6 +75,9 @@ impl ScoreProcessor {
             .increment(mention.brand_ids.len() as u64);
         if score.is_complaint {
             metrics::counter!(COMPLAINTS).increment(1);
+        }
+        for signal in &score.signals {
+            metrics::counter!(SIGNALS, "signal" => signal.kind.as_str()).increment(1);
         }
         let template = ScoredMention {
             mention: None,
@@ -184,6 +193,41 @@ mod tests {
             "{:?}",
             out[0].signals
         );
+    }
+
+    #[test]
+    fn the_model_version_and_fired_signals_reach_the_metrics() {
+        let metrics = outcry_runtime::telemetry::metrics_handle();
+        let p = processor();
+        let count = |text: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(r#"outcry_scorer_signals_total{signal="legal_threat"}"#))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        let before = count(&metrics.render());
+        for text in [
+            "I will sue you",
+            "my lawyer will hear about this",
+            "great flight",
+        ] {
+            p.score(Mention {
+                id: "x:1".into(),
+                text: text.into(),
+                brand_ids: vec!["acme".into()],
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let text = metrics.render();
+        // other tests in this binary may score legal threats too, so at least two more
+        assert!(count(&text) >= before + 2.0, "{text}");
+        let info = format!(
+            r#"outcry_scorer_model_info{{model_version="{}"}} 1"#,
+            p.scorer.model_version()
+        );
+        assert!(text.contains(&info), "{text}");
     }
 
     #[test]
