@@ -31,7 +31,10 @@ pub struct ScoreProcessor {
 impl ScoreProcessor {
     pub fn new(config: &Config) -> Result<ScoreProcessor, ScorerError> {
         metrics::describe_counter!(SCORED, "scored mentions written, by priority");
-        metrics::describe_counter!(COMPLAINTS, "mentions the model classified as complaints");
+        metrics::describe_counter!(
+            COMPLAINTS,
+            "scored mentions written that the model classified as complaints"
+        );
         metrics::describe_counter!(SIGNALS, "mentions on which a signal fired, by signal");
         metrics::describe_gauge!(MODEL_INFO, "the complaint model scoring, always 1");
         let scorer = match &config.scorer.model_path {
@@ -73,8 +76,9 @@ impl ScoreProcessor {
         let priority = Priority::from_level(score.priority.as_u8());
         metrics::counter!(SCORED, "priority" => score.priority.as_str())
             .increment(mention.brand_ids.len() as u64);
+        // per record written, as the scored counter, so that their ratio is the complaint rate
         if score.is_complaint {
-            metrics::counter!(COMPLAINTS).increment(1);
+            metrics::counter!(COMPLAINTS).increment(mention.brand_ids.len() as u64);
         }
         for signal in &score.signals {
             metrics::counter!(SIGNALS, "signal" => signal.kind.as_str()).increment(1);
@@ -196,38 +200,53 @@ mod tests {
     }
 
     #[test]
-    fn the_model_version_and_fired_signals_reach_the_metrics() {
-        let metrics = outcry_runtime::telemetry::metrics_handle();
-        let p = processor();
-        let count = |text: &str| -> f64 {
+    fn the_model_version_signals_and_complaints_reach_the_metrics() {
+        // a recorder of this test's own, so that other tests' scores do not count
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let version = metrics::with_local_recorder(&recorder, || {
+            let p = processor();
+            for (text, brands) in [
+                ("@acme lost my bag and no refund, calling my lawyer", 2),
+                ("my lawyer will hear about this, worst service ever", 1),
+                ("great flight, thank you", 1),
+            ] {
+                p.score(Mention {
+                    id: "x:1".into(),
+                    text: text.into(),
+                    brand_ids: (0..brands).map(|b| format!("brand-{b}")).collect(),
+                    ..Default::default()
+                })
+                .unwrap();
+            }
+            p.scorer.model_version().to_string()
+        });
+        let text = handle.render();
+        let value = |series: &str| -> f64 {
             text.lines()
-                .find(|l| l.starts_with(r#"outcry_scorer_signals_total{signal="legal_threat"}"#))
-                .and_then(|l| l.rsplit(' ').next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0.0)
+                .find_map(|l| l.strip_prefix(series))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
         };
-        let before = count(&metrics.render());
-        for text in [
-            "I will sue you",
-            "my lawyer will hear about this",
-            "great flight",
-        ] {
-            p.score(Mention {
-                id: "x:1".into(),
-                text: text.into(),
-                brand_ids: vec!["acme".into()],
-                ..Default::default()
-            })
-            .unwrap();
-        }
-        let text = metrics.render();
-        // other tests in this binary may score legal threats too, so at least two more
-        assert!(count(&text) >= before + 2.0, "{text}");
-        let info = format!(
-            r#"outcry_scorer_model_info{{model_version="{}"}} 1"#,
-            p.scorer.model_version()
+        assert_eq!(
+            value(&format!(
+                r#"outcry_scorer_model_info{{model_version="{version}"}}"#
+            )),
+            1.0
         );
-        assert!(text.contains(&info), "{text}");
+        // per mention, once however many brands it names
+        assert_eq!(
+            value(r#"outcry_scorer_signals_total{signal="legal_threat"}"#),
+            2.0
+        );
+        // per record written, as the scored counter: the two complaints name three brands
+        assert_eq!(value("outcry_scorer_complaints_total"), 3.0);
+        let scored: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("outcry_scorer_mentions_scored_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert_eq!(scored, 4.0, "{text}");
     }
 
     #[test]
