@@ -60,8 +60,9 @@ impl ScoreStats {
 
 /// The keys of a mention as the ingestor's `POST /v1/mentions` takes them (see the README),
 /// per object: `outcry score` reads `id`, `text`, `author.followers`, `author.verified` and
-/// the engagement counts, and accepts the rest without using them.
-const MENTION_KEYS: &[&str] = &[
+/// the engagement counts, and accepts the rest without using them. A test of `outcry-cli`,
+/// which sees both crates, checks these lists against the ingestor's.
+pub const MENTION_KEYS: &[&str] = &[
     "id",
     "source",
     "external_id",
@@ -77,8 +78,8 @@ const MENTION_KEYS: &[&str] = &[
     "quote_of",
     "attributes",
 ];
-const AUTHOR_KEYS: &[&str] = &["id", "handle", "display_name", "followers", "verified"];
-const ENGAGEMENT_KEYS: &[&str] = &["likes", "reposts", "replies", "quotes", "views"];
+pub const AUTHOR_KEYS: &[&str] = &["id", "handle", "display_name", "followers", "verified"];
+pub const ENGAGEMENT_KEYS: &[&str] = &["likes", "reposts", "replies", "quotes", "views"];
 
 /// One input line, read.
 struct InLine {
