@@ -74,11 +74,12 @@ impl ScoreProcessor {
             quotes: engagement.quotes,
         });
         let priority = Priority::from_level(score.priority.as_u8());
-        metrics::counter!(SCORED, "priority" => score.priority.as_str())
-            .increment(mention.brand_ids.len() as u64);
-        // per record written, as the scored counter, so that their ratio is the complaint rate
+        // one record is written per brand; complaints are counted per record too, so that
+        // their ratio to the scored counter is the complaint rate
+        let records = mention.brand_ids.len() as u64;
+        metrics::counter!(SCORED, "priority" => score.priority.as_str()).increment(records);
         if score.is_complaint {
-            metrics::counter!(COMPLAINTS).increment(mention.brand_ids.len() as u64);
+            metrics::counter!(COMPLAINTS).increment(records);
         }
         for signal in &score.signals {
             metrics::counter!(SIGNALS, "signal" => signal.kind.as_str()).increment(1);
