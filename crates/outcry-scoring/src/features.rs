@@ -282,6 +282,13 @@ impl Splitter {
         if let Some(w) = word.take() {
             self.close(w, at);
         }
+        self.mark(c, at);
+    }
+
+    /// Takes the byte `c`, written at `at`, that is not a word byte: `?` and `!` are words on
+    /// their own.
+    #[inline(always)]
+    fn mark(&mut self, c: u8, at: usize) {
         if c == b'?' || c == b'!' {
             let mut w = self.open(at);
             w.hash.byte(c);
@@ -553,11 +560,7 @@ impl Builder {
                 self.split.close(w, at);
                 continue;
             }
-            if c == b'?' || c == b'!' {
-                let mut w = self.split.open(at);
-                w.hash.byte(c);
-                self.split.close(w, at + 1);
-            }
+            self.split.mark(c, at);
             at += 1;
         }
     }
