@@ -1150,8 +1150,18 @@ mod tests {
         }
         b.padded.push(b' ');
         let (words, hashes) = b.split.finish();
-        let hashes = hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
-        (String::from_utf8(b.padded).unwrap(), words, hashes)
+        (String::from_utf8(b.padded).unwrap(), words, pairs(&hashes))
+    }
+
+    /// [`normalize_into`] (the plain pass where it applies), as [`Parts`].
+    fn norm_parts(text: &str) -> Parts {
+        let n = norm(text);
+        let hashes = pairs(&n.hashes);
+        (n.padded, n.words, hashes)
+    }
+
+    fn pairs(hashes: &[WordHashes]) -> Vec<(u64, u64)> {
+        hashes.iter().map(|h| (h.unigram, h.bigram)).collect()
     }
 
     proptest::proptest! {
@@ -1167,10 +1177,7 @@ mod tests {
         fn plain_token_fast_path_matches_the_general_path(
             text in "([a-zA-Z0-9 @&#?!.,'_:/<>\\^`{~\t\n\x0b\x0c\r\x1c\x1f\x00\x01\x7f-]|\u{a0}|\u{e9}|\u{2019}|\u{1F620}|[\u{2018}\u{201c}\u{2026}\u{fffd}\u{2028}]{1,4}|[hH][tT][tT][pP][sS]?://|[wW]{3}\\.|&amp;|&gt;|&lt;|&amp;[gl]t;|[aA]{1,6}|[oO]{1,5}|0{1,4}|[!?]{1,5}|[a-zA-Z]{5,19}|@[a-zA-Z0-9_]{0,12}){0,40}"
         ) {
-            let n = norm(&text);
-            let hashes: Vec<(u64, u64)> = n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
-            let want = norm_token_by_token(&text);
-            proptest::prop_assert_eq!((n.padded, n.words, hashes), want);
+            proptest::prop_assert_eq!(norm_parts(&text), norm_token_by_token(&text));
         }
     }
 
@@ -1191,11 +1198,7 @@ mod tests {
                 let run = &letters[..len];
                 for end in ends.split('|') {
                     for text in [format!("{run}{end}"), format!("x {run}{end} tail")] {
-                        let n = norm(&text);
-                        let hashes: Vec<(u64, u64)> =
-                            n.hashes.iter().map(|h| (h.unigram, h.bigram)).collect();
-                        let want = norm_token_by_token(&text);
-                        assert_eq!((n.padded, n.words, hashes), want, "{text:?}");
+                        assert_eq!(norm_parts(&text), norm_token_by_token(&text), "{text:?}");
                     }
                 }
             }
