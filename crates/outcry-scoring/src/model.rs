@@ -1224,11 +1224,8 @@ mod tests {
         let mut scratch = PredictScratch::default();
         let mut norm = Normalized::default();
         for case in 0..2_000 {
-            let n = (r.next_u64() % 70) as usize;
-            let text: Vec<&str> = (0..n)
-                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
-                .collect();
-            let text = text.join(if case % 3 == 0 { "" } else { " " });
+            let text = crate::top_terms::tests::random_words(&mut r, &vocab, 70)
+                .join(if case % 3 == 0 { "" } else { " " });
             normalize_into(&text, &mut norm);
             let mut shares = PredictScratch::default();
             model.text_sums(&norm, true, &mut shares);

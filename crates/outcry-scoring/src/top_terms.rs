@@ -398,6 +398,18 @@ pub(crate) mod tests {
         )
     }
 
+    /// Fewer than `max` words of `vocab`, drawn with `r`: the count, then each word.
+    pub(crate) fn random_words<'v>(
+        r: &mut crate::hash::SplitMix64,
+        vocab: &[&'v str],
+        max: u64,
+    ) -> Vec<&'v str> {
+        let n = r.next_u64() % max;
+        (0..n)
+            .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
+            .collect()
+    }
+
     /// Merge by the word, full sort by (magnitude descending, word), first k.
     pub(crate) fn reference(norm: &Normalized, per_word: &[f64], k: usize) -> Vec<(String, f64)> {
         let mut sums: Vec<(String, f64)> = Vec::new();
@@ -443,10 +455,7 @@ pub(crate) mod tests {
         let mut scratch = TopScratch::default();
         for case in 0..6_000 {
             // past the small table now and then
-            let n = (r.next_u64() % 90) as usize;
-            let text: Vec<&str> = (0..n)
-                .map(|_| vocab[(r.next_u64() % vocab.len() as u64) as usize])
-                .collect();
+            let text = random_words(&mut r, &vocab, 90);
             let mut norm = Normalized::default();
             normalize_into(&text.join(" "), &mut norm);
             let per_word: Vec<f64> = (0..norm.words.len())
