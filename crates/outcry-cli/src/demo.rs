@@ -66,6 +66,16 @@ fn percentiles(samples: &mut [f64]) -> Value {
     })
 }
 
+/// "3 records in 1 case": the summary's count of escalation records and the cases they form.
+fn records_in_cases(records: u64, cases: usize) -> String {
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{} in {}",
+        plural(records, "record"),
+        plural(cases as u64, "case")
+    )
+}
+
 fn print_escalation(e: &Escalation, verbose: bool) {
     let state = outcry_notifier::json::state_label(e.state);
     if !verbose && state == "updated" {
@@ -355,12 +365,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     println!("  ingested            {}", summary["ingested"]);
     println!("  scored              {}", summary["scored"]);
     println!(
-        "  escalations         {} records in {} cases",
-        summary["escalations"], summary["cases"]
+        "  escalations         {}",
+        records_in_cases(w.escalations, w.cases.len())
     );
     println!(
-        "  spike escalations   {} records in {} cases",
-        summary["spike_escalations"], summary["spike_cases"]
+        "  spike escalations   {}",
+        records_in_cases(w.spike_escalations, w.spike_cases.len())
     );
     println!("  notified            {}", summary["notified"]);
     println!("  dead letters        {}", summary["dead_letters"]);
@@ -379,4 +389,17 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         bail!("services failed: {}", failures.join("; "));
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::records_in_cases;
+
+    #[test]
+    fn summary_counts_agree_in_number() {
+        assert_eq!(records_in_cases(270, 268), "270 records in 268 cases");
+        assert_eq!(records_in_cases(3, 1), "3 records in 1 case");
+        assert_eq!(records_in_cases(1, 1), "1 record in 1 case");
+        assert_eq!(records_in_cases(0, 0), "0 records in 0 cases");
+    }
 }
