@@ -4,7 +4,7 @@
 use crate::broker::Broker;
 use crate::sample::{generate, SampleOptions};
 use crate::stack::Stack;
-use crate::webhook::Receiver;
+use crate::webhook::{Received, Receiver};
 use anyhow::{bail, Context as _};
 use outcry_proto::v1::{DeadLetter, Escalation, EscalationKind, Priority, ScoredMention};
 use outcry_proto::{millis_from_timestamp, Message as _};
@@ -15,7 +15,8 @@ use outcry_runtime::{admin, telemetry, Config, Shutdown};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use serde_json::{json, Value};
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -42,7 +43,13 @@ pub struct DemoOptions {
 struct Watch {
     scored_ids: HashSet<String>,
     escalations: u64,
-    escalation_ids: HashSet<String>,
+    /// where each escalation id was first read: partition and offset
+    escalation_ids: HashMap<String, (i32, i64)>,
+    /// escalation records whose id was read before at another offset, so written twice: the
+    /// at-least-once repeats of the README's "Not yet guaranteed", counted, not shown twice
+    repeated_records: u64,
+    /// records read again at the same offset (the watch's own consumer went back)
+    reread_records: u64,
     cases: HashSet<String>,
     spike_escalations: u64,
     spike_cases: HashSet<String>,
@@ -68,12 +75,38 @@ fn percentiles(samples: &mut [f64]) -> Value {
 
 /// "3 records in 1 case": the summary's count of escalation records and the cases they form.
 fn records_in_cases(records: u64, cases: usize) -> String {
-    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
         "{} in {}",
-        plural(records, "record"),
-        plural(cases as u64, "case")
+        count(records, "record", "records"),
+        count(cases as u64, "case", "cases")
     )
+}
+
+/// `n` and the word for one or for several.
+fn count(n: u64, one: &str, several: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { several })
+}
+
+/// The escalations the webhook received, each counted once: a repeated delivery carries the
+/// same `Idempotency-Key` (the escalation id), which is what a receiver deduplicates on.
+fn notified(received: &[Received]) -> usize {
+    received
+        .iter()
+        .map(|r| r.idempotency_key.as_str())
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+/// "297 escalations in 299 deliveries": the summary's count of escalations notified, and of
+/// the requests the webhook accepted for them when some came twice.
+fn notified_in_deliveries(notified: usize, deliveries: usize) -> String {
+    let escalations = count(notified as u64, "escalation", "escalations");
+    if deliveries == notified {
+        escalations
+    } else {
+        let deliveries = count(deliveries as u64, "delivery", "deliveries");
+        format!("{escalations} in {deliveries}")
+    }
 }
 
 fn print_escalation(e: &Escalation, verbose: bool) {
@@ -122,8 +155,19 @@ async fn watch(
             }
         } else if message.topic() == t.escalations {
             if let Ok(e) = Escalation::decode(payload) {
-                if !w.escalation_ids.insert(e.escalation_id.clone()) {
-                    continue;
+                let at = (message.partition(), message.offset());
+                match w.escalation_ids.entry(e.escalation_id.clone()) {
+                    Entry::Occupied(first) => {
+                        if *first.get() == at {
+                            w.reread_records += 1;
+                        } else {
+                            w.repeated_records += 1;
+                        }
+                        continue;
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(at);
+                    }
                 }
                 w.escalations += 1;
                 w.cases.insert(e.case_id.clone());
@@ -293,7 +337,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
             let w = watch_state
                 .lock()
                 .map_err(|_| anyhow::anyhow!("watch state poisoned"))?;
-            (w.scored_ids.len(), w.escalations, receiver.count())
+            (
+                w.scored_ids.len(),
+                w.escalations,
+                notified(&receiver.received()),
+            )
         };
         let settled = now.0 as u64 >= accepted && now.2 as u64 >= now.1;
         if now != last {
@@ -330,8 +378,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
         .collect();
 
-    let mut webhook_latency: Vec<f64> = receiver
-        .received()
+    let received = receiver.received();
+    let mut webhook_latency: Vec<f64> = received
         .iter()
         .filter_map(|r| {
             let sent = r.body["trigger_received_at"]
@@ -350,7 +398,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         "cases": w.cases.len(),
         "spike_escalations": w.spike_escalations,
         "spike_cases": w.spike_cases.len(),
-        "notified": receiver.count(),
+        "notified": notified(&received),
+        "deliveries": received.len(),
+        "repeated_escalation_records": w.repeated_records,
+        "reread_escalation_records": w.reread_records,
         "dead_letters": w.dead_letters,
         "rejected_requests": u64::from(bad_status == 400),
         "latency_ms": {
@@ -372,7 +423,22 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         "  spike escalations   {}",
         records_in_cases(w.spike_escalations, w.spike_cases.len())
     );
-    println!("  notified            {}", summary["notified"]);
+    println!(
+        "  notified            {}",
+        notified_in_deliveries(notified(&received), received.len())
+    );
+    if w.repeated_records > 0 {
+        println!(
+            "  repeated records    {} (an escalation id written to the topic again)",
+            w.repeated_records
+        );
+    }
+    if w.reread_records > 0 {
+        println!(
+            "  records read again  {} (the same offset, read twice by the demo's consumer)",
+            w.reread_records
+        );
+    }
     println!("  dead letters        {}", summary["dead_letters"]);
     let l = &summary["latency_ms"]["ingest_to_webhook"];
     println!(
@@ -393,7 +459,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::records_in_cases;
+    use super::{notified, notified_in_deliveries, records_in_cases};
+    use crate::webhook::Received;
 
     #[test]
     fn summary_counts_agree_in_number() {
@@ -401,5 +468,24 @@ mod tests {
         assert_eq!(records_in_cases(3, 1), "3 records in 1 case");
         assert_eq!(records_in_cases(1, 1), "1 record in 1 case");
         assert_eq!(records_in_cases(0, 0), "0 records in 0 cases");
+    }
+
+    #[test]
+    fn a_repeated_delivery_is_one_escalation_notified() {
+        let delivery = |key: &str| Received {
+            body: serde_json::Value::Null,
+            idempotency_key: key.into(),
+            received_ms: 0,
+        };
+        let received = [delivery("e1"), delivery("e2"), delivery("e1")];
+        assert_eq!(notified(&received), 2);
+        assert_eq!(notified(&received[..2]), 2);
+        assert_eq!(notified(&[]), 0);
+        assert_eq!(
+            notified_in_deliveries(2, 3),
+            "2 escalations in 3 deliveries"
+        );
+        assert_eq!(notified_in_deliveries(1, 2), "1 escalation in 2 deliveries");
+        assert_eq!(notified_in_deliveries(297, 297), "297 escalations");
     }
 }
