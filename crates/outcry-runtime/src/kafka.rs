@@ -4,10 +4,45 @@ use crate::config::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 use std::time::Duration;
+
+/// Closes a group consumer, waiting at most `timeout`: returns whether it closed in time.
+///
+/// Dropping a consumer leaves its group (its partitions are revoked and stored offsets
+/// committed), and `BaseConsumer`'s drop polls until librdkafka says the group is closed, with
+/// no bound. That can be for ever: a request the application makes to the group while the
+/// group terminates (an assignment handed to the rebalance handler during the close, as after
+/// a broker outage) is dropped unanswered, and the handler waits for the answer without a
+/// timeout. So the drop runs on a thread of its own; past `timeout` it is left there and the
+/// caller goes on, which keeps a service's shutdown bounded (the process exit ends the thread).
+pub async fn close_within<C>(consumer: StreamConsumer<C>, timeout: Duration) -> bool
+where
+    C: ConsumerContext + 'static,
+{
+    let (closed, wait) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("kafka-close".into())
+        .spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        });
+    if let Err(error) = spawned {
+        // the consumer went with the closure: dropped here, unbounded
+        tracing::warn!(%error, "cannot start a thread to close the consumer");
+        return true;
+    }
+    let done = matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(())));
+    if !done {
+        tracing::warn!(
+            ?timeout,
+            "the consumer did not close in time; leaving it to close on its own"
+        );
+    }
+    done
+}
 
 /// Common client settings: brokers, client id, and the pass-through properties.
 pub fn client_config(kafka: &KafkaConfig, role: &str) -> ClientConfig {
@@ -223,5 +258,99 @@ mod tests {
     fn lost_partition_store_is_skipped() {
         let e = KafkaError::StoreOffset(RDKafkaErrorCode::State);
         assert_eq!(classify(&e), ErrorClass::Skip);
+    }
+
+    mod close {
+        use super::*;
+        use rdkafka::consumer::{BaseConsumer, Consumer, Rebalance};
+        use rdkafka::mocking::MockCluster;
+        use rdkafka::producer::DefaultProducerContext;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        /// Takes `delay` to let go of its partitions, as a close stuck in librdkafka would.
+        struct SlowRevoke {
+            delay: Duration,
+            revoked: Arc<AtomicBool>,
+        }
+
+        impl rdkafka::client::ClientContext for SlowRevoke {}
+
+        impl ConsumerContext for SlowRevoke {
+            fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+                if matches!(rebalance, Rebalance::Revoke(_)) {
+                    std::thread::sleep(self.delay);
+                    self.revoked.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+
+        /// A consumer of `topic` on `mock` with partitions assigned, so that closing it has
+        /// them to revoke.
+        async fn assigned(
+            mock: &MockCluster<'_, DefaultProducerContext>,
+            delay: Duration,
+        ) -> (StreamConsumer<SlowRevoke>, Arc<AtomicBool>) {
+            let kafka = KafkaConfig {
+                brokers: mock.bootstrap_servers(),
+                ..KafkaConfig::default()
+            };
+            let revoked = Arc::new(AtomicBool::new(false));
+            let context = SlowRevoke {
+                delay,
+                revoked: revoked.clone(),
+            };
+            let consumer: StreamConsumer<SlowRevoke> =
+                consumer_config(&kafka, "test", "close-test")
+                    .create_with_context(context)
+                    .unwrap();
+            consumer.subscribe(&["close-test"]).unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            // the assignment arrives through the consumer's queue, which `recv` serves
+            while consumer.assignment().map_or(0, |a| a.count()) == 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no partitions assigned"
+                );
+                let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
+            }
+            (consumer, revoked)
+        }
+
+        #[tokio::test]
+        async fn a_consumer_that_closes_in_time_reports_it() {
+            let mock = MockCluster::new(1).unwrap();
+            mock.create_topic("close-test", 2, 1).unwrap();
+            let (consumer, revoked) = assigned(&mock, Duration::ZERO).await;
+            assert!(close_within(consumer, Duration::from_secs(20)).await);
+            assert!(
+                revoked.load(Ordering::SeqCst),
+                "closed without revoking its partitions"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_close_that_takes_too_long_is_left_behind_at_the_timeout() {
+            let mock = MockCluster::new(1).unwrap();
+            mock.create_topic("close-test", 2, 1).unwrap();
+            let (consumer, revoked) = assigned(&mock, Duration::from_secs(3)).await;
+            let started = std::time::Instant::now();
+            assert!(!close_within(consumer, Duration::from_millis(300)).await);
+            let waited = started.elapsed();
+            assert!(
+                waited < Duration::from_secs(3),
+                "waited {waited:?} for a close past its timeout"
+            );
+            assert!(!revoked.load(Ordering::SeqCst));
+            // the close goes on without the caller, and finishes
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !revoked.load(Ordering::SeqCst) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the close never finished"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }

@@ -195,7 +195,8 @@ struct Settled {
 }
 
 /// Runs the loop until `shutdown`, then drains: finishes in-flight records, stores and commits
-/// their offsets and flushes the producer, within `spec.drain_timeout`.
+/// their offsets, flushes the producer and leaves the consumer group, within
+/// `spec.drain_timeout` (leaving the group gets at least a second).
 pub async fn run<P: Processor>(
     kafka_config: &KafkaConfig,
     spec: PipelineSpec,
@@ -227,11 +228,17 @@ pub async fn run<P: Processor>(
     };
     let result = state.consume(&mut processor, &shutdown).await;
     readiness.set(false);
-    let drained = tokio::time::timeout(spec.drain_timeout, state.drain()).await;
+    let deadline = tokio::time::Instant::now() + spec.drain_timeout;
+    let drained = tokio::time::timeout_at(deadline, state.drain()).await;
     if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
         // nothing stored since the last commit is the common case here
         tracing::debug!(%error, "final commit");
     }
+    // leaving the group takes what is left of the drain's time (at least a second): the
+    // offsets are committed by now, and librdkafka's close can hang (see `close_within`)
+    drop(state);
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    kafka::close_within(consumer, left.max(Duration::from_secs(1))).await;
     result?;
     match drained {
         Ok(r) => r,
