@@ -97,8 +97,10 @@ async fn pump(
         }
     };
     let (written, ()) = tokio::join!(write, read);
+    let rate = records.len() as f64 / started.elapsed().as_secs_f64();
     assert!(written.iter().all(Result::is_ok), "all writes acknowledged");
-    records.len() as f64 / started.elapsed().as_secs_f64()
+    outcry_runtime::kafka::close_within(consumer, Duration::from_secs(10)).await;
+    rate
 }
 
 struct CopyProc {

@@ -140,6 +140,7 @@ pub async fn read_until(
             out.push(m.detach());
         }
     }
+    outcry_runtime::kafka::close_within(consumer, Duration::from_secs(10)).await;
     Ok(out)
 }
 

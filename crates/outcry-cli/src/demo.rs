@@ -140,7 +140,7 @@ async fn watch(
     consumer.subscribe(&[&t.scored, &t.escalations, &t.dead_letters])?;
     loop {
         let message = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => break,
             m = consumer.recv() => m,
         };
         let Ok(message) = message else { continue };
@@ -187,6 +187,8 @@ async fn watch(
                 .push(format!("{}: {}", d.stage, d.reason));
         }
     }
+    outcry_runtime::kafka::close_within(consumer, Duration::from_secs(10)).await;
+    Ok(())
 }
 
 async fn post_batches(url: &str, lines: &[String], batch: usize) -> anyhow::Result<u64> {
