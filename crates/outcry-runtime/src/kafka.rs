@@ -9,41 +9,6 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
 use std::time::Duration;
 
-/// Closes a group consumer, waiting at most `timeout`: returns whether it closed in time.
-///
-/// Dropping a consumer leaves its group (its partitions are revoked and stored offsets
-/// committed), and `BaseConsumer`'s drop polls until librdkafka says the group is closed, with
-/// no bound. That can be for ever: a request the application makes to the group while the
-/// group terminates (an assignment handed to the rebalance handler during the close, as after
-/// a broker outage) is dropped unanswered, and the handler waits for the answer without a
-/// timeout. So the drop runs on a thread of its own; past `timeout` it is left there and the
-/// caller goes on, which keeps a service's shutdown bounded (the process exit ends the thread).
-pub async fn close_within<C>(consumer: StreamConsumer<C>, timeout: Duration) -> bool
-where
-    C: ConsumerContext + 'static,
-{
-    let (closed, wait) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new()
-        .name("kafka-close".into())
-        .spawn(move || {
-            drop(consumer);
-            let _ = closed.send(());
-        });
-    if let Err(error) = spawned {
-        // the consumer went with the closure: dropped here, unbounded
-        tracing::warn!(%error, "cannot start a thread to close the consumer");
-        return true;
-    }
-    let done = matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(())));
-    if !done {
-        tracing::warn!(
-            ?timeout,
-            "the consumer did not close in time; leaving it to close on its own"
-        );
-    }
-    done
-}
-
 /// Common client settings: brokers, client id, and the pass-through properties.
 pub fn client_config(kafka: &KafkaConfig, role: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -140,6 +105,41 @@ fn consumer_config(kafka: &KafkaConfig, role: &str, group: &str) -> ClientConfig
         config.set(key, value);
     }
     config
+}
+
+/// Closes a group consumer, waiting at most `timeout`: returns whether it closed in time.
+///
+/// Dropping a consumer leaves its group (its partitions are revoked and stored offsets
+/// committed), and `BaseConsumer`'s drop polls until librdkafka says the group is closed, with
+/// no bound. That can be for ever: a request the application makes to the group while the
+/// group terminates (an assignment handed to the rebalance handler during the close, as after
+/// a broker outage) is dropped unanswered, and the handler waits for the answer without a
+/// timeout. So the drop runs on a thread of its own; past `timeout` it is left there and the
+/// caller goes on, which keeps a service's shutdown bounded (the process exit ends the thread).
+pub async fn close_within<C>(consumer: StreamConsumer<C>, timeout: Duration) -> bool
+where
+    C: ConsumerContext + 'static,
+{
+    let (closed, wait) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("kafka-close".into())
+        .spawn(move || {
+            drop(consumer);
+            let _ = closed.send(());
+        });
+    if let Err(error) = spawned {
+        // the consumer went with the closure: dropped here, unbounded
+        tracing::warn!(%error, "cannot start a thread to close the consumer");
+        return true;
+    }
+    let done = matches!(tokio::time::timeout(timeout, wait).await, Ok(Ok(())));
+    if !done {
+        tracing::warn!(
+            ?timeout,
+            "the consumer did not close in time; leaving it to close on its own"
+        );
+    }
+    done
 }
 
 /// What to do about a Kafka error.
