@@ -7,7 +7,8 @@
 //! - a **spike case** opens when the brand's mention or complaint volume spikes; while it is
 //!   open, matching mentions (except for rules of priority 1, such as legal threats) count into
 //!   it instead of opening their own cases: one incident, one case. It resolves when every
-//!   spiking series has calmed down.
+//!   spiking series has calmed down, and re-opens (same case id, its sequence going on) if the
+//!   other series' spike from the same first bucket is confirmed only after that.
 //!
 //! Case ids and escalation ids are derived from the input (brand, author, first mention,
 //! spike start), so replaying the same input after a crash yields the same ids: a consumer
@@ -123,6 +124,9 @@ struct BrandState {
     volume: Detector,
     complaints: Detector,
     spike: Option<Case>,
+    /// the last spike case that resolved: a spike of the other series that began in the same
+    /// bucket is the same incident, and re-opens it (see `on_spike`)
+    resolved_spike: Option<Case>,
     author_cases: HashMap<String, Case>,
     seen: DedupWindow,
     routed: u64,
@@ -159,6 +163,7 @@ impl RouterCore {
                     volume: Detector::new(b.spike.detector.clone()),
                     complaints: Detector::new(b.spike.detector.clone()),
                     spike: None,
+                    resolved_spike: None,
                     author_cases: HashMap::new(),
                     seen: DedupWindow::new(100_000),
                     routed: 0,
@@ -469,29 +474,45 @@ impl BrandState {
                 } else {
                     rule.priority
                 };
-                self.spike = Some(Case {
-                    case_id: format!(
-                        "{brand_id}-s-{:016x}",
-                        fnv1a(&[&brand_id, "spike", &event.started_ms.to_string()])
-                    ),
-                    kind: EscalationKind::Spike,
-                    sequence: 0,
-                    team: rule
-                        .team
-                        .clone()
-                        .unwrap_or_else(|| self.config.team.clone()),
-                    priority: Priority::from_level(priority),
-                    sla_due_ms: now_ms + i64::from(rule.sla_minutes) * 60_000,
-                    rule: format!("spike.{}", series_name(series)),
-                    // the buckets that opened it; mentions after this count one by one
-                    mention_count: event.observed,
-                    authors: HashSet::new(),
-                    reach: 0,
-                    samples: VecDeque::new(),
-                    first_seen_ms: event.started_ms,
-                    last_seen_ms: event.bucket_start_ms,
-                    active_series: series,
-                });
+                let case_id = format!(
+                    "{brand_id}-s-{:016x}",
+                    fnv1a(&[&brand_id, "spike", &event.started_ms.to_string()])
+                );
+                // The other series' spike can be confirmed after this one's case resolved,
+                // from the same first bucket: the same incident and the same case id. A new
+                // case would start its sequence again and repeat the escalation ids `:1`,
+                // `:2`, with other contents, which a CRM deduplicating on them would drop.
+                // So the case re-opens and its sequence goes on.
+                if let Some(mut case) = self.resolved_spike.take().filter(|c| c.case_id == case_id)
+                {
+                    case.active_series = series;
+                    // the more urgent of the two
+                    case.priority =
+                        Priority::from_level(priority_level(case.priority as i32).min(priority));
+                    case.last_seen_ms = case.last_seen_ms.max(event.bucket_start_ms);
+                    self.spike = Some(case);
+                } else {
+                    self.spike = Some(Case {
+                        case_id,
+                        kind: EscalationKind::Spike,
+                        sequence: 0,
+                        team: rule
+                            .team
+                            .clone()
+                            .unwrap_or_else(|| self.config.team.clone()),
+                        priority: Priority::from_level(priority),
+                        sla_due_ms: now_ms + i64::from(rule.sla_minutes) * 60_000,
+                        rule: format!("spike.{}", series_name(series)),
+                        // the buckets that opened it; mentions after this count one by one
+                        mention_count: event.observed,
+                        authors: HashSet::new(),
+                        reach: 0,
+                        samples: VecDeque::new(),
+                        first_seen_ms: event.started_ms,
+                        last_seen_ms: event.bucket_start_ms,
+                        active_series: series,
+                    });
+                }
                 CaseState::Open
             }
             (SpikePhase::Opened | SpikePhase::Updated, Some(case)) => {
@@ -562,7 +583,7 @@ impl BrandState {
             received_ms,
         );
         if state == CaseState::Resolved {
-            self.spike = None;
+            self.resolved_spike = self.spike.take();
         }
         Some(record)
     }
@@ -598,5 +619,101 @@ fn emit(
         last_seen: Some(timestamp_from_millis(case.last_seen_ms)),
         emitted_at: Some(timestamp_from_millis(now_ms)),
         trigger_received_at: (received_ms > 0).then(|| timestamp_from_millis(received_ms)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+    const BUCKET: i64 = 300_000;
+
+    fn core() -> RouterCore {
+        let config = Config::from_yaml(
+            r#"
+brands:
+  - id: acme
+    name: Acme Air
+    team: acme-care
+    spike:
+      priority: 2
+"#,
+        )
+        .unwrap();
+        RouterCore::new(&config)
+    }
+
+    /// A spike event of `phase` for a spike that started at `started_ms`, decided by the
+    /// bucket starting `bucket_start_ms`.
+    fn event(phase: SpikePhase, started_ms: i64, bucket_start_ms: i64) -> SpikeEvent {
+        SpikeEvent {
+            phase,
+            bucket_start_ms,
+            bucket_secs: 300,
+            observed: 40,
+            expected: 2.0,
+            deviation: 4.5,
+            anomaly_score: 0.99,
+            severity: outcry_spike::Severity::Minor,
+            started_ms,
+            duration_buckets: ((bucket_start_ms - started_ms) / BUCKET + 1) as u32,
+        }
+    }
+
+    #[test]
+    fn a_spike_case_reopened_by_the_other_series_goes_on_with_its_sequence() {
+        let mut core = core();
+        let brand = core.brands.get_mut("acme").unwrap();
+        // the mention volume spikes and calms down; the complaints series, whose spike began in
+        // the same bucket, is confirmed only afterwards: one incident, one case id
+        let steps = [
+            (SERIES_VOLUME, SpikePhase::Opened, T0 + 2 * BUCKET),
+            (SERIES_VOLUME, SpikePhase::Resolved, T0 + 5 * BUCKET),
+            (SERIES_COMPLAINTS, SpikePhase::Opened, T0 + 6 * BUCKET),
+            (SERIES_COMPLAINTS, SpikePhase::Updated, T0 + 7 * BUCKET),
+            (SERIES_COMPLAINTS, SpikePhase::Resolved, T0 + 9 * BUCKET),
+        ];
+        let out: Vec<Escalation> = steps
+            .iter()
+            .filter_map(|&(series, phase, at)| brand.on_spike(series, &event(phase, T0, at), at, 0))
+            .collect();
+        let states: Vec<i32> = out.iter().map(|e| e.state).collect();
+        assert_eq!(
+            states,
+            [
+                CaseState::Open as i32,
+                CaseState::Resolved as i32,
+                CaseState::Open as i32,
+                CaseState::Updated as i32,
+                CaseState::Resolved as i32
+            ]
+        );
+        assert!(out.iter().all(|e| e.case_id == out[0].case_id));
+        let sequences: Vec<u64> = out.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, [1, 2, 3, 4, 5]);
+        let ids: HashSet<&str> = out.iter().map(|e| e.escalation_id.as_str()).collect();
+        assert_eq!(ids.len(), out.len(), "an escalation id repeated");
+    }
+
+    #[test]
+    fn a_later_spike_opens_a_case_of_its_own() {
+        let mut core = core();
+        let brand = core.brands.get_mut("acme").unwrap();
+        let later = T0 + 100 * BUCKET;
+        let out: Vec<Escalation> = [
+            (SpikePhase::Opened, T0, T0 + 2 * BUCKET),
+            (SpikePhase::Resolved, T0, T0 + 5 * BUCKET),
+            (SpikePhase::Opened, later, later + 2 * BUCKET),
+        ]
+        .iter()
+        .filter_map(|&(phase, started, at)| {
+            brand.on_spike(SERIES_VOLUME, &event(phase, started, at), at, 0)
+        })
+        .collect();
+        assert_eq!(out.len(), 3);
+        assert_ne!(out[2].case_id, out[0].case_id);
+        assert_eq!(out[2].sequence, 1);
+        assert_eq!(out[2].state, CaseState::Open as i32);
     }
 }
