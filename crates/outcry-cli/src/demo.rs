@@ -45,8 +45,8 @@ struct Watch {
     escalations: u64,
     /// where each escalation id was first read: partition and offset
     escalation_ids: HashMap<String, (i32, i64)>,
-    /// escalation records whose id was read before at another offset, so written twice: the
-    /// at-least-once repeats of the README's "Not yet guaranteed", counted, not shown twice
+    /// escalation records whose id was read before at another offset, so written twice (a
+    /// restarted router can, see the README's "Not yet guaranteed"): counted, not shown twice
     repeated_records: u64,
     /// records read again at the same offset (the watch's own consumer went back)
     reread_records: u64,
