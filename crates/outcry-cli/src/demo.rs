@@ -253,7 +253,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     };
     config.kafka.brokers = broker.bootstrap_servers();
     config.ingestor.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    // The mentions topic gets one partition. The replay puts three days into a few seconds,
+    // The mentions topic gets one partition. The replay puts a week into a few seconds,
     // so scorers a tenth of a second apart on different partitions are hours apart in event
     // time, and the router's spike detectors would count most mentions as late (64% of them
     // with three partitions, `outcry_router_mentions_late_total`) and miss the spike. Live
@@ -311,7 +311,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     let sample = generate(&SampleOptions::new(opts.seed, now_millis()));
     let lines: Vec<String> = sample.iter().map(|m| m.json.to_string()).collect();
     println!(
-        "\nreplaying {} sample mentions (3 days of 3 brands, one viral complaint spike)\n",
+        "\nreplaying {} sample mentions (a week of 3 brands, one viral complaint spike)\n",
         lines.len()
     );
 

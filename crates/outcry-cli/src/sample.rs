@@ -1,4 +1,4 @@
-//! The bundled sample stream: three days of mentions of three brands with a daily rhythm,
+//! The bundled sample stream: a week of mentions of three brands with a daily rhythm,
 //! a realistic mix of praise, questions, neutral chatter and complaints (some with legal,
 //! safety, churn, billing, outage and abuse signals), and one viral complaint spike near the
 //! end. Deterministic for a seed, so the demo and the tests see the same stream.
@@ -184,7 +184,10 @@ impl SampleOptions {
         SampleOptions {
             seed,
             end_ms,
-            days: 3,
+            // a week, so that the spike detectors have seen every weekday before the spike: on
+            // a weekday they meet for the first time, its first buckets set that weekday's
+            // level, and with three days a spike just after midnight UTC went unreported
+            days: 7,
             spike_before_end_ms: 3 * 3_600_000,
             spike_buckets: 8,
             spike_rate: 90.0,

@@ -43,3 +43,65 @@ async fn the_demo_finds_its_spike_as_one_case_and_loses_nothing() {
         "{summary}"
     );
 }
+
+/// The sample ends when the demo starts, so its spike falls at a different hour of the day
+/// each time: routed in event order (as one mentions partition delivers it), the demo's
+/// router finds it as one case at every hour, and raises nothing on the other brands.
+#[test]
+fn the_sample_spike_is_one_case_at_every_hour_of_the_day() {
+    use outcry_cli::sample::{generate, SampleOptions, BRANDS};
+    use outcry_proto::timestamp_from_millis;
+    use outcry_proto::v1::{Author, EscalationKind, Mention, ScoredMention};
+    use outcry_router::core::RouterCore;
+    use std::collections::HashSet;
+
+    let config = outcry_runtime::Config::from_yaml(demo::DEMO_CONFIG).unwrap();
+    let scorer = outcry_scoring::Scorer::from_embedded().unwrap();
+    let monday = 1_767_571_200_000; // 2026-01-05T00:00:00Z
+    let mut verdicts = std::collections::HashMap::new();
+    for hour in 0..24 {
+        let end_ms = monday + hour * 3_600_000;
+        let mut router = RouterCore::new(&config);
+        let mut spike_cases = HashSet::new();
+        for (i, m) in generate(&SampleOptions::new(7, end_ms)).iter().enumerate() {
+            // the volumes alone: no rule matches a mention with no complaint probability
+            let sm = ScoredMention {
+                mention: Some(Mention {
+                    id: format!("x:{i}"),
+                    author: Some(Author {
+                        id: m.json["author"]["id"].as_str().unwrap_or_default().into(),
+                        ..Default::default()
+                    }),
+                    event_time: Some(timestamp_from_millis(m.event_ms)),
+                    receive_time: Some(timestamp_from_millis(m.event_ms)),
+                    brand_ids: vec![m.brand.into()],
+                    ..Default::default()
+                }),
+                brand_id: m.brand.into(),
+                is_complaint: {
+                    let text = m.json["text"].as_str().unwrap_or_default().to_string();
+                    *verdicts.entry(text).or_insert_with_key(|text| {
+                        scorer
+                            .score(&outcry_scoring::MentionInput {
+                                text,
+                                ..Default::default()
+                            })
+                            .is_complaint
+                    })
+                },
+                ..Default::default()
+            };
+            for e in router.route(&sm, m.event_ms).unwrap() {
+                if e.kind == EscalationKind::Spike as i32 {
+                    spike_cases.insert((e.brand_id, e.case_id));
+                }
+            }
+        }
+        let brands: Vec<&str> = spike_cases.iter().map(|(b, _)| b.as_str()).collect();
+        assert_eq!(
+            brands,
+            [BRANDS[1].id],
+            "ending at hour {hour}: {spike_cases:?}"
+        );
+    }
+}
