@@ -27,7 +27,11 @@ const RUNS: usize = 3;
 const PARTITIONS: i32 = 3;
 
 fn mentions() -> Vec<(String, Vec<u8>)> {
-    let sample = generate(&SampleOptions::new(11, 1_767_225_600_000));
+    // three days, the sample's length when the figures in the README were measured
+    let sample = generate(&SampleOptions {
+        days: 3,
+        ..SampleOptions::new(11, 1_767_225_600_000)
+    });
     let brands = outcry_cli::demo::DEMO_CONFIG;
     let config = Config::from_yaml(brands).expect("demo config");
     let matcher_brand = config.brands[0].id.clone();
