@@ -4,7 +4,7 @@
 use crate::broker::Broker;
 use crate::sample::{generate, SampleOptions};
 use crate::stack::Stack;
-use crate::webhook::{Received, Receiver};
+use crate::webhook::{notified, Receiver};
 use anyhow::{bail, Context as _};
 use outcry_proto::v1::{DeadLetter, Escalation, EscalationKind, Priority, ScoredMention};
 use outcry_proto::{millis_from_timestamp, Message as _};
@@ -85,16 +85,6 @@ fn records_in_cases(records: u64, cases: usize) -> String {
 /// `n` and the word for one or for several.
 fn count(n: u64, one: &str, several: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { several })
-}
-
-/// The escalations the webhook received, each counted once: a repeated delivery carries the
-/// same `Idempotency-Key` (the escalation id), which is what a receiver deduplicates on.
-fn notified(received: &[Received]) -> usize {
-    received
-        .iter()
-        .map(|r| r.idempotency_key.as_str())
-        .collect::<HashSet<_>>()
-        .len()
 }
 
 /// "297 escalations in 299 deliveries": the summary's count of escalations notified, and of
@@ -361,11 +351,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
             let w = watch_state
                 .lock()
                 .map_err(|_| anyhow::anyhow!("watch state poisoned"))?;
-            (
-                w.scored_ids.len(),
-                w.escalations,
-                notified(&receiver.received()),
-            )
+            (w.scored_ids.len(), w.escalations, receiver.notified())
         };
         let settled = now.0 as u64 >= accepted && now.2 as u64 >= now.1;
         if now != last {
@@ -404,6 +390,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         .collect();
 
     let received = receiver.received();
+    let notified = notified(&received);
     let mut webhook_latency: Vec<f64> = received
         .iter()
         .filter_map(|r| {
@@ -423,7 +410,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         "cases": w.cases.len(),
         "spike_escalations": w.spike_escalations,
         "spike_cases": w.spike_cases.len(),
-        "notified": notified(&received),
+        "notified": notified,
         "deliveries": received.len(),
         "repeated_escalation_records": w.repeated_records,
         "reread_escalation_records": w.reread_records,
@@ -451,7 +438,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     );
     println!(
         "  notified            {}",
-        notified_in_deliveries(notified(&received), received.len())
+        notified_in_deliveries(notified, received.len())
     );
     if w.repeated_records > 0 {
         println!(
@@ -490,8 +477,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::{counter_total, notified, notified_in_deliveries, records_in_cases};
-    use crate::webhook::Received;
+    use super::{counter_total, notified_in_deliveries, records_in_cases};
+    use crate::webhook::{notified, Received};
 
     #[test]
     fn summary_counts_agree_in_number() {

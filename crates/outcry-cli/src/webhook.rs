@@ -70,6 +70,26 @@ impl Receiver {
     pub fn count(&self) -> usize {
         self.inner.received.lock().map(|r| r.len()).unwrap_or(0)
     }
+
+    /// The escalations received, each counted once (see [`notified`]), without copying what
+    /// arrived.
+    pub fn notified(&self) -> usize {
+        self.inner
+            .received
+            .lock()
+            .map(|r| notified(&r))
+            .unwrap_or(0)
+    }
+}
+
+/// The escalations among `received`, each counted once: a repeated delivery carries the same
+/// `Idempotency-Key` (the escalation id), which is what a receiver deduplicates on.
+pub fn notified(received: &[Received]) -> usize {
+    received
+        .iter()
+        .map(|r| r.idempotency_key.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 async fn receive(
