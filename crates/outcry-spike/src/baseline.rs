@@ -40,12 +40,7 @@ fn rate_for_half_life(updates: f64) -> f64 {
 /// Multiplicative step of the median tracker, sized so that after a doubling of the noise it
 /// takes about one half-life of `updates` buckets for the tracker to follow (ln 2 / step).
 fn scale_step(updates: f64) -> f64 {
-    std::f64::consts::LN_2
-        * std::env::var("SCALEK")
-            .ok()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(1.0)
-        / updates.max(1.0)
+    std::f64::consts::LN_2 / updates.max(1.0)
 }
 
 impl Rates {
