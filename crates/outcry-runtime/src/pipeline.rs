@@ -71,6 +71,13 @@ pub trait Processor: Send {
         &mut self,
         record: &Record<'_>,
     ) -> impl Future<Output = Result<Vec<Output>, Reject>> + Send;
+
+    /// Every [`Reject::reason`] this processor can return. The loop exports
+    /// `dead_letters_total` at 0 for each of them when it starts, so that `increase()` in
+    /// the alert rules sees the first dead letter after a restart.
+    fn dead_letter_reasons(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Where a pipeline reads and what it is called.
