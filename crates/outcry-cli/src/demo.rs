@@ -343,6 +343,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     let deadline = Instant::now() + opts.timeout;
     let mut stable_since = Instant::now();
     let mut last = (0usize, 0u64, 0usize);
+    // what the pipeline still owed when the wait ended, if it did not settle
+    let mut unsettled: Option<String> = None;
     loop {
         if let Some(service) = stack.failed() {
             bail!("the {service} service stopped unexpectedly");
@@ -361,10 +363,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
             break;
         }
         if Instant::now() > deadline {
-            println!(
-                "  timed out waiting: scored {} of {accepted}, notified {} of {}",
+            let owed = format!(
+                "scored {} of {accepted}, notified {} of {}",
                 now.0, now.2, now.1
             );
+            println!("  timed out waiting: {owed}");
+            unsettled = Some(owed);
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -423,6 +427,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
         },
         "metrics_services": services_with_metrics,
         "service_failures": failures,
+        "settled": unsettled.is_none(),
         "elapsed_seconds": started.elapsed().as_secs_f64(),
     });
     println!("\nsummary");
@@ -471,6 +476,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     }
     if !failures.is_empty() {
         bail!("services failed: {}", failures.join("; "));
+    }
+    if let Some(owed) = unsettled {
+        bail!(
+            "the pipeline did not settle within {}s ({owed}); see the summary above",
+            opts.timeout.as_secs()
+        );
     }
     Ok(summary)
 }
