@@ -39,6 +39,16 @@ pub fn producer(kafka: &KafkaConfig, role: &str) -> Result<FutureProducer, Kafka
     config.create()
 }
 
+/// The largest record the producer accepts (`message.max.bytes`, librdkafka's default
+/// unless the properties set it): a larger one is refused locally with `MessageSizeTooLarge`.
+pub fn message_max_bytes(kafka: &KafkaConfig) -> usize {
+    kafka
+        .properties
+        .get("message.max.bytes")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1_000_000)
+}
+
 /// A consumer in `group` that never commits an offset the service has not stored: offsets are
 /// stored by the pipeline after the output is acknowledged, and committed in the background.
 pub fn consumer(

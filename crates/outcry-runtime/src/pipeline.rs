@@ -5,7 +5,8 @@
 //! consumption order, so a crash replays from the oldest unacknowledged record and loses
 //! nothing. `QueueFull` from the producer is backpressure: the loop waits for acknowledgements
 //! and tries again, it never drops. A record the processor cannot handle goes to the
-//! dead-letter topic with the reason, and the loop goes on.
+//! dead-letter topic with the reason, and the loop goes on; so does an output the producer
+//! refuses for good (larger than `message.max.bytes`), as `output_too_large`.
 
 use crate::admin::Readiness;
 use crate::config::KafkaConfig;
@@ -192,6 +193,36 @@ impl LoopMetrics {
     }
 }
 
+/// Dead-letter reason of an output larger than the producer's `message.max.bytes`.
+pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
+/// Dead-letter reason of an output the producer refused for good for another reason.
+pub const OUTPUT_REJECTED: &str = "output_rejected";
+
+/// What librdkafka adds to key and value when it checks a record against `message.max.bytes`
+/// (the record's framing), with room to spare.
+const RECORD_OVERHEAD: usize = 512;
+
+/// Cuts a dead letter's copies of the original value (then key) until it encodes to at most
+/// `budget` bytes, and says so in its error: a letter too large to write would stop the loop.
+fn fit(letter: &mut DeadLetter, budget: usize) {
+    let excess = letter.encoded_len().saturating_sub(budget);
+    if excess == 0 {
+        return;
+    }
+    let (value, key) = (letter.original.len(), letter.original_key.len());
+    // the note below and the length prefixes take a few dozen bytes: cut that much more
+    let mut cut = excess + 128;
+    let value_cut = cut.min(value);
+    letter.original.truncate(value - value_cut);
+    cut -= value_cut;
+    letter.original_key.truncate(key - cut.min(key));
+    letter.error.push_str(&format!(
+        "; dead letter cut to fit: original {} of {value} bytes, key {} of {key} bytes",
+        letter.original.len(),
+        letter.original_key.len()
+    ));
+}
+
 type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
 
 struct Settled {
@@ -231,6 +262,7 @@ pub async fn run<P: Processor>(
         metrics: LoopMetrics::new(spec.service),
         spec: &spec,
         max_in_flight: kafka_config.max_in_flight,
+        max_message_bytes: kafka::message_max_bytes(kafka_config),
         failed: false,
     };
     let result = state.consume(&mut processor, &shutdown).await;
@@ -260,6 +292,8 @@ struct LoopState<'a> {
     metrics: LoopMetrics,
     spec: &'a PipelineSpec,
     max_in_flight: usize,
+    /// The producer's `message.max.bytes`: dead letters are cut to fit it.
+    max_message_bytes: usize,
     /// Set by the first unacknowledged output: from then on no offset is stored, so the
     /// failed record and everything after it are replayed after the restart.
     failed: bool,
@@ -347,7 +381,7 @@ impl LoopState<'_> {
                 .record(started.elapsed().as_secs_f64());
             let mut deliveries = Vec::with_capacity(outputs.len());
             for output in &outputs {
-                deliveries.push(self.send(output, record.offset, record.partition).await?);
+                deliveries.push(self.send(output, &record).await?);
             }
             self.track(record.partition, record.offset, deliveries);
             // settle what is already acknowledged without waiting
@@ -363,35 +397,63 @@ impl LoopState<'_> {
         }
     }
 
-    /// Produces one record; on a full queue waits for acknowledgements instead of dropping.
+    /// Produces one output of `source`; on a full queue waits for acknowledgements instead of
+    /// dropping. An output the producer refuses for good (too large) is replaced by a dead
+    /// letter, so that one record cannot stop the partition.
     async fn send(
         &mut self,
         output: &Output,
-        offset: i64,
-        partition: i32,
+        source: &Record<'_>,
     ) -> Result<DeliveryFuture, PipelineError> {
+        let mut replacement: Option<Output> = None;
         loop {
-            let record = FutureRecord::to(&output.topic)
-                .key(&output.key)
-                .payload(&output.payload);
-            match self.producer.send_result(record) {
+            let current = replacement.as_ref().unwrap_or(output);
+            let produced = FutureRecord::to(&current.topic)
+                .key(&current.key)
+                .payload(&current.payload);
+            let error = match self.producer.send_result(produced) {
                 Ok(delivery) => return Ok(delivery),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.metrics.backpressure.increment(1);
-                    match self.pending.next().await {
-                        Some(settled) => self.settle(settled)?,
-                        None => tokio::time::sleep(Duration::from_millis(5)).await,
-                    }
+                Err((error, _)) => error,
+            };
+            if let KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) = error {
+                self.metrics.backpressure.increment(1);
+                match self.pending.next().await {
+                    Some(settled) => self.settle(settled)?,
+                    None => tokio::time::sleep(Duration::from_millis(5)).await,
                 }
-                Err((error, _)) => {
-                    return Err(PipelineError::Delivery {
-                        topic: output.topic.to_string(),
-                        partition,
-                        offset,
-                        source: error,
-                    })
-                }
+                continue;
             }
+            // a dead letter is cut to fit, so it is refused only when the producer itself is
+            // broken: that stops the loop like any other unacknowledged output
+            if replacement.is_some() || classify(&error) != ErrorClass::Skip {
+                return Err(PipelineError::Delivery {
+                    topic: current.topic.to_string(),
+                    partition: source.partition,
+                    offset: source.offset,
+                    source: error,
+                });
+            }
+            let reason = match error.rdkafka_error_code() {
+                Some(RDKafkaErrorCode::MessageSizeTooLarge) => OUTPUT_TOO_LARGE,
+                _ => OUTPUT_REJECTED,
+            };
+            let detail = format!(
+                "output of {} bytes to {} refused: {error}",
+                current.payload.len(),
+                current.topic
+            );
+            self.metrics.dead_letter(reason);
+            tracing::warn!(
+                service = self.spec.service,
+                topic = source.topic,
+                partition = source.partition,
+                offset = source.offset,
+                output_topic = %current.topic,
+                reason,
+                %error,
+                "output refused, its record sent to the dead-letter topic"
+            );
+            replacement = Some(self.dead_letter(source, Reject::new(reason, detail)));
         }
     }
 
@@ -455,7 +517,8 @@ impl LoopState<'_> {
     }
 
     fn dead_letter(&self, record: &Record<'_>, reject: Reject) -> Output {
-        let letter = DeadLetter {
+        let key = record.key.unwrap_or_default();
+        let mut letter = DeadLetter {
             original: record.payload.to_vec(),
             source_topic: record.topic.to_string(),
             source_partition: record.partition,
@@ -466,12 +529,17 @@ impl LoopState<'_> {
             failed_at: Some(outcry_proto::timestamp_from_millis(
                 crate::time::now_millis(),
             )),
-            original_key: record.key.map(<[u8]>::to_vec).unwrap_or_default(),
+            original_key: key.to_vec(),
             attempts: reject.attempts,
         };
+        fit(
+            &mut letter,
+            self.max_message_bytes
+                .saturating_sub(key.len() + RECORD_OVERHEAD),
+        );
         Output {
             topic: self.spec.dead_letter_topic.clone(),
-            key: record.key.map(<[u8]>::to_vec).unwrap_or_default(),
+            key: key.to_vec(),
             payload: letter.encode_to_vec(),
         }
     }

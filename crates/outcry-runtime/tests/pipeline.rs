@@ -41,8 +41,13 @@ fn kafka(brokers: String) -> KafkaConfig {
 }
 
 fn spec(group: &str) -> PipelineSpec {
+    spec_of("test", group)
+}
+
+/// A spec for its own service name, so a test's metrics are its own.
+fn spec_of(service: &'static str, group: &str) -> PipelineSpec {
     PipelineSpec {
-        service: "test",
+        service,
         input_topic: "in".into(),
         group_id: group.into(),
         dead_letter_topic: "dlq".into(),
@@ -187,5 +192,88 @@ async fn does_not_commit_past_an_unacknowledged_output() {
         matches!(committed(&kafka, "g2"), Offset::Invalid | Offset::Offset(0)),
         "{:?}",
         committed(&kafka, "g2")
+    );
+}
+
+/// Waits until the rendered metrics contain `line`, for at most 20 seconds.
+async fn metric_line(line: &str) {
+    let metrics = outcry_runtime::telemetry::metrics_handle();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !metrics.render().contains(line) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {line} in:\n{}",
+            metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_too_large_becomes_a_dead_letter_and_the_loop_goes_on() {
+    let cluster = cluster();
+    let writer = kafka(cluster.bootstrap_servers());
+    // the input is under the broker's limit but over the pipeline producer's: the copy
+    // the processor makes is refused locally with MessageSizeTooLarge
+    let big = vec![b'x'; 20_000];
+    produce(&writer, &[b"a", &big, b"c"]).await;
+    let mut limited = writer.clone();
+    limited
+        .properties
+        .insert("message.max.bytes".into(), "10000".into());
+    let (trigger, shutdown) = Shutdown::new();
+    let k = limited.clone();
+    let run = tokio::spawn(async move {
+        pipeline::run(
+            &k,
+            spec_of("toolarge", "g3"),
+            Copy { out: "out".into() },
+            shutdown,
+        )
+        .await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while committed(&writer, "g3") != Offset::Offset(3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets not committed: {:?}",
+            committed(&writer, "g3")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    metric_line(r#"outcry_toolarge_dead_letters_total{reason="output_too_large"} 1"#).await;
+    trigger.trigger();
+    run.await.unwrap().unwrap();
+    // the record after the refused one was processed
+    assert_eq!(read(&writer, "out", 3), vec![b"a".to_vec(), b"c".to_vec()]);
+    let letters = read(&writer, "dlq", 2);
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].len() <= 10_000, "{} bytes", letters[0].len());
+    let letter =
+        <outcry_proto::v1::DeadLetter as outcry_proto::Message>::decode(letters[0].as_slice())
+            .unwrap();
+    assert_eq!(
+        (
+            letter.reason.as_str(),
+            letter.stage.as_str(),
+            letter.source_offset,
+            letter.original_key.as_slice()
+        ),
+        ("output_too_large", "toolarge", 1, &b"k"[..])
+    );
+    // a prefix of the original, cut so the letter fits, and the error says both
+    assert!(
+        letter.original.len() > 5_000 && letter.original.len() < 10_000,
+        "{}",
+        letter.original.len()
+    );
+    assert!(big.starts_with(&letter.original));
+    assert!(
+        letter
+            .error
+            .contains("output of 20000 bytes to out refused")
+            && letter.error.contains("of 20000 bytes"),
+        "{}",
+        letter.error
     );
 }
