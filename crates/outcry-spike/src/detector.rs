@@ -5,13 +5,16 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::{Baseline, Rates};
-use crate::{score_from_z, DetectorConfig, LateEvent, Severity, SpikeEvent, SpikePhase};
+use crate::{
+    score_from_z, secs_to_ms, DetectorConfig, LateEvent, ObserveError, Severity, SpikeEvent,
+    SpikePhase,
+};
 
 /// A silent stretch longer than this many buckets is skipped rather than learned bucket by
 /// bucket, which bounds the work one `advance` can do.
 const MAX_GAP_BUCKETS: i64 = 4096;
 /// Upper bound on the persistence gate, which bounds the state kept for it.
-const MAX_PERSISTENCE: u32 = 12;
+pub(crate) const MAX_PERSISTENCE: u32 = 12;
 
 /// What the detector concluded about the last bucket it closed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,24 +100,35 @@ impl Detector {
     }
 
     fn bucket_ms(&self) -> i64 {
-        self.config.bucket_secs as i64 * 1000
+        secs_to_ms(self.config.bucket_secs)
     }
 
     fn lateness_ms(&self) -> i64 {
-        self.config.allowed_lateness_secs as i64 * 1000
+        secs_to_ms(self.config.allowed_lateness_secs)
     }
 
     /// Counts `weight` mentions at event time `ts_ms` (unix ms). Event time only moves forward
     /// through the newest mention, so buckets that mention makes final are closed here and
     /// their decisions come out of the next [`Detector::advance`]. Never fires inside an open
-    /// bucket: returns `Ok(None)` or `Err(LateEvent)` when the mention's bucket is closed.
-    pub fn observe(&mut self, ts_ms: i64, weight: u64) -> Result<Option<SpikeEvent>, LateEvent> {
+    /// bucket: returns `Ok(None)`, `Err(ObserveError::Late)` when the mention's bucket is
+    /// closed, or `Err(ObserveError::OutOfRange)` for an event time so near the ends of the
+    /// i64 range that its bucket cannot be computed.
+    pub fn observe(&mut self, ts_ms: i64, weight: u64) -> Result<Option<SpikeEvent>, ObserveError> {
         let b = self.bucket_ms();
-        let start = ts_ms.div_euclid(b) * b;
+        // checked: the bucket's start, and its end plus the lateness, must all be i64 ms
+        let start = ts_ms
+            .div_euclid(b)
+            .checked_mul(b)
+            .filter(|s| {
+                s.checked_add(b)
+                    .and_then(|end| end.checked_add(self.lateness_ms()))
+                    .is_some()
+            })
+            .ok_or(ObserveError::OutOfRange { ts_ms })?;
         let too_late = start < self.closed_until_ms
             || start.saturating_add(b).saturating_add(self.lateness_ms()) <= self.watermark_ms;
         if too_late {
-            return Err(LateEvent {
+            return Err(ObserveError::Late(LateEvent {
                 ts_ms,
                 closed_until_ms: self.closed_until_ms.max(
                     self.watermark_ms
@@ -122,7 +136,7 @@ impl Detector {
                         .div_euclid(b)
                         .saturating_mul(b),
                 ),
-            });
+            }));
         }
         // move event time first: the ring then never holds more than the lateness allows
         self.open_start_ms.get_or_insert(start);
@@ -269,7 +283,9 @@ impl Detector {
                     if *calm_buckets as usize >= k {
                         decided = Some(event(SpikePhase::Resolved, *started_ms, *severity, score));
                         self.state = State::Cooldown {
-                            until_ms: start_ms + b + cfg.cooldown_secs as i64 * 1000,
+                            until_ms: start_ms
+                                .saturating_add(b)
+                                .saturating_add(secs_to_ms(cfg.cooldown_secs)),
                         };
                     }
                 }

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 pub use detector::{BucketReport, Detector};
 
+/// Milliseconds in `secs` seconds, saturating instead of wrapping for absurd values.
+pub(crate) fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX).saturating_mul(1000)
+}
+
 /// How easily a spike opens: the robust z-score (of `ln(1 + count)` against the seasonal
 /// baseline) that every bucket of the persistence gate must reach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,9 +62,10 @@ pub fn score_from_z(z: f64) -> f64 {
     z / (z + Z_HALF)
 }
 
-/// Detector settings. `Default` is what Outcry ships, for 5-minute buckets.
+/// Detector settings. `Default` is what Outcry ships, for 5-minute buckets. Unknown keys are
+/// errors, so that a misspelt setting is reported instead of silently left at its default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
     /// Width of an event-time bucket.
     pub bucket_secs: u64,
@@ -91,6 +97,46 @@ impl Default for DetectorConfig {
             level_half_life_secs: 24 * 3600,
             warmup_secs: 24 * 3600,
         }
+    }
+}
+
+const DAY_SECS: u64 = 24 * 3600;
+
+impl DetectorConfig {
+    /// Checks the ranges serde cannot. The error names the key at fault, for the caller to
+    /// prefix with where the detector config sits (`brands[0].spike.detector`).
+    pub fn validate(&self) -> Result<(), String> {
+        // the baseline learns hour-of-day and weekday rhythms, which a bucket wider than a
+        // day cannot show; the other bounds keep every duration far from i64 milliseconds
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("bucket_secs", self.bucket_secs, 1, DAY_SECS),
+            (
+                "allowed_lateness_secs",
+                self.allowed_lateness_secs,
+                0,
+                DAY_SECS,
+            ),
+            (
+                "persistence_buckets",
+                u64::from(self.persistence_buckets),
+                1,
+                u64::from(detector::MAX_PERSISTENCE),
+            ),
+            ("cooldown_secs", self.cooldown_secs, 0, 30 * DAY_SECS),
+            (
+                "level_half_life_secs",
+                self.level_half_life_secs,
+                0,
+                365 * DAY_SECS,
+            ),
+            ("warmup_secs", self.warmup_secs, 0, 365 * DAY_SECS),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(format!("{key}: {value} must be within {min}..={max}"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -162,6 +208,16 @@ pub struct SpikeEvent {
     pub started_ms: i64,
     /// Buckets from the spike's first bucket to this one, both included.
     pub duration_buckets: u32,
+}
+
+/// Why [`Detector::observe`] did not count a mention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Late(#[from] LateEvent),
+    /// So close to the ends of the i64 millisecond range that its bucket has no start or end.
+    #[error("mention at {ts_ms} ms is outside the event times a bucket can hold")]
+    OutOfRange { ts_ms: i64 },
 }
 
 /// A mention older than the allowed lateness: its bucket is already closed.

@@ -1,7 +1,7 @@
 mod common;
 
 use common::{normal_count, Rng, BUCKET_MS, T0};
-use outcry_spike::{Detector, DetectorConfig, SpikeEvent, SpikePhase};
+use outcry_spike::{Detector, DetectorConfig, ObserveError, SpikeEvent, SpikePhase};
 
 fn config() -> DetectorConfig {
     DetectorConfig::default()
@@ -37,7 +37,9 @@ fn mentions_older_than_the_allowed_lateness_are_rejected() {
     let mut d = Detector::new(config());
     d.observe(T0, 1).unwrap();
     d.advance(T0 + BUCKET_MS + lateness_ms(&d));
-    let late = d.observe(T0 + 1, 1).unwrap_err();
+    let Err(ObserveError::Late(late)) = d.observe(T0 + 1, 1) else {
+        panic!("a mention for a closed bucket must be late");
+    };
     assert_eq!(late.closed_until_ms, T0 + BUCKET_MS);
     assert!(late.to_string().contains("late"));
     // event time moving forward closes old buckets too, without a watermark from the caller
@@ -46,6 +48,28 @@ fn mentions_older_than_the_allowed_lateness_are_rejected() {
     d.observe(T0 + 10 * BUCKET_MS, 1).unwrap();
     assert!(d.observe(T0 + BUCKET_MS, 1).is_err());
     assert!(d.observe(T0 + 9 * BUCKET_MS, 1).is_ok());
+}
+
+#[test]
+fn event_times_at_the_ends_of_the_i64_range_are_an_error_not_an_overflow() {
+    let mut d = Detector::new(config());
+    d.observe(T0, 1).unwrap();
+    for ts in [i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1000] {
+        assert_eq!(
+            d.observe(ts, 1),
+            Err(ObserveError::OutOfRange { ts_ms: ts })
+        );
+    }
+    // nothing was counted and the detector goes on: the next bucket closes with the one mention
+    d.advance(T0 + BUCKET_MS + lateness_ms(&d));
+    let first = d.last_bucket().unwrap();
+    assert_eq!((first.bucket_start_ms, first.observed), (T0, 1));
+    // the same before any mention was seen
+    let mut fresh = Detector::new(config());
+    assert_eq!(
+        fresh.observe(i64::MIN, 1),
+        Err(ObserveError::OutOfRange { ts_ms: i64::MIN })
+    );
 }
 
 #[test]
@@ -138,6 +162,74 @@ fn restored_detector_continues_identically() {
         !d.is_spiking(),
         "the spike resolved in the continued stream"
     );
+}
+
+#[test]
+fn config_rejects_unknown_keys_by_name() {
+    let err = serde_json::from_str::<DetectorConfig>(r#"{"bucket_sec": 60}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown field `bucket_sec`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_ranges_are_checked_by_key() {
+    assert_eq!(DetectorConfig::default().validate(), Ok(()));
+    let cases = [
+        (
+            DetectorConfig {
+                bucket_secs: 0,
+                ..config()
+            },
+            "bucket_secs: 0 must be within 1..=86400",
+        ),
+        (
+            DetectorConfig {
+                persistence_buckets: 0,
+                ..config()
+            },
+            "persistence_buckets: 0 must be within 1..=12",
+        ),
+        (
+            DetectorConfig {
+                persistence_buckets: 13,
+                ..config()
+            },
+            "persistence_buckets: 13 must be within 1..=12",
+        ),
+        (
+            DetectorConfig {
+                allowed_lateness_secs: u64::MAX,
+                ..config()
+            },
+            "allowed_lateness_secs: 18446744073709551615 must be within 0..=86400",
+        ),
+        (
+            DetectorConfig {
+                cooldown_secs: 1 << 62,
+                ..config()
+            },
+            "cooldown_secs: 4611686018427387904 must be within 0..=2592000",
+        ),
+        (
+            DetectorConfig {
+                level_half_life_secs: u64::MAX,
+                ..config()
+            },
+            "level_half_life_secs: 18446744073709551615 must be within 0..=31536000",
+        ),
+        (
+            DetectorConfig {
+                warmup_secs: u64::MAX,
+                ..config()
+            },
+            "warmup_secs: 18446744073709551615 must be within 0..=31536000",
+        ),
+    ];
+    for (c, expected) in cases {
+        assert_eq!(c.validate(), Err(expected.to_string()));
+    }
 }
 
 #[test]
