@@ -1,16 +1,22 @@
-//! The notifier: consumes escalations and delivers each one to every configured webhook as
-//! JSON (`POST`, `Idempotency-Key: <escalation_id>`), retrying with exponential backoff and
-//! jitter. What still fails after the last attempt becomes a dead letter with the reason; the
-//! offset is stored only after delivery or the dead letter is acknowledged.
+//! The notifier: consumes escalations and delivers each one to every configured webhook at
+//! once as JSON (`POST`, `Idempotency-Key: <escalation_id>`), retrying with exponential
+//! backoff and jitter. What still fails after the last attempt becomes one dead letter naming every webhook that
+//! failed; the offset is stored only after delivery or the dead letter is acknowledged.
 
+mod delivery;
 pub mod json;
 
+pub use delivery::{DeliveryFailure, RetryPolicy};
+
+use delivery::Sender;
 use outcry_proto::v1::Escalation;
 use outcry_proto::Message as _;
 use outcry_runtime::config::{NotifierConfig, WebhookConfig};
 use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
 use outcry_runtime::{time::now_millis, Config, Shutdown};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
 
 mod names {
     pub const DELIVERIES: &str = "outcry_notifier_deliveries_total";
@@ -49,54 +55,18 @@ pub enum NotifierError {
     Pipeline(#[from] pipeline::PipelineError),
 }
 
-/// Retry schedule for one delivery.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-}
+/// `outcome` labels of `deliveries_total`.
+const DELIVERED: &str = "delivered";
+const FAILED: &str = "failed";
 
-impl RetryPolicy {
-    fn from_config(c: &NotifierConfig) -> Self {
-        RetryPolicy {
-            max_attempts: c.max_attempts,
-            initial_backoff: Duration::from_millis(c.initial_backoff_ms),
-            max_backoff: Duration::from_millis(c.max_backoff_ms),
-        }
-    }
-
-    /// Backoff before attempt `attempt + 1` (attempt counts from 1): doubling, capped, with
-    /// up to 25% jitter so that many notifiers do not retry in step.
-    pub fn backoff(&self, attempt: u32, jitter_seed: u64) -> Duration {
-        let base = self
-            .initial_backoff
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.max_backoff);
-        let jitter = (splitmix(jitter_seed) % 1000) as f64 / 4000.0;
-        base.mul_f64(1.0 - jitter)
-    }
-}
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// Why one delivery failed for good.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryFailure {
-    pub attempts: u32,
-    pub detail: String,
-}
+/// `reason`s of the notifier's dead letters.
+const DECODE_ERROR: &str = "decode_error";
+const DELIVERY_FAILED: &str = "delivery_failed";
 
 /// Delivers escalations to webhooks. Holds no Kafka: the pipeline feeds it records.
 pub struct Notifier {
-    client: reqwest::Client,
+    sender: Sender,
     webhooks: Vec<WebhookConfig>,
-    policy: RetryPolicy,
 }
 
 impl Notifier {
@@ -108,9 +78,11 @@ impl Notifier {
             .build()
             .map_err(NotifierError::Client)?;
         Ok(Notifier {
-            client,
+            sender: Sender {
+                client,
+                policy: RetryPolicy::from_config(config),
+            },
             webhooks: config.webhooks.clone(),
-            policy: RetryPolicy::from_config(config),
         })
     }
 
@@ -122,101 +94,73 @@ impl Notifier {
         idempotency_key: &str,
         body: &serde_json::Value,
     ) -> Result<u32, DeliveryFailure> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut request = self
-                .client
-                .post(&hook.url)
-                .header("idempotency-key", idempotency_key)
-                .json(body);
-            for (name, value) in &hook.headers {
-                request = request.header(name, value);
-            }
-            let (label, retriable, detail, retry_after) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    if status.is_success() {
-                        metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => "2xx").increment(1);
-                        return Ok(attempt);
-                    }
-                    let retry_after = response
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let retriable = status.is_server_error()
-                        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-                        || status == reqwest::StatusCode::REQUEST_TIMEOUT;
-                    let label = if status.is_server_error() {
-                        "5xx"
-                    } else {
-                        "4xx"
-                    };
-                    (
-                        label,
-                        retriable,
-                        format!("http status {status}"),
-                        retry_after,
-                    )
-                }
-                Err(error) => ("error", true, format!("request failed: {error}"), None),
-            };
-            metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => label)
-                .increment(1);
-            if !retriable || attempt >= self.policy.max_attempts {
-                return Err(DeliveryFailure {
-                    attempts: attempt,
-                    detail,
-                });
-            }
-            let wait = retry_after
-                .unwrap_or_else(|| {
-                    self.policy.backoff(
-                        attempt,
-                        splitmix(idempotency_key.len() as u64 ^ u64::from(attempt)),
-                    )
-                })
-                .min(self.policy.max_backoff);
-            tracing::debug!(webhook = %hook.name, attempt, ?wait, %detail, "webhook delivery failed, retrying");
-            tokio::time::sleep(wait).await;
+        self.sender.deliver(hook, idempotency_key, body).await
+    }
+
+    /// Delivers to every webhook at once, so that a failing one neither keeps the others
+    /// from the escalation nor makes them wait for its retries. Any failure rejects the
+    /// record once, naming every webhook that failed; the ones that succeeded deduplicate
+    /// a replay of the dead letter on the `Idempotency-Key`.
+    async fn deliver_all(&self, escalation: &Escalation) -> Result<(), Reject> {
+        let body = Arc::new(json::escalation_json(escalation));
+        let key: Arc<str> = escalation.escalation_id.as_str().into();
+        let mut deliveries = JoinSet::new();
+        for (index, hook) in self.webhooks.iter().enumerate() {
+            let (sender, hook, key, body) =
+                (self.sender.clone(), hook.clone(), key.clone(), body.clone());
+            deliveries.spawn(async move {
+                let started = Instant::now();
+                let result = sender.deliver(&hook, &key, &body).await;
+                // when this webhook answered, not when the slowest one did
+                (index, started.elapsed(), now_millis(), result)
+            });
         }
+        let mut results = deliveries.join_all().await;
+        results.sort_by_key(|(index, ..)| *index);
+        let mut failed = Vec::new();
+        let mut attempts = 0;
+        for (index, elapsed, answered_at, result) in results {
+            let hook = &self.webhooks[index];
+            match result {
+                Ok(_) => {
+                    metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => DELIVERED).increment(1);
+                    metrics::histogram!(names::DELIVERY_SECONDS, "webhook" => hook.name.clone())
+                        .record(elapsed.as_secs_f64());
+                    let received = outcry_proto::millis_from_timestamp(
+                        escalation.trigger_received_at.as_ref(),
+                    );
+                    if received > 0 {
+                        let seconds = (answered_at - received).max(0) as f64 / 1000.0;
+                        metrics::histogram!(names::END_TO_END_SECONDS).record(seconds);
+                    }
+                }
+                Err(failure) => {
+                    metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => FAILED).increment(1);
+                    tracing::warn!(webhook = %hook.name, case_id = %escalation.case_id, attempts = failure.attempts, detail = %failure.detail, "webhook delivery failed for good");
+                    attempts = attempts.max(failure.attempts);
+                    failed.push(format!(
+                        "webhook {} after {} attempt(s): {}",
+                        hook.name, failure.attempts, failure.detail
+                    ));
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        Err(Reject {
+            reason: DELIVERY_FAILED,
+            detail: failed.join("; "),
+            attempts,
+        })
     }
 }
 
 impl Processor for Notifier {
     async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
-        let escalation = Escalation::decode(record.payload).map_err(|e| {
-            Reject::new("decode_error", format!("not an outcry.v1.Escalation: {e}"))
-        })?;
-        let body = json::escalation_json(&escalation);
-        for hook in &self.webhooks {
-            let started = Instant::now();
-            match self.deliver(hook, &escalation.escalation_id, &body).await {
-                Ok(_) => {
-                    metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => "delivered").increment(1);
-                    metrics::histogram!(names::DELIVERY_SECONDS, "webhook" => hook.name.clone())
-                        .record(started.elapsed().as_secs_f64());
-                    let received = outcry_proto::millis_from_timestamp(
-                        escalation.trigger_received_at.as_ref(),
-                    );
-                    if received > 0 {
-                        let seconds = (now_millis() - received).max(0) as f64 / 1000.0;
-                        metrics::histogram!(names::END_TO_END_SECONDS).record(seconds);
-                    }
-                }
-                Err(failure) => {
-                    metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => "failed").increment(1);
-                    tracing::warn!(webhook = %hook.name, case_id = %escalation.case_id, attempts = failure.attempts, detail = %failure.detail, "webhook delivery failed for good");
-                    return Err(Reject {
-                        reason: "delivery_failed",
-                        detail: format!("webhook {}: {}", hook.name, failure.detail),
-                        attempts: failure.attempts,
-                    });
-                }
-            }
-        }
+        let escalation = Escalation::decode(record.payload)
+            .map_err(|e| Reject::new(DECODE_ERROR, format!("not an outcry.v1.Escalation: {e}")))?;
+        self.deliver_all(&escalation).await?;
         Ok(Vec::new())
     }
 }
@@ -236,26 +180,22 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), NotifierError
 mod tests {
     use super::*;
     use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
     use axum::routing::post;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::Arc;
 
-    /// A real HTTP server on loopback that fails the first `fail_first` requests with `status`.
-    async fn receiver(fail_first: u32, status: StatusCode) -> (String, Arc<AtomicU32>) {
+    /// A real HTTP server on loopback; `respond` answers its `n`th request (from 1).
+    async fn serve<F>(respond: F) -> (String, Arc<AtomicU32>)
+    where
+        F: Fn(u32) -> Response + Clone + Send + Sync + 'static,
+    {
         let hits = Arc::new(AtomicU32::new(0));
         let counter = hits.clone();
         let app = axum::Router::new().route(
             "/hook",
             post(move || {
-                let counter = counter.clone();
-                async move {
-                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    if n <= fail_first {
-                        status
-                    } else {
-                        StatusCode::NO_CONTENT
-                    }
-                }
+                let (counter, respond) = (counter.clone(), respond.clone());
+                async move { respond(counter.fetch_add(1, Ordering::SeqCst) + 1) }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -264,19 +204,37 @@ mod tests {
         (url, hits)
     }
 
-    fn notifier(url: &str, max_attempts: u32) -> Notifier {
-        Notifier::new(&NotifierConfig {
-            webhooks: vec![WebhookConfig {
-                name: "crm".into(),
-                url: url.into(),
-                headers: Default::default(),
-            }],
+    /// A loopback receiver that fails the first `fail_first` requests with `status`.
+    async fn receiver(fail_first: u32, status: StatusCode) -> (String, Arc<AtomicU32>) {
+        serve(move |n| {
+            if n <= fail_first {
+                status.into_response()
+            } else {
+                StatusCode::NO_CONTENT.into_response()
+            }
+        })
+        .await
+    }
+
+    fn config(hooks: &[(&str, &str)], max_attempts: u32) -> NotifierConfig {
+        NotifierConfig {
+            webhooks: hooks
+                .iter()
+                .map(|(name, url)| WebhookConfig {
+                    name: (*name).into(),
+                    url: (*url).into(),
+                    headers: Default::default(),
+                })
+                .collect(),
             max_attempts,
             initial_backoff_ms: 1,
             max_backoff_ms: 5,
             request_timeout_ms: 2_000,
-        })
-        .unwrap()
+        }
+    }
+
+    fn notifier(url: &str, max_attempts: u32) -> Notifier {
+        Notifier::new(&config(&[("crm", url)], max_attempts)).unwrap()
     }
 
     fn record(payload: &[u8]) -> Record<'_> {
@@ -336,17 +294,44 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 0);
     }
 
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy {
-            max_attempts: 9,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(1000),
-        };
-        let b1 = p.backoff(1, 1);
-        let b3 = p.backoff(3, 1);
-        assert!(b1 <= Duration::from_millis(100) && b1 >= Duration::from_millis(75));
-        assert!(b3 <= Duration::from_millis(400) && b3 >= Duration::from_millis(300));
-        assert!(p.backoff(12, 1) <= Duration::from_millis(1000));
+    #[tokio::test]
+    async fn a_failing_webhook_does_not_keep_the_others_from_the_escalation() {
+        let (crm, crm_hits) = receiver(100, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let (pager, pager_hits) = receiver(0, StatusCode::OK).await;
+        let mut n = Notifier::new(&config(&[("crm", &crm), ("pager", &pager)], 3)).unwrap();
+        let payload = Escalation {
+            escalation_id: "e1".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let reject = n.process(&record(&payload)).await.unwrap_err();
+        assert_eq!(pager_hits.load(Ordering::SeqCst), 1);
+        assert_eq!(crm_hits.load(Ordering::SeqCst), 1);
+        assert_eq!(reject.reason, "delivery_failed");
+        assert_eq!(reject.attempts, 1);
+        assert_eq!(
+            reject.detail,
+            "webhook crm after 1 attempt(s): http status 422 Unprocessable Entity"
+        );
+    }
+
+    #[tokio::test]
+    async fn one_dead_letter_names_every_webhook_that_failed() {
+        let (crm, _) = receiver(100, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let (pager, _) = receiver(0, StatusCode::OK).await;
+        let (audit, audit_hits) = receiver(100, StatusCode::BAD_GATEWAY).await;
+        let hooks = [("crm", crm.as_str()), ("pager", &pager), ("audit", &audit)];
+        let mut n = Notifier::new(&config(&hooks, 2)).unwrap();
+        let reject = n
+            .process(&record(&Escalation::default().encode_to_vec()))
+            .await
+            .unwrap_err();
+        assert_eq!(audit_hits.load(Ordering::SeqCst), 2);
+        assert_eq!(reject.attempts, 2);
+        assert_eq!(
+            reject.detail,
+            "webhook crm after 1 attempt(s): http status 422 Unprocessable Entity; \
+             webhook audit after 2 attempt(s): http status 502 Bad Gateway"
+        );
     }
 }

@@ -50,11 +50,64 @@ pub fn describe_metrics() {
     );
 }
 
+/// Earliest event time routed: 2000-01-01T00:00:00Z. Nothing older is a live mention, and
+/// the bound keeps bucket arithmetic and RFC 3339 formatting far from their limits.
+pub const MIN_EVENT_MS: i64 = 946_684_800_000;
+/// How far ahead of the router's clock an event time may be: the ingestor's
+/// `outcry_ingestor::parse::MAX_FUTURE_SKEW_MS`, repeated by value so that the router does not
+/// depend on the ingestor; keep the two equal.
+pub const MAX_FUTURE_SKEW_MS: i64 = 3_600_000;
+
 /// Where a scored mention cannot go.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     #[error("brand {0:?} is not configured")]
     UnknownBrand(String),
+    #[error("scored mention has no {0}")]
+    MissingField(&'static str),
+    #[error("mention.event_time {event_ms} ms is outside {min_ms}..={max_ms} ms (2000-01-01 to one hour after the router's clock)")]
+    InvalidEventTime {
+        event_ms: i64,
+        min_ms: i64,
+        max_ms: i64,
+    },
+}
+
+impl RouteError {
+    /// The dead-letter reason: a stable label from a small set.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RouteError::UnknownBrand(_) => "unknown_brand",
+            RouteError::MissingField(_) => "missing_field",
+            RouteError::InvalidEventTime { .. } => "invalid_event_time",
+        }
+    }
+}
+
+/// The mention and its event time, when the record has what routing needs: a mention with an
+/// id, and an event time within `MIN_EVENT_MS ..= now_ms + MAX_FUTURE_SKEW_MS`.
+fn checked_mention(sm: &ScoredMention, now_ms: i64) -> Result<(&Mention, i64), RouteError> {
+    let mention = sm
+        .mention
+        .as_ref()
+        .ok_or(RouteError::MissingField("mention"))?;
+    if mention.id.is_empty() {
+        return Err(RouteError::MissingField("mention.id"));
+    }
+    let event_time = mention
+        .event_time
+        .as_ref()
+        .ok_or(RouteError::MissingField("mention.event_time"))?;
+    let event_ms = millis_from_timestamp(Some(event_time));
+    let max_ms = now_ms.saturating_add(MAX_FUTURE_SKEW_MS);
+    if !(MIN_EVENT_MS..=max_ms).contains(&event_ms) {
+        return Err(RouteError::InvalidEventTime {
+            event_ms,
+            min_ms: MIN_EVENT_MS,
+            max_ms,
+        });
+    }
+    Ok((mention, event_ms))
 }
 
 const SERIES_VOLUME: u8 = 1;
@@ -180,7 +233,8 @@ impl RouterCore {
     }
 
     /// Routes one scored mention processed at wall-clock `now_ms`; returns the escalation
-    /// records to write, in order.
+    /// records to write, in order. A record without a mention, a mention id or a sane event
+    /// time is an error (a dead letter), and changes no state.
     pub fn route(
         &mut self,
         sm: &ScoredMention,
@@ -192,20 +246,20 @@ impl RouterCore {
             .brands
             .get_mut(&sm.brand_id)
             .ok_or_else(|| RouteError::UnknownBrand(sm.brand_id.clone()))?;
-        let no_mention = Mention::default();
-        let mention = sm.mention.as_ref().unwrap_or(&no_mention);
+        let (mention, event_ms) = checked_mention(sm, now_ms)?;
         let brand = state.config.id.clone();
         if state.seen.contains(&mention.id) {
             metrics::counter!(names::DUPLICATES).increment(1);
             return Ok(Vec::new());
         }
         state.seen.insert(&mention.id);
-        let event_ms = millis_from_timestamp(mention.event_time.as_ref());
         let received_ms = millis_from_timestamp(mention.receive_time.as_ref());
         let mut out = Vec::new();
 
         if state.config.spike.enabled {
             let mut events: Vec<(u8, SpikeEvent)> = Vec::new();
+            // the event time was checked above, so an error here is a late mention; it still
+            // goes through the rules
             if state.volume.observe(event_ms, 1).is_err() {
                 metrics::counter!(names::LATE, "brand" => brand.clone()).increment(1);
             }

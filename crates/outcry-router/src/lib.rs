@@ -17,6 +17,24 @@ const END_TO_END_SECONDS: &str = "outcry_router_end_to_end_seconds";
 pub enum RouterError {
     #[error("router pipeline failed")]
     Pipeline(#[from] pipeline::PipelineError),
+    #[error("invalid config: {field}: {reason}")]
+    InvalidConfig { field: String, reason: String },
+}
+
+/// Checks what the router needs of the config beyond `Config::validate`: each brand's
+/// spike detector settings within their ranges.
+pub fn check_config(config: &Config) -> Result<(), RouterError> {
+    for (i, brand) in config.brands.iter().enumerate() {
+        brand
+            .spike
+            .detector
+            .validate()
+            .map_err(|reason| RouterError::InvalidConfig {
+                field: format!("brands[{i}].spike.detector"),
+                reason,
+            })?;
+    }
+    Ok(())
 }
 
 /// The router's record handler: decode, route, encode.
@@ -49,7 +67,7 @@ impl Router {
         let records = self
             .core
             .route(&scored, now_ms)
-            .map_err(|e| Reject::new("unknown_brand", e.to_string()))?;
+            .map_err(|e| Reject::new(e.reason(), e.to_string()))?;
         Ok(records
             .into_iter()
             .map(|e| {
@@ -76,6 +94,7 @@ impl Processor for Router {
 
 /// Consumes scored mentions and writes escalations until shutdown.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), RouterError> {
+    check_config(&config)?;
     let router = Router::new(&config);
     let spec = PipelineSpec::new(&config, "router", &config.kafka.topics.scored);
     pipeline::run(&config.kafka, spec, router, shutdown).await?;

@@ -1,77 +1,10 @@
 //! Routing behaviour on plain structs, no broker.
 
-use outcry_proto::timestamp_from_millis;
-use outcry_proto::v1::{
-    Author, CaseState, Escalation, EscalationKind, Mention, Priority, ScoredMention, Sentiment,
-    Signal,
-};
+mod common;
+
+use common::{config, route_all, scored, T0};
+use outcry_proto::v1::{CaseState, Escalation, EscalationKind, Priority, Signal};
 use outcry_router::core::RouterCore;
-use outcry_runtime::Config;
-
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z, a Thursday
-
-fn config() -> Config {
-    Config::from_yaml(
-        r#"
-router:
-  case_window_secs: 3600
-brands:
-  - id: acme
-    name: Acme Air
-    team: acme-care
-    rules:
-      - name: legal
-        signals_any: [legal_threat]
-        team: acme-legal
-        priority: 1
-        sla_minutes: 30
-      - name: complaint
-        min_complaint_probability: 0.6
-        max_compound: -0.2
-        priority: 3
-        sla_minutes: 240
-    spike:
-      priority: 2
-      detector:
-        warmup_secs: 86400
-"#,
-    )
-    .unwrap()
-}
-
-fn scored(id: &str, author: &str, at_ms: i64, complaint: f64, compound: f64) -> ScoredMention {
-    ScoredMention {
-        mention: Some(Mention {
-            id: id.into(),
-            author: Some(Author {
-                id: author.into(),
-                handle: author.into(),
-                followers: 100,
-                ..Default::default()
-            }),
-            event_time: Some(timestamp_from_millis(at_ms)),
-            receive_time: Some(timestamp_from_millis(at_ms)),
-            brand_ids: vec!["acme".into()],
-            ..Default::default()
-        }),
-        brand_id: "acme".into(),
-        sentiment: Some(Sentiment {
-            compound,
-            ..Default::default()
-        }),
-        complaint_probability: complaint,
-        is_complaint: complaint >= 0.5,
-        priority: Priority::P3 as i32,
-        ..Default::default()
-    }
-}
-
-fn route_all(core: &mut RouterCore, input: &[ScoredMention]) -> Vec<Escalation> {
-    input
-        .iter()
-        .flat_map(|sm| core.route(sm, T0).unwrap())
-        .collect()
-}
 
 #[test]
 fn a_matching_complaint_opens_a_case_and_the_same_author_updates_it() {

@@ -1,0 +1,146 @@
+//! One escalation to one webhook: the HTTP attempts, the retry schedule and its budget.
+
+use crate::names;
+use outcry_runtime::config::{NotifierConfig, WebhookConfig};
+use std::time::Duration;
+
+/// Retry schedule for one delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    pub(crate) fn from_config(c: &NotifierConfig) -> Self {
+        RetryPolicy {
+            max_attempts: c.max_attempts,
+            initial_backoff: Duration::from_millis(c.initial_backoff_ms),
+            max_backoff: Duration::from_millis(c.max_backoff_ms),
+        }
+    }
+
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1): doubling, capped, with
+    /// up to 25% jitter so that many notifiers do not retry in step.
+    pub fn backoff(&self, attempt: u32, jitter_seed: u64) -> Duration {
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        let jitter = (splitmix(jitter_seed) % 1000) as f64 / 4000.0;
+        base.mul_f64(1.0 - jitter)
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// Why one delivery failed for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailure {
+    pub attempts: u32,
+    pub detail: String,
+}
+
+/// What a delivery needs besides the webhook and the body; cheap to clone into a task.
+#[derive(Clone)]
+pub(crate) struct Sender {
+    pub(crate) client: reqwest::Client,
+    pub(crate) policy: RetryPolicy,
+}
+
+impl Sender {
+    /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, or attempts
+    /// run out.
+    pub(crate) async fn deliver(
+        &self,
+        hook: &WebhookConfig,
+        idempotency_key: &str,
+        body: &serde_json::Value,
+    ) -> Result<u32, DeliveryFailure> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .client
+                .post(&hook.url)
+                .header("idempotency-key", idempotency_key)
+                .json(body);
+            for (name, value) in &hook.headers {
+                request = request.header(name, value);
+            }
+            let (label, retriable, detail, retry_after) = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    if status.is_success() {
+                        metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => "2xx").increment(1);
+                        return Ok(attempt);
+                    }
+                    let retry_after = response
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let retriable = status.is_server_error()
+                        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                        || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+                    let label = if status.is_server_error() {
+                        "5xx"
+                    } else {
+                        "4xx"
+                    };
+                    (
+                        label,
+                        retriable,
+                        format!("http status {status}"),
+                        retry_after,
+                    )
+                }
+                Err(error) => ("error", true, format!("request failed: {error}"), None),
+            };
+            metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => label)
+                .increment(1);
+            if !retriable || attempt >= self.policy.max_attempts {
+                return Err(DeliveryFailure {
+                    attempts: attempt,
+                    detail,
+                });
+            }
+            let seed = splitmix(idempotency_key.len() as u64 ^ u64::from(attempt));
+            let wait = retry_after
+                .unwrap_or_else(|| self.policy.backoff(attempt, seed))
+                .min(self.policy.max_backoff);
+            tracing::debug!(webhook = %hook.name, attempt, ?wait, %detail, "webhook delivery failed, retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 9,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = policy();
+        let b1 = p.backoff(1, 1);
+        let b3 = p.backoff(3, 1);
+        assert!(b1 <= Duration::from_millis(100) && b1 >= Duration::from_millis(75));
+        assert!(b3 <= Duration::from_millis(400) && b3 >= Duration::from_millis(300));
+        assert!(p.backoff(12, 1) <= Duration::from_millis(1000));
+    }
+}

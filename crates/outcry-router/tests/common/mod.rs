@@ -1,0 +1,99 @@
+// shared helpers for the router's integration tests
+#![allow(dead_code)]
+
+use outcry_proto::timestamp_from_millis;
+use outcry_proto::v1::{Author, Escalation, Mention, Priority, ScoredMention, Sentiment};
+use outcry_router::core::RouterCore;
+use outcry_runtime::Config;
+
+pub const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z, a Thursday
+pub const BUCKET: i64 = 300_000;
+pub const DAY_BUCKETS: i64 = 288;
+
+pub fn config() -> Config {
+    Config::from_yaml(
+        r#"
+router:
+  case_window_secs: 3600
+brands:
+  - id: acme
+    name: Acme Air
+    team: acme-care
+    rules:
+      - name: legal
+        signals_any: [legal_threat]
+        team: acme-legal
+        priority: 1
+        sla_minutes: 30
+      - name: complaint
+        min_complaint_probability: 0.6
+        max_compound: -0.2
+        priority: 3
+        sla_minutes: 240
+    spike:
+      priority: 2
+      detector:
+        warmup_secs: 86400
+"#,
+    )
+    .unwrap()
+}
+
+pub fn scored(id: &str, author: &str, at_ms: i64, complaint: f64, compound: f64) -> ScoredMention {
+    ScoredMention {
+        mention: Some(Mention {
+            id: id.into(),
+            author: Some(Author {
+                id: author.into(),
+                handle: author.into(),
+                followers: 100,
+                ..Default::default()
+            }),
+            event_time: Some(timestamp_from_millis(at_ms)),
+            receive_time: Some(timestamp_from_millis(at_ms)),
+            brand_ids: vec!["acme".into()],
+            ..Default::default()
+        }),
+        brand_id: "acme".into(),
+        sentiment: Some(Sentiment {
+            compound,
+            ..Default::default()
+        }),
+        complaint_probability: complaint,
+        is_complaint: complaint >= 0.5,
+        priority: Priority::P3 as i32,
+        ..Default::default()
+    }
+}
+
+/// Event time of a scored mention.
+pub fn event_ms(sm: &ScoredMention) -> i64 {
+    outcry_proto::millis_from_timestamp(sm.mention.as_ref().and_then(|m| m.event_time.as_ref()))
+}
+
+/// Routes each mention as if processed the moment it happened.
+pub fn route_all(core: &mut RouterCore, input: &[ScoredMention]) -> Vec<Escalation> {
+    input
+        .iter()
+        .flat_map(|sm| core.route(sm, event_ms(sm)).unwrap())
+        .collect()
+}
+
+/// Calm praise for `buckets` buckets from `start` (4 to 6 mentions per bucket), each routed
+/// when it happened; ids are `calm:<n>`.
+pub fn calm(core: &mut RouterCore, start: i64, buckets: i64, out: &mut Vec<Escalation>) {
+    for b in 0..buckets {
+        for k in 0..(4 + (b % 3)) {
+            let at = start + b * BUCKET + k * 1000;
+            let sm = scored(&format!("calm:{at}"), &format!("calm{k}"), at, 0.1, 0.4);
+            out.extend(core.route(&sm, at).unwrap());
+        }
+    }
+}
+
+/// The value of one series in a Prometheus text rendering, if present.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series))
+        .and_then(|v| v.trim().parse().ok())
+}
