@@ -29,6 +29,7 @@ mod names {
     pub const DUPLICATES: &str = "outcry_router_mentions_duplicate_total";
     pub const LATE: &str = "outcry_router_mentions_late_total";
     pub const ABSORBED: &str = "outcry_router_mentions_absorbed_total";
+    pub const CLAMPED: &str = "outcry_router_mentions_clamped_total";
     pub const OPEN_CASES: &str = "outcry_router_open_cases";
 }
 
@@ -43,6 +44,10 @@ pub fn describe_metrics() {
     describe_counter!(
         names::ABSORBED,
         "matching mentions counted into an open spike case instead of opening their own, by brand"
+    );
+    describe_counter!(
+        names::CLAMPED,
+        "mentions stamped later than the router's clock plus the allowed lateness, by brand; the spike detectors and the case sweep saw them at that bound"
     );
     describe_gauge!(
         names::OPEN_CASES,
@@ -182,7 +187,8 @@ struct BrandState {
     resolved_spike: Option<Case>,
     author_cases: HashMap<String, Case>,
     seen: DedupWindow,
-    routed: u64,
+    /// event time of the last sweep of expired author cases
+    swept_ms: i64,
 }
 
 /// Per-brand routing state and logic.
@@ -219,7 +225,7 @@ impl RouterCore {
                     resolved_spike: None,
                     author_cases: HashMap::new(),
                     seen: DedupWindow::new(100_000),
-                    routed: 0,
+                    swept_ms: i64::MIN,
                 };
                 (b.id.clone(), state)
             })
@@ -254,29 +260,40 @@ impl RouterCore {
         }
         state.seen.insert(&mention.id);
         let received_ms = millis_from_timestamp(mention.receive_time.as_ref());
+        // Event time, as far as the detectors and the sweep are concerned, never runs ahead
+        // of the clock by more than the allowed lateness: one mention stamped an hour ahead
+        // (which the ingestor accepts) would otherwise close the buckets still filling and
+        // make every correctly timed mention of the next hour late.
+        let lateness_ms = i64::try_from(state.config.spike.detector.allowed_lateness_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let clock_ms = event_ms.min(now_ms.saturating_add(lateness_ms));
+        if clock_ms < event_ms {
+            metrics::counter!(names::CLAMPED, "brand" => brand.clone()).increment(1);
+        }
         let mut out = Vec::new();
 
         if state.config.spike.enabled {
             let mut events: Vec<(u8, SpikeEvent)> = Vec::new();
             // the event time was checked above, so an error here is a late mention; it still
             // goes through the rules
-            if state.volume.observe(event_ms, 1).is_err() {
+            if state.volume.observe(clock_ms, 1).is_err() {
                 metrics::counter!(names::LATE, "brand" => brand.clone()).increment(1);
             }
             events.extend(
                 state
                     .volume
-                    .advance(event_ms)
+                    .advance(clock_ms)
                     .into_iter()
                     .map(|e| (SERIES_VOLUME, e)),
             );
             if sm.is_complaint {
-                let _ = state.complaints.observe(event_ms, 1);
+                let _ = state.complaints.observe(clock_ms, 1);
             }
             events.extend(
                 state
                     .complaints
-                    .advance(event_ms)
+                    .advance(clock_ms)
                     .into_iter()
                     .map(|e| (SERIES_COMPLAINTS, e)),
             );
@@ -314,11 +331,13 @@ impl RouterCore {
             }
         }
 
-        state.routed += 1;
-        if state.routed % 1024 == 0 {
+        // expired author cases go once event time has moved on by a quarter of the window,
+        // so the open-cases gauge follows time, not traffic
+        if clock_ms >= state.swept_ms.saturating_add((case_window_ms / 4).max(1)) {
             state
                 .author_cases
-                .retain(|_, c| c.last_seen_ms.saturating_add(case_window_ms) >= event_ms);
+                .retain(|_, c| c.last_seen_ms.saturating_add(case_window_ms) >= clock_ms);
+            state.swept_ms = clock_ms;
         }
         metrics::gauge!(names::OPEN_CASES, "brand" => brand.clone(), "kind" => "mention")
             .set(state.author_cases.len() as f64);
