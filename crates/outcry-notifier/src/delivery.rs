@@ -2,6 +2,7 @@
 
 use crate::names;
 use outcry_runtime::config::{NotifierConfig, WebhookConfig};
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 /// Retry schedule for one delivery.
@@ -52,9 +53,17 @@ pub struct DeliveryFailure {
 pub(crate) struct Sender {
     pub(crate) client: reqwest::Client,
     pub(crate) policy: RetryPolicy,
+    /// Randomly keyed once per notifier, so that notifiers (and escalations) do not share
+    /// a jitter sequence.
+    pub(crate) jitter: std::collections::hash_map::RandomState,
 }
 
 impl Sender {
+    /// Seeds the jitter of the retry after `attempt` of the delivery of `idempotency_key`.
+    pub(crate) fn jitter_seed(&self, idempotency_key: &str, attempt: u32) -> u64 {
+        self.jitter.hash_one((idempotency_key, attempt))
+    }
+
     /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, or attempts
     /// run out.
     pub(crate) async fn deliver(
@@ -112,7 +121,7 @@ impl Sender {
                     detail,
                 });
             }
-            let seed = splitmix(idempotency_key.len() as u64 ^ u64::from(attempt));
+            let seed = self.jitter_seed(idempotency_key, attempt);
             let wait = retry_after
                 .unwrap_or_else(|| self.policy.backoff(attempt, seed))
                 .min(self.policy.max_backoff);
@@ -142,5 +151,32 @@ mod tests {
         assert!(b1 <= Duration::from_millis(100) && b1 >= Duration::from_millis(75));
         assert!(b3 <= Duration::from_millis(400) && b3 >= Duration::from_millis(300));
         assert!(p.backoff(12, 1) <= Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn escalations_with_ids_of_one_length_retry_at_different_times() {
+        let sender = Sender {
+            client: reqwest::Client::new(),
+            policy: policy(),
+            jitter: Default::default(),
+        };
+        for attempt in 1..=3 {
+            let base = Duration::from_millis(100 << (attempt - 1));
+            let delays: std::collections::BTreeSet<Duration> = (0..20)
+                .map(|i| format!("acme-air:case-{i:02}:1"))
+                .map(|key| {
+                    let delay = sender
+                        .policy
+                        .backoff(attempt, sender.jitter_seed(&key, attempt));
+                    assert!(
+                        delay <= base && delay >= base.mul_f64(0.75),
+                        "attempt {attempt}: {delay:?} outside 75-100% of {base:?}"
+                    );
+                    delay
+                })
+                .collect();
+            // 20 keys into 1000 jitter steps: a few may collide, not most
+            assert!(delays.len() >= 15, "attempt {attempt}: {delays:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use outcry_proto::Message as _;
 use outcry_runtime::config::{NotifierConfig, WebhookConfig};
 use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
 use outcry_runtime::{time::now_millis, Config, Shutdown};
+use std::collections::hash_map::RandomState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -81,6 +82,7 @@ impl Notifier {
             sender: Sender {
                 client,
                 policy: RetryPolicy::from_config(config),
+                jitter: RandomState::new(),
             },
             webhooks: config.webhooks.clone(),
         })
