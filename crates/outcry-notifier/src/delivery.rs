@@ -5,6 +5,9 @@ use outcry_runtime::config::{NotifierConfig, WebhookConfig};
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+/// Results of one HTTP attempt, the `result` label of `delivery_attempts_total`.
+pub(crate) const ATTEMPT_RESULTS: [&str; 4] = ["2xx", "4xx", "5xx", "error"];
+
 /// Retry schedule for one delivery.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

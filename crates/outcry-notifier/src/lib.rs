@@ -78,6 +78,16 @@ impl Notifier {
             .user_agent(concat!("outcry-notifier/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(NotifierError::Client)?;
+        // every series at 0 from the start, so that increase() sees the first failure
+        // after a restart
+        for hook in &config.webhooks {
+            for outcome in [DELIVERED, FAILED] {
+                metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => outcome).increment(0);
+            }
+            for result in delivery::ATTEMPT_RESULTS {
+                metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => result).increment(0);
+            }
+        }
         Ok(Notifier {
             sender: Sender {
                 client,
@@ -335,5 +345,31 @@ mod tests {
             "webhook crm after 1 attempt(s): http status 422 Unprocessable Entity; \
              webhook audit after 2 attempt(s): http status 502 Bad Gateway"
         );
+    }
+
+    #[test]
+    fn delivery_series_exist_at_zero_before_any_delivery() {
+        // the process-wide recorder, the one the admin endpoint renders
+        let handle = outcry_runtime::telemetry::metrics_handle();
+        let _n = Notifier::new(&config(&[("zero-series", "http://127.0.0.1:9/hook")], 3)).unwrap();
+        let text = handle.render();
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+        };
+        for outcome in ["delivered", "failed"] {
+            let series = format!(
+                r#"outcry_notifier_deliveries_total{{webhook="zero-series",outcome="{outcome}"}}"#
+            );
+            assert_eq!(value(&series), 0.0, "{series}");
+        }
+        for result in ["2xx", "4xx", "5xx", "error"] {
+            let series = format!(
+                r#"outcry_notifier_delivery_attempts_total{{webhook="zero-series",result="{result}"}}"#
+            );
+            assert_eq!(value(&series), 0.0, "{series}");
+        }
     }
 }
