@@ -145,7 +145,9 @@ struct LoopMetrics {
 }
 
 impl LoopMetrics {
-    fn new(service: &'static str) -> Self {
+    /// Also exports `dead_letters_total` at 0 for the runtime's reasons and `reasons`, so a
+    /// series exists before its first dead letter and `increase()` counts that one too.
+    fn new(service: &'static str, reasons: &[&'static str]) -> Self {
         let name = |noun: &str| format!("outcry_{service}_{noun}");
         metrics::describe_counter!(
             name("records_consumed_total"),
@@ -176,6 +178,9 @@ impl LoopMetrics {
             metrics::Unit::Seconds,
             "time to process one record, excluding the produce"
         );
+        for &reason in RUNTIME_DEAD_LETTER_REASONS.iter().chain(reasons) {
+            metrics::counter!(name("dead_letters_total"), "reason" => reason).increment(0);
+        }
         LoopMetrics {
             consumed: metrics::counter!(name("records_consumed_total")),
             produced: metrics::counter!(name("records_produced_total")),
@@ -197,6 +202,9 @@ impl LoopMetrics {
 pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
 /// Dead-letter reason of an output the producer refused for good for another reason.
 pub const OUTPUT_REJECTED: &str = "output_rejected";
+
+/// Dead-letter reasons of the loop itself, and the decode error every Kafka-fed service has.
+const RUNTIME_DEAD_LETTER_REASONS: &[&str] = &["decode_error", OUTPUT_TOO_LARGE, OUTPUT_REJECTED];
 
 /// What librdkafka adds to key and value when it checks a record against `message.max.bytes`
 /// (the record's framing), with room to spare.
@@ -259,7 +267,7 @@ pub async fn run<P: Processor>(
         consumer: &consumer,
         producer: &producer,
         pending: FuturesOrdered::new(),
-        metrics: LoopMetrics::new(spec.service),
+        metrics: LoopMetrics::new(spec.service, processor.dead_letter_reasons()),
         spec: &spec,
         max_in_flight: kafka_config.max_in_flight,
         max_message_bytes: kafka::message_max_bytes(kafka_config),

@@ -32,6 +32,19 @@ impl Processor for Copy {
     }
 }
 
+/// Declares the reasons it can reject a record with, and never rejects one.
+struct Declares;
+
+impl Processor for Declares {
+    async fn process(&mut self, _: &Record<'_>) -> Result<Vec<Output>, Reject> {
+        Ok(Vec::new())
+    }
+
+    fn dead_letter_reasons(&self) -> &'static [&'static str] {
+        &["unknown_brand", "delivery_failed"]
+    }
+}
+
 fn kafka(brokers: String) -> KafkaConfig {
     KafkaConfig {
         brokers,
@@ -276,4 +289,30 @@ async fn an_output_too_large_becomes_a_dead_letter_and_the_loop_goes_on() {
         "{}",
         letter.error
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letter_series_exist_at_zero_from_the_start() {
+    let cluster = cluster();
+    let kafka = kafka(cluster.bootstrap_servers());
+    let (trigger, shutdown) = Shutdown::new();
+    let k = kafka.clone();
+    let run = tokio::spawn(async move {
+        pipeline::run(&k, spec_of("zeroed", "g4"), Declares, shutdown).await
+    });
+    // the processor's reasons and the runtime's own, before any dead letter
+    for reason in [
+        "unknown_brand",
+        "delivery_failed",
+        "decode_error",
+        "output_too_large",
+        "output_rejected",
+    ] {
+        metric_line(&format!(
+            "outcry_zeroed_dead_letters_total{{reason=\"{reason}\"}} 0\n"
+        ))
+        .await;
+    }
+    trigger.trigger();
+    run.await.unwrap().unwrap();
 }
