@@ -5,6 +5,12 @@ use outcry_runtime::config::{NotifierConfig, WebhookConfig};
 use std::hash::BuildHasher;
 use std::time::Duration;
 
+/// Longest one delivery waits in total between its attempts, `Retry-After` included. The
+/// pipeline does not poll Kafka while a record is processed, so this (plus every attempt's
+/// request timeout) has to stay well inside librdkafka's `max.poll.interval.ms` (300 s by
+/// default), past which the consumer is dropped from its group.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(120);
+
 /// Results of one HTTP attempt, the `result` label of `delivery_attempts_total`.
 pub(crate) const ATTEMPT_RESULTS: [&str; 4] = ["2xx", "4xx", "5xx", "error"];
 
@@ -14,6 +20,8 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// Total wait between attempts; [`RETRY_BUDGET`] in service.
+    pub budget: Duration,
 }
 
 impl RetryPolicy {
@@ -22,6 +30,7 @@ impl RetryPolicy {
             max_attempts: c.max_attempts,
             initial_backoff: Duration::from_millis(c.initial_backoff_ms),
             max_backoff: Duration::from_millis(c.max_backoff_ms),
+            budget: RETRY_BUDGET,
         }
     }
 
@@ -34,6 +43,21 @@ impl RetryPolicy {
             .min(self.max_backoff);
         let jitter = (splitmix(jitter_seed) % 1000) as f64 / 4000.0;
         base.mul_f64(1.0 - jitter)
+    }
+
+    /// The wait before attempt `attempt + 1`, `waited` having been spent already: what the
+    /// receiver asked for in `Retry-After` (however far above `max_backoff`), else the
+    /// backoff. `None` when that does not fit in what is left of the budget: the delivery
+    /// then gives up rather than retry sooner than the receiver asked.
+    pub fn next_wait(
+        &self,
+        attempt: u32,
+        waited: Duration,
+        retry_after: Option<Duration>,
+        jitter_seed: u64,
+    ) -> Option<Duration> {
+        let wait = retry_after.unwrap_or_else(|| self.backoff(attempt, jitter_seed));
+        (waited.saturating_add(wait) <= self.budget).then_some(wait)
     }
 }
 
@@ -67,8 +91,8 @@ impl Sender {
         self.jitter.hash_one((idempotency_key, attempt))
     }
 
-    /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, or attempts
-    /// run out.
+    /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, attempts run
+    /// out, or the next wait would not fit in the retry budget.
     pub(crate) async fn deliver(
         &self,
         hook: &WebhookConfig,
@@ -76,6 +100,7 @@ impl Sender {
         body: &serde_json::Value,
     ) -> Result<u32, DeliveryFailure> {
         let mut attempt = 0;
+        let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
             let mut request = self
@@ -93,6 +118,7 @@ impl Sender {
                         metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => "2xx").increment(1);
                         return Ok(attempt);
                     }
+                    // delta-seconds only; an HTTP-date falls back to the backoff
                     let retry_after = response
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
@@ -125,9 +151,20 @@ impl Sender {
                 });
             }
             let seed = self.jitter_seed(idempotency_key, attempt);
-            let wait = retry_after
-                .unwrap_or_else(|| self.policy.backoff(attempt, seed))
-                .min(self.policy.max_backoff);
+            let Some(wait) = self.policy.next_wait(attempt, waited, retry_after, seed) else {
+                let asked = match retry_after {
+                    Some(after) => format!("retry-after {}s", after.as_secs()),
+                    None => "the next backoff".to_string(),
+                };
+                return Err(DeliveryFailure {
+                    attempts: attempt,
+                    detail: format!(
+                        "{detail}; {asked} exceeds what is left of the {}s retry budget",
+                        self.policy.budget.as_secs()
+                    ),
+                });
+            };
+            waited += wait;
             tracing::debug!(webhook = %hook.name, attempt, ?wait, %detail, "webhook delivery failed, retrying");
             tokio::time::sleep(wait).await;
         }
@@ -143,6 +180,7 @@ mod tests {
             max_attempts: 9,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(1000),
+            budget: Duration::from_secs(120),
         }
     }
 
@@ -181,5 +219,28 @@ mod tests {
             // 20 keys into 1000 jitter steps: a few may collide, not most
             assert!(delays.len() >= 15, "attempt {attempt}: {delays:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_above_max_backoff_within_the_budget() {
+        let p = policy();
+        let sixty = Duration::from_secs(60);
+        assert_eq!(p.next_wait(1, Duration::ZERO, Some(sixty), 1), Some(sixty));
+        assert_eq!(
+            p.next_wait(2, Duration::from_secs(60), Some(sixty), 1),
+            Some(sixty)
+        );
+        // a third minute would pass the two-minute budget: give up, do not retry early
+        assert_eq!(
+            p.next_wait(3, Duration::from_secs(120), Some(sixty), 1),
+            None
+        );
+        assert_eq!(
+            p.next_wait(1, Duration::ZERO, Some(Duration::from_secs(3600)), 1),
+            None
+        );
+        // no retry-after: the backoff, which stays within max_backoff
+        let wait = p.next_wait(1, Duration::ZERO, None, 1).unwrap();
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
     }
 }

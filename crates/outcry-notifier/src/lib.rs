@@ -1,12 +1,13 @@
 //! The notifier: consumes escalations and delivers each one to every configured webhook at
 //! once as JSON (`POST`, `Idempotency-Key: <escalation_id>`), retrying with exponential
-//! backoff and jitter. What still fails after the last attempt becomes one dead letter naming every webhook that
+//! backoff and jitter, or after the receiver's `Retry-After`, within a retry budget. What
+//! still fails after the last attempt becomes one dead letter naming every webhook that
 //! failed; the offset is stored only after delivery or the dead letter is acknowledged.
 
 mod delivery;
 pub mod json;
 
-pub use delivery::{DeliveryFailure, RetryPolicy};
+pub use delivery::{DeliveryFailure, RetryPolicy, RETRY_BUDGET};
 
 use delivery::Sender;
 use outcry_proto::v1::Escalation;
@@ -98,8 +99,8 @@ impl Notifier {
         })
     }
 
-    /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, or attempts
-    /// run out.
+    /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, attempts
+    /// run out, or the next wait would not fit in [`RETRY_BUDGET`].
     pub async fn deliver(
         &self,
         hook: &WebhookConfig,
@@ -344,6 +345,57 @@ mod tests {
             reject.detail,
             "webhook crm after 1 attempt(s): http status 422 Unprocessable Entity; \
              webhook audit after 2 attempt(s): http status 502 Bad Gateway"
+        );
+    }
+
+    /// Answers 429 `Retry-After: <secs>` to every request sooner than `secs` after its
+    /// first 429, and 204 after that: it counts an early retry as one more refusal.
+    async fn rate_limited(secs: u64) -> (String, Arc<AtomicU32>) {
+        let first = Arc::new(std::sync::Mutex::new(None::<Instant>));
+        serve(move |_| {
+            let mut first = first.lock().unwrap();
+            let since = first.get_or_insert_with(Instant::now).elapsed();
+            if since >= Duration::from_secs(secs) {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", secs.to_string())],
+                )
+                    .into_response()
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn retry_after_above_max_backoff_is_waited_for() {
+        let (url, hits) = rate_limited(1).await;
+        // max_backoff is 5 ms: three attempts capped to it all land inside the second
+        let mut n = notifier(&url, 3);
+        let payload = Escalation::default().encode_to_vec();
+        let processed = tokio::time::timeout(Duration::from_secs(30), n.process(&record(&payload)))
+            .await
+            .expect("delivery within the bound");
+        assert!(processed.is_ok(), "{processed:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn retry_after_beyond_the_budget_gives_up_at_once() {
+        let (url, hits) = rate_limited(3600).await;
+        let mut n = notifier(&url, 5);
+        let payload = Escalation::default().encode_to_vec();
+        let reject = tokio::time::timeout(Duration::from_secs(30), n.process(&record(&payload)))
+            .await
+            .expect("no hour-long wait")
+            .unwrap_err();
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert_eq!(reject.reason, "delivery_failed");
+        assert_eq!(
+            reject.detail,
+            "webhook crm after 1 attempt(s): http status 429 Too Many Requests; retry-after \
+             3600s exceeds what is left of the 120s retry budget"
         );
     }
 
