@@ -77,15 +77,33 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
 
     let dir = std::env::temp_dir().join(unique("outcry-prometheus"));
     std::fs::create_dir_all(&dir).unwrap();
-    let rules = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../deploy/prometheus/outcry-rules.yaml"
+    // the shipped scrape config, with the one process standing in for a notifier pod: the
+    // Kubernetes discovery is swapped for a static target carrying the labels it would give
+    let deploy = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/prometheus");
+    let shipped = std::fs::read_to_string(format!("{deploy}/outcry-scrape.yaml")).unwrap();
+    let discovery = "    kubernetes_sd_configs:\n      - role: pod\n";
+    let rule_files = "rule_files: [outcry-rules.yaml]\n";
+    assert!(shipped.contains(discovery) && shipped.contains(rule_files));
+    let pod = |port: &str, name: &str| {
+        format!(
+            "      - targets: [\"{admin_addr}\"]\n        labels:\n          \
+             __meta_kubernetes_pod_label_app_kubernetes_io_part_of: outcry\n          \
+             __meta_kubernetes_pod_label_app_kubernetes_io_name: {name}\n          \
+             __meta_kubernetes_pod_container_port_name: {port}\n"
+        )
+    };
+    let targets = format!(
+        "    scrape_interval: 1s\n    static_configs:\n{}{}",
+        pod("admin", "outcry-notifier"),
+        pod("http", "outcry-ingestor"),
+    );
+    let config = shipped.replace(discovery, &targets).replace(
+        rule_files,
+        &format!("rule_files: [\"{deploy}/outcry-rules.yaml\"]\n"),
     );
     std::fs::write(
         dir.join("prometheus.yml"),
-        format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{rules:?}]\nscrape_configs:\n  - job_name: outcry\n    static_configs: [{{targets: [\"{admin_addr}\"]}}]\n"
-        ),
+        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n{config}"),
     )
     .unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -111,6 +129,8 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         "outcry_scorer_model_info",
         "outcry_router_records_consumed_total",
         "outcry_notifier_deliveries_total",
+        // the bucket OutcryEndToEndLatencyHigh reads
+        "outcry_notifier_end_to_end_seconds_bucket{le=~\"60|60\\\\.0\"}",
     ];
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut missing: Vec<&str> = wanted.to_vec();
@@ -133,7 +153,17 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         }
         missing = still;
     }
-    let up = query(&web, "up{job=\"outcry\"}").await;
+    // one target, the admin port, with the job OutcryServiceDown matches
+    let up = query(&web, "up{job=~\"outcry.*\"}").await;
+    assert_eq!(
+        up["data"]["result"].as_array().map(Vec::len),
+        Some(1),
+        "{up}"
+    );
+    assert_eq!(
+        up["data"]["result"][0]["metric"]["job"], "outcry-notifier",
+        "{up}"
+    );
     assert_eq!(up["data"]["result"][0]["value"][1], "1", "{up}");
     // histograms arrive as histograms, with buckets
     let buckets = query(&web, "count(outcry_ingestor_request_seconds_bucket)").await;
