@@ -61,9 +61,10 @@ pub enum NotifierError {
 const DELIVERED: &str = "delivered";
 const FAILED: &str = "failed";
 
-/// `reason`s of the notifier's dead letters.
+/// Every reason the notifier puts on a dead letter.
 const DECODE_ERROR: &str = "decode_error";
 const DELIVERY_FAILED: &str = "delivery_failed";
+const DEAD_LETTER_REASONS: &[&str] = &[DECODE_ERROR, DELIVERY_FAILED];
 
 /// Delivers escalations to webhooks. Holds no Kafka: the pipeline feeds it records.
 pub struct Notifier {
@@ -175,6 +176,10 @@ impl Processor for Notifier {
             .map_err(|e| Reject::new(DECODE_ERROR, format!("not an outcry.v1.Escalation: {e}")))?;
         self.deliver_all(&escalation).await?;
         Ok(Vec::new())
+    }
+
+    fn dead_letter_reasons(&self) -> &'static [&'static str] {
+        DEAD_LETTER_REASONS
     }
 }
 
@@ -423,5 +428,20 @@ mod tests {
             );
             assert_eq!(value(&series), 0.0, "{series}");
         }
+    }
+
+    #[tokio::test]
+    async fn every_dead_letter_reason_is_declared_to_the_pipeline() {
+        let (url, _) = receiver(100, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let mut n = notifier(&url, 1);
+        let undecodable = n.process(&record(b"\xff\xff\xff")).await.unwrap_err();
+        let undelivered = n
+            .process(&record(&Escalation::default().encode_to_vec()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            n.dead_letter_reasons(),
+            &[undecodable.reason, undelivered.reason]
+        );
     }
 }
