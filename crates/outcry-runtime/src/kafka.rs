@@ -7,6 +7,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
+use std::collections::HashSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Common client settings: brokers, client id, and the pass-through properties.
@@ -76,27 +78,65 @@ pub fn lag_reporting_consumer(
         metrics::Unit::Count,
         "records between the consumer's position and the end of each assigned partition"
     );
-    config.create_with_context(LagContext { gauge })
+    config.create_with_context(LagContext {
+        gauge,
+        reported: Mutex::default(),
+    })
 }
 
 /// Turns librdkafka's statistics into the consumer-lag gauge.
 pub struct LagContext {
     gauge: String,
+    /// Partitions whose lag this consumer exports, to zero once it stops fetching them.
+    reported: Mutex<HashSet<(String, i32)>>,
 }
 
 impl rdkafka::client::ClientContext for LagContext {
     fn stats(&self, statistics: rdkafka::Statistics) {
-        for (topic, t) in statistics.topics {
-            for (partition, p) in t.partitions {
-                // librdkafka reports -1 for partitions it does not consume, and partition -1
-                // is its internal unassigned queue
-                if partition >= 0 && p.consumer_lag >= 0 {
-                    metrics::gauge!(self.gauge.clone(), "topic" => topic.clone(), "partition" => partition.to_string())
-                        .set(p.consumer_lag as f64);
-                }
+        let mut reported = self
+            .reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (topic, partition, lag) in lag_updates(&statistics, &mut reported) {
+            metrics::gauge!(self.gauge.clone(), "topic" => topic, "partition" => partition.to_string())
+                .set(lag as f64);
+        }
+    }
+}
+
+/// The lag values to export from one statistics report, as `(topic, partition, lag)`.
+///
+/// Only partitions this consumer is fetching count (librdkafka keeps reporting a partition
+/// for a while after a rebalance took it away, with the lag it had then; partition -1 is
+/// its internal unassigned queue). A partition reported before and no longer fetched goes to
+/// 0: its new owner reports its lag, and a stale value here would keep the lag alert firing.
+fn lag_updates(
+    statistics: &rdkafka::Statistics,
+    reported: &mut HashSet<(String, i32)>,
+) -> Vec<(String, i32, i64)> {
+    let mut updates = Vec::new();
+    let mut fetching = HashSet::new();
+    for (topic, t) in &statistics.topics {
+        for (&partition, p) in &t.partitions {
+            if partition < 0 || p.fetch_state != "active" {
+                continue;
+            }
+            fetching.insert((topic.clone(), partition));
+            // -1 while the lag is not known yet: keep what was exported
+            if p.consumer_lag >= 0 {
+                reported.insert((topic.clone(), partition));
+                updates.push((topic.clone(), partition, p.consumer_lag));
             }
         }
     }
+    reported.retain(|(topic, partition)| {
+        let keep = fetching.contains(&(topic.clone(), *partition));
+        if !keep {
+            updates.push((topic.clone(), *partition, 0));
+        }
+        keep
+    });
+    updates
 }
 
 impl rdkafka::consumer::ConsumerContext for LagContext {}
@@ -262,6 +302,57 @@ mod tests {
     fn fenced_producer_is_fatal() {
         let e = KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced);
         assert_eq!(classify(&e), ErrorClass::Fatal);
+    }
+
+    fn stats(partitions: &[(i32, &str, i64)]) -> rdkafka::Statistics {
+        let topic = rdkafka::statistics::Topic {
+            topic: "in".into(),
+            partitions: partitions
+                .iter()
+                .map(|&(partition, fetch_state, consumer_lag)| {
+                    let p = rdkafka::statistics::Partition {
+                        partition,
+                        fetch_state: fetch_state.into(),
+                        consumer_lag,
+                        ..Default::default()
+                    };
+                    (partition, p)
+                })
+                .collect(),
+            ..Default::default()
+        };
+        rdkafka::Statistics {
+            topics: [("in".to_string(), topic)].into(),
+            ..Default::default()
+        }
+    }
+
+    fn sorted(mut updates: Vec<(String, i32, i64)>) -> Vec<(String, i32, i64)> {
+        updates.sort();
+        updates
+    }
+
+    #[test]
+    fn lag_is_exported_only_for_partitions_being_fetched() {
+        let mut reported = HashSet::new();
+        let first = stats(&[(-1, "none", -1), (0, "active", 7), (1, "active", 3)]);
+        assert_eq!(
+            sorted(lag_updates(&first, &mut reported)),
+            vec![("in".into(), 0, 7), ("in".into(), 1, 3)]
+        );
+        // a rebalance took partition 1 away: librdkafka still lists it with its old lag
+        let after = stats(&[(0, "active", 5), (1, "stopped", 3), (2, "offset-query", -1)]);
+        assert_eq!(
+            sorted(lag_updates(&after, &mut reported)),
+            vec![("in".into(), 0, 5), ("in".into(), 1, 0)]
+        );
+        // zeroed once, then left alone; a partition that vanished is zeroed too
+        let later = stats(&[(1, "stopped", 3)]);
+        assert_eq!(
+            sorted(lag_updates(&later, &mut reported)),
+            vec![("in".into(), 0, 0)]
+        );
+        assert!(reported.is_empty());
     }
 
     #[test]
