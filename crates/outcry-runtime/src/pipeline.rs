@@ -242,7 +242,9 @@ struct Settled {
 
 /// Runs the loop until `shutdown`, then drains: finishes in-flight records, stores and commits
 /// their offsets, flushes the producer and leaves the consumer group, within
-/// `spec.drain_timeout` (leaving the group gets at least a second).
+/// `spec.drain_timeout` of the shutdown signal, plus at most a second for leaving the group.
+/// One deadline bounds it all: a record still processing at the signal gets until half of it,
+/// the drain until the deadline, and leaving the group what is left (at least a second).
 pub async fn run<P: Processor>(
     kafka_config: &KafkaConfig,
     spec: PipelineSpec,
@@ -272,10 +274,34 @@ pub async fn run<P: Processor>(
         max_in_flight: kafka_config.max_in_flight,
         max_message_bytes: kafka::message_max_bytes(kafka_config),
         failed: false,
+        current: None,
     };
-    let result = state.consume(&mut processor, &shutdown).await;
+    let drain_deadline = || {
+        shutdown
+            .triggered_at()
+            .unwrap_or_else(tokio::time::Instant::now)
+            + spec.drain_timeout
+    };
+    // a record still processing (or still being produced) when the grace runs out is abandoned
+    // without storing its offset: it is replayed after the restart, never lost
+    let grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep_until(drain_deadline() - spec.drain_timeout / 2).await;
+    };
+    let result = tokio::select! {
+        result = state.consume(&mut processor, &shutdown) => result,
+        () = grace => Ok(()),
+    };
+    if let Some((partition, offset)) = state.current.take() {
+        tracing::warn!(
+            service = spec.service,
+            partition,
+            offset,
+            "record abandoned at shutdown, it will be replayed"
+        );
+    }
     readiness.set(false);
-    let deadline = tokio::time::Instant::now() + spec.drain_timeout;
+    let deadline = drain_deadline();
     let drained = tokio::time::timeout_at(deadline, state.drain()).await;
     if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
         // nothing stored since the last commit is the common case here
@@ -302,6 +328,8 @@ struct LoopState<'a> {
     max_in_flight: usize,
     /// The producer's `message.max.bytes`: dead letters are cut to fit it.
     max_message_bytes: usize,
+    /// The record being processed and produced, until its outputs are tracked.
+    current: Option<(i32, i64)>,
     /// Set by the first unacknowledged output: from then on no offset is stored, so the
     /// failed record and everything after it are replayed after the restart.
     failed: bool,
@@ -354,20 +382,9 @@ impl LoopState<'_> {
                 key: message.key(),
                 payload: message.payload().unwrap_or_default(),
             };
+            self.current = Some((record.partition, record.offset));
             let started = Instant::now();
-            // a record still processing when the drain runs out of patience is abandoned
-            // without storing its offset: it is replayed after the restart, never lost
-            let grace = async {
-                shutdown.cancelled().await;
-                tokio::time::sleep(self.spec.drain_timeout / 2).await;
-            };
-            let processed = tokio::select! {
-                processed = processor.process(&record) => processed,
-                () = grace => {
-                    tracing::warn!(service = self.spec.service, partition = record.partition, offset = record.offset, "record abandoned at shutdown, it will be replayed");
-                    return Ok(());
-                }
-            };
+            let processed = processor.process(&record).await;
             let outputs = match processed {
                 Ok(outputs) => outputs,
                 Err(reject) => {
@@ -392,6 +409,7 @@ impl LoopState<'_> {
                 deliveries.push(self.send(output, &record).await?);
             }
             self.track(record.partition, record.offset, deliveries);
+            self.current = None;
             // settle what is already acknowledged without waiting
             while let Some(Some(settled)) = self.pending.next().now_or_never() {
                 self.settle(settled)?;

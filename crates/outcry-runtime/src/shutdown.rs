@@ -2,23 +2,24 @@
 
 use std::future::Future;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-/// A cloneable handle that says when to stop. Cheap to clone and to poll.
+/// A cloneable handle that says when to stop, and since when. Cheap to clone and to poll.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
-    rx: watch::Receiver<bool>,
+    rx: watch::Receiver<Option<Instant>>,
 }
 
-/// The side that triggers a [`Shutdown`].
+/// The side that triggers a [`Shutdown`]. Dropping it triggers it too.
 #[derive(Debug)]
 pub struct ShutdownTrigger {
-    tx: watch::Sender<bool>,
+    tx: watch::Sender<Option<Instant>>,
 }
 
 impl Shutdown {
     /// A new pair: trigger it to stop everything holding a clone.
     pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
+        let (tx, rx) = watch::channel(None);
         (ShutdownTrigger { tx }, Shutdown { rx })
     }
 
@@ -34,21 +35,38 @@ impl Shutdown {
 
     /// Whether shutdown has started.
     pub fn is_triggered(&self) -> bool {
+        self.rx.borrow().is_some()
+    }
+
+    /// When shutdown started (the first trigger): the drain's bound counts from here.
+    pub fn triggered_at(&self) -> Option<Instant> {
         *self.rx.borrow()
     }
 
     /// Completes once shutdown has started.
     pub async fn cancelled(&self) {
         let mut rx = self.rx.clone();
-        // an error means the trigger is gone, which also means stop
-        let _ = rx.wait_for(|stop| *stop).await;
+        // an error means the trigger is gone, which also means stop (its drop triggered)
+        let _ = rx.wait_for(Option::is_some).await;
     }
 }
 
 impl ShutdownTrigger {
-    /// Starts shutdown for every clone of the handle.
+    /// Starts shutdown for every clone of the handle. Later calls keep the first time.
     pub fn trigger(&self) {
-        self.tx.send_replace(true);
+        self.tx.send_if_modified(|at| {
+            let first = at.is_none();
+            if first {
+                *at = Some(Instant::now());
+            }
+            first
+        });
+    }
+}
+
+impl Drop for ShutdownTrigger {
+    fn drop(&mut self) {
+        self.trigger();
     }
 }
 
@@ -107,5 +125,18 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(1), shutdown.cancelled())
             .await
             .unwrap();
+        assert!(shutdown.triggered_at().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_first_trigger_sets_the_time() {
+        let (trigger, shutdown) = Shutdown::new();
+        assert_eq!(shutdown.triggered_at(), None);
+        let before = Instant::now();
+        trigger.trigger();
+        let at = shutdown.triggered_at().unwrap();
+        assert!(at >= before);
+        trigger.trigger();
+        assert_eq!(shutdown.triggered_at(), Some(at));
     }
 }

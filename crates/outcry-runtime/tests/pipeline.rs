@@ -45,6 +45,28 @@ impl Processor for Declares {
     }
 }
 
+/// Sends `stuck` to `held`, a topic whose writes are never acknowledged, and never finishes
+/// processing `hang` (it says when it started on it).
+struct Stalls {
+    hanging: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Processor for Stalls {
+    async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
+        if record.payload == b"hang" {
+            if let Some(hanging) = self.hanging.take() {
+                let _ = hanging.send(());
+            }
+            std::future::pending::<()>().await;
+        }
+        Ok(vec![Output {
+            topic: "held".into(),
+            key: b"k".to_vec(),
+            payload: record.payload.to_vec(),
+        }])
+    }
+}
+
 fn kafka(brokers: String) -> KafkaConfig {
     KafkaConfig {
         brokers,
@@ -315,4 +337,55 @@ async fn dead_letter_series_exist_at_zero_from_the_start() {
     }
     trigger.trigger();
     run.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_by_the_drain_timeout_from_the_signal() {
+    let cluster = cluster();
+    cluster.create_topic("held", 1, 1).unwrap();
+    let mut kafka = kafka(cluster.bootstrap_servers());
+    produce(&kafka, &[b"stuck", b"hang"]).await;
+    // the output of `stuck` waits for a leader that never comes, far longer than the drain
+    cluster
+        .topic_error(
+            "held",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        )
+        .unwrap();
+    kafka.delivery_timeout_ms = 120_000;
+    let drain = Duration::from_secs(6);
+    let (hanging, hung) = tokio::sync::oneshot::channel();
+    let (trigger, shutdown) = Shutdown::new();
+    let run = tokio::spawn(async move {
+        let spec = PipelineSpec {
+            drain_timeout: drain,
+            ..spec_of("bounded", "g5")
+        };
+        let processor = Stalls {
+            hanging: Some(hanging),
+        };
+        pipeline::run(&kafka, spec, processor, shutdown).await
+    });
+    tokio::time::timeout(Duration::from_secs(20), hung)
+        .await
+        .expect("the second record never reached the processor")
+        .unwrap();
+    // a record stuck in the processor and one whose output is never acknowledged: the grace
+    // and the drain both run out, and still the whole shutdown fits in the drain timeout
+    // plus the second for leaving the group (and a margin for a slow machine)
+    let signalled = std::time::Instant::now();
+    trigger.trigger();
+    let result = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("shutdown never finished")
+        .unwrap();
+    let took = signalled.elapsed();
+    assert!(
+        matches!(result, Err(PipelineError::DrainTimeout(d)) if d == drain),
+        "{result:?}"
+    );
+    assert!(
+        took <= drain + Duration::from_millis(2_500),
+        "shutdown took {took:?} with a drain timeout of {drain:?}"
+    );
 }
