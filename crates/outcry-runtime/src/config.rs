@@ -6,8 +6,12 @@
 //! typo is caught at start instead of silently falling back to a default.
 //!
 //! Environment overrides: `OUTCRY__<SECTION>__<KEY>=value`, for example
-//! `OUTCRY__KAFKA__BROKERS=kafka:9092` or `OUTCRY__TELEMETRY__LOG_FORMAT=json`. The value is
-//! read as a YAML scalar (or flow collection), so numbers, booleans and `[a, b]` lists work.
+//! `OUTCRY__KAFKA__BROKERS=kafka:9092` or `OUTCRY__TELEMETRY__LOG_FORMAT=json`. A value for a
+//! key that holds a string (`kafka.client_id`, any `kafka.properties` entry) is taken as it
+//! is, so `OUTCRY__KAFKA__CLIENT_ID=007` stays `007`; any other value is read as a YAML scalar
+//! (or flow collection), so numbers, booleans and `[a, b]` lists work. In the file, a number
+//! or boolean where a string is wanted (`linger.ms: 20` in `kafka.properties`) is read as its
+//! text.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -350,40 +354,38 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut doc = match path {
+        let mut config = match path {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.display().to_string(),
                     source,
                 })?;
-                serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)
-                    .map_err(|e| ConfigError::Parse(e.to_string()))?
+                parse(&text)?
             }
-            None => serde_yaml_ng::Value::Mapping(Default::default()),
+            None => Config::default(),
         };
-        if doc.is_null() {
-            doc = serde_yaml_ng::Value::Mapping(Default::default());
-        }
         let mut env: Vec<_> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
         env.sort();
-        for (var, value) in env {
-            apply_override(&mut doc, &var, &value)?;
+        if !env.is_empty() {
+            // overrides apply to the parsed config, where every string is a string, so each
+            // one can be read by the type of the value it replaces
+            let mut doc =
+                serde_yaml_ng::to_value(&config).map_err(|e| ConfigError::Parse(e.to_string()))?;
+            for (var, value) in env {
+                apply_override(&mut doc, &var, &value)?;
+            }
+            config = serde_path_to_error::deserialize(doc).map_err(parse_error)?;
         }
-        let config: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
-            let path = e.path().to_string();
-            ConfigError::Parse(format!("{path}: {}", e.into_inner()))
-        })?;
         config.validate()?;
         Ok(config)
     }
 
     /// Parses YAML text (no environment), then validates it.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config =
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let config = parse(text)?;
         config.validate()?;
         Ok(config)
     }
@@ -504,6 +506,23 @@ impl Config {
     }
 }
 
+/// Parses YAML text into a config; an empty document is the defaults. Parsed from the text,
+/// not from a `Value`, so that a scalar where a string is wanted is read as its text.
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    let doc = serde_yaml_ng::Deserializer::from_str(text);
+    let config: Option<Config> = serde_path_to_error::deserialize(doc).map_err(parse_error)?;
+    Ok(config.unwrap_or_default())
+}
+
+fn parse_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ConfigError {
+    let path = e.path().to_string();
+    ConfigError::Parse(format!("{path}: {}", e.into_inner()))
+}
+
+/// Maps whose values are all strings, whatever their keys: an override of an entry is taken
+/// as it is.
+const STRING_MAPS: &[&[&str]] = &[&["kafka", "properties"]];
+
 fn check_priority(field: &str, priority: u8) -> Result<(), ConfigError> {
     if (1..=4).contains(&priority) {
         Ok(())
@@ -547,16 +566,19 @@ fn apply_override(
     if path.iter().any(String::is_empty) {
         return Err(env_err("empty path segment"));
     }
-    let parsed: Value = serde_yaml_ng::from_str(value).unwrap_or(Value::String(value.into()));
-    // keep strings that look like numbers where the schema wants a string (e.g. a broker list)
-    let parsed = match parsed {
-        Value::Null
-            if !value.trim().is_empty() && value.trim() != "null" && value.trim() != "~" =>
-        {
-            Value::String(value.into())
+    let parsed = || {
+        let parsed: Value = serde_yaml_ng::from_str(value).unwrap_or(Value::String(value.into()));
+        match parsed {
+            Value::Null
+                if !value.trim().is_empty() && value.trim() != "null" && value.trim() != "~" =>
+            {
+                Value::String(value.into())
+            }
+            other => other,
         }
-        other => other,
     };
+    let (section, _) = path.split_at(path.len() - 1);
+    let in_string_map = STRING_MAPS.iter().any(|m| m.iter().eq(section.iter()));
     let mut node = doc;
     for (i, key) in path.iter().enumerate() {
         let Value::Mapping(map) = node else {
@@ -566,7 +588,14 @@ fn apply_override(
         };
         let key = Value::String(key.clone());
         if i + 1 == path.len() {
-            map.insert(key, parsed);
+            // where a string is wanted the text is the value, even when it reads as a number
+            let wants_string = in_string_map || matches!(map.get(&key), Some(Value::String(_)));
+            let value = if wants_string {
+                Value::String(value.into())
+            } else {
+                parsed()
+            };
+            map.insert(key, value);
             return Ok(());
         }
         node = map
@@ -616,6 +645,90 @@ mod tests {
         assert_eq!(config.kafka.brokers, "b:9092,c:9092");
         assert_eq!(config.telemetry.log_format, LogFormat::Json);
         assert_eq!(config.notifier.max_attempts, 7);
+    }
+
+    #[test]
+    fn kafka_properties_in_the_file_may_be_numbers_or_booleans() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcry.yaml");
+        std::fs::write(
+            &path,
+            "kafka:\n  client_id: 1234\n  properties:\n    linger.ms: 20\n    \
+             enable.ssl.certificate.verification: false\n    security.protocol: ssl\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), env(&[])).unwrap();
+        let properties: Vec<_> = config
+            .kafka
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            properties,
+            [
+                ("enable.ssl.certificate.verification", "false"),
+                ("linger.ms", "20"),
+                ("security.protocol", "ssl"),
+            ]
+        );
+        assert_eq!(config.kafka.client_id, "1234");
+        let inline = Config::from_yaml("kafka: {properties: {linger.ms: 20}}").unwrap();
+        assert_eq!(inline.kafka.properties["linger.ms"], "20");
+    }
+
+    #[test]
+    fn environment_overrides_of_strings_keep_the_text() {
+        let config = Config::load(
+            None,
+            env(&[
+                ("OUTCRY__KAFKA__PROPERTIES__LINGER.MS", "20"),
+                (
+                    "OUTCRY__KAFKA__PROPERTIES__ENABLE.SSL.CERTIFICATE.VERIFICATION",
+                    "false",
+                ),
+                ("OUTCRY__KAFKA__CLIENT_ID", "007"),
+                ("OUTCRY__KAFKA__GROUP_PREFIX", "1.50"),
+                ("OUTCRY__KAFKA__DELIVERY_TIMEOUT_MS", "5000"),
+                ("OUTCRY__INGESTOR__AUTH_TOKENS", "[a, b]"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.properties["linger.ms"], "20");
+        assert_eq!(
+            config.kafka.properties["enable.ssl.certificate.verification"],
+            "false"
+        );
+        assert_eq!(config.kafka.client_id, "007");
+        assert_eq!(config.kafka.group_prefix, "1.50");
+        assert_eq!(config.kafka.delivery_timeout_ms, 5000);
+        assert_eq!(config.ingestor.auth_tokens, ["a", "b"]);
+    }
+
+    #[test]
+    fn unknown_keys_stay_errors_with_scalar_strings() {
+        let err = Config::load(None, env(&[("OUTCRY__KAFKA__CLIENTID", "1234")])).unwrap_err();
+        assert!(err.to_string().contains("clientid"), "{err}");
+        let err =
+            Config::from_yaml("kafka:\n  properties: {linger.ms: 20}\n  lnger: 1\n").unwrap_err();
+        assert!(err.to_string().contains("lnger"), "{err}");
+        // a property is one value, not a section
+        let err = Config::from_yaml("kafka:\n  properties: {linger.ms: {a: 1}}\n").unwrap_err();
+        assert!(
+            err.to_string().contains("kafka.properties.linger.ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcry.yaml");
+        for text in ["", "# nothing yet\n", "~\n"] {
+            std::fs::write(&path, text).unwrap();
+            let config = Config::load(Some(&path), env(&[])).unwrap();
+            assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
+        }
     }
 
     #[test]
