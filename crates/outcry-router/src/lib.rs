@@ -86,9 +86,22 @@ impl Router {
     }
 }
 
+/// Every reason the router dead-letters a record for, so that each reason's counter exists
+/// at 0 from the start (see `Processor::dead_letter_reasons`).
+pub const DEAD_LETTER_REASONS: &[&str] = &[
+    "decode_error",
+    "unknown_brand",
+    "missing_field",
+    "invalid_event_time",
+];
+
 impl Processor for Router {
     async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
         self.handle(record.payload, now_millis())
+    }
+
+    fn dead_letter_reasons(&self) -> &'static [&'static str] {
+        DEAD_LETTER_REASONS
     }
 }
 

@@ -6,7 +6,7 @@ use common::{config, route_all, scored, T0};
 use outcry_proto::v1::{CaseState, ScoredMention};
 use outcry_proto::{timestamp_from_millis, Message as _};
 use outcry_router::core::{RouteError, RouterCore, MAX_FUTURE_SKEW_MS, MIN_EVENT_MS};
-use outcry_router::Router;
+use outcry_router::{Router, DEAD_LETTER_REASONS};
 
 /// The dead-letter reason and detail `Router::handle` gives a record.
 fn rejected(router: &mut Router, sm: &ScoredMention, now_ms: i64) -> (&'static str, String) {
@@ -158,4 +158,34 @@ fn detector_settings_out_of_range_are_config_errors_naming_the_key() {
             format!("invalid config: brands[0].spike.detector: {reason}")
         );
     }
+}
+
+/// Each reason the router gives is declared, so its dead-letter counter exists at 0 before
+/// the first such record (an alert on increase() would miss the first one otherwise).
+#[test]
+fn every_dead_letter_reason_is_declared_to_the_pipeline() {
+    let mut router = Router::new(&config());
+    let undecodable = match router.handle(b"\xff\xff\xff", T0) {
+        Err(reject) => reject.reason,
+        Ok(out) => panic!("routed instead of rejected: {out:?}"),
+    };
+    let mut unknown = scored("x:1", "ann", T0, 0.9, -0.6);
+    unknown.brand_id = "not-configured".into();
+    let mut too_old = scored("x:2", "ann", T0, 0.9, -0.6);
+    too_old.mention.as_mut().unwrap().event_time = Some(timestamp_from_millis(MIN_EVENT_MS - 1));
+    let reasons = [
+        undecodable,
+        rejected(&mut router, &unknown, T0).0,
+        rejected(
+            &mut router,
+            &ScoredMention {
+                brand_id: "acme".into(),
+                ..Default::default()
+            },
+            T0,
+        )
+        .0,
+        rejected(&mut router, &too_old, T0).0,
+    ];
+    assert_eq!(reasons.as_slice(), DEAD_LETTER_REASONS);
 }

@@ -129,7 +129,15 @@ impl ScoreProcessor {
     }
 }
 
+/// Every reason the scorer dead-letters a record for, so that each reason's counter exists
+/// at 0 from the start (see `Processor::dead_letter_reasons`).
+pub const DEAD_LETTER_REASONS: &[&str] = &["decode_error", "no_brand"];
+
 impl Processor for ScoreProcessor {
+    fn dead_letter_reasons(&self) -> &'static [&'static str] {
+        DEAD_LETTER_REASONS
+    }
+
     async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
         let mention = Mention::decode(record.payload)
             .map_err(|e| Reject::new("decode_error", format!("not an outcry.v1.Mention: {e}")))?;
@@ -197,6 +205,36 @@ mod tests {
             out[0].signals.iter().any(|s| s.name == "repeated_contact"),
             "{:?}",
             out[0].signals
+        );
+    }
+
+    #[tokio::test]
+    async fn every_dead_letter_reason_is_declared_to_the_pipeline() {
+        let mut p = processor();
+        let record = |payload: &'static [u8]| Record {
+            topic: "t",
+            partition: 0,
+            offset: 7,
+            key: None,
+            payload,
+        };
+        let undecodable = p.process(&record(b"\xff\xff\xff")).await.unwrap_err();
+        let no_brand = Mention {
+            id: "x:1".into(),
+            text: "hello".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let unbranded = p
+            .process(&Record {
+                payload: &no_brand,
+                ..record(b"")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            p.dead_letter_reasons(),
+            &[undecodable.reason, unbranded.reason]
         );
     }
 
