@@ -17,24 +17,14 @@ const END_TO_END_SECONDS: &str = "outcry_router_end_to_end_seconds";
 pub enum RouterError {
     #[error("router pipeline failed")]
     Pipeline(#[from] pipeline::PipelineError),
-    #[error("invalid config: {field}: {reason}")]
-    InvalidConfig { field: String, reason: String },
+    #[error(transparent)]
+    Config(#[from] outcry_runtime::ConfigError),
 }
 
-/// Checks what the router needs of the config beyond `Config::validate`: each brand's
-/// spike detector settings within their ranges.
+/// Checks the config the router is given, each brand's detector settings included: a
+/// config built in code has not been through the load's `Config::validate`.
 pub fn check_config(config: &Config) -> Result<(), RouterError> {
-    for (i, brand) in config.brands.iter().enumerate() {
-        brand
-            .spike
-            .detector
-            .validate()
-            .map_err(|reason| RouterError::InvalidConfig {
-                field: format!("brands[{i}].spike.detector"),
-                reason,
-            })?;
-    }
-    Ok(())
+    Ok(config.validate()?)
 }
 
 /// The router's record handler: decode, route, encode.

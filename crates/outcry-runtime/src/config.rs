@@ -465,6 +465,11 @@ impl Config {
                 }
             }
             check_priority(&format!("{at}.spike.priority"), brand.spike.priority)?;
+            brand
+                .spike
+                .detector
+                .validate()
+                .map_err(|reason| invalid(format!("{at}.spike.detector"), reason))?;
         }
         if self.ingestor.max_body_bytes < 1024 {
             return Err(invalid("ingestor.max_body_bytes", "must be at least 1024"));
@@ -744,6 +749,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid config: brands[0].rules[0].priority: 9 must be within 1..=4"
+        );
+    }
+
+    #[test]
+    fn detector_settings_out_of_range_fail_the_load_naming_the_field() {
+        let yaml = "brands:\n  - id: acme\n    team: care\n    spike:\n      detector: {bucket_secs: 0}\n";
+        let err = Config::from_yaml(yaml).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: brands[0].spike.detector: bucket_secs: 0 must be within 1..=86400"
         );
     }
 
