@@ -754,7 +754,8 @@ mod tests {
 
     #[test]
     fn detector_settings_out_of_range_fail_the_load_naming_the_field() {
-        let yaml = "brands:\n  - id: acme\n    team: care\n    spike:\n      detector: {bucket_secs: 0}\n";
+        let yaml =
+            "brands:\n  - id: acme\n    team: care\n    spike:\n      detector: {bucket_secs: 0}\n";
         let err = Config::from_yaml(yaml).unwrap_err();
         assert_eq!(
             err.to_string(),
