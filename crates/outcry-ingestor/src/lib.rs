@@ -252,7 +252,8 @@ async fn handle(
         "application/x-ndjson"
         | "application/ndjson"
         | "application/jsonl"
-        | "application/jsonlines" => parse::parse_batch(&body, &state.brands, now, state.max_batch),
+        | "application/jsonlines" => parse::parse_batch(&body, &state.brands, now, state.max_batch)
+            .map(|parsed| parsed.into_iter().map(|(_, m)| m).collect()),
         "application/json" | "" => parse::parse_mention(&body, &state.brands, now)
             .map(|m| vec![m])
             .map_err(|error| vec![LineError { line: 1, error }]),

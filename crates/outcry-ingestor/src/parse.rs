@@ -2,6 +2,7 @@
 
 use outcry_proto::timestamp_from_millis;
 use outcry_proto::v1::{Author, Engagement, Mention, Source};
+use outcry_proto::Message as _;
 use outcry_runtime::config::BrandConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -10,6 +11,18 @@ use std::collections::BTreeMap;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// How far in the future an event time may be (clock skew between sources).
 pub const MAX_FUTURE_SKEW_MS: i64 = 3_600_000;
+/// Most `attributes` entries on one mention.
+pub const MAX_ATTRIBUTES: usize = 64;
+/// Longest `attributes` key, in bytes.
+pub const MAX_ATTRIBUTE_KEY_BYTES: usize = 256;
+/// Longest `attributes` value, in bytes.
+pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 2048;
+/// Largest encoded `Mention`, in bytes. Every field is capped on its own, but repeated fields
+/// (`brands`) are not, and the record must stay well under the producer's and broker's 1 MB
+/// default `message.max.bytes` even after the scorer wraps it in a `ScoredMention`: past this
+/// the mention is refused as `too_large` (a 4xx the client can act on), instead of failing in
+/// the producer, which would be answered 503 and retried for ever.
+pub const MAX_MENTION_BYTES: usize = 256 * 1024;
 
 /// The JSON a source posts for one mention. Unknown keys are rejected so that a misspelt
 /// field is reported instead of ignored; free data goes into `attributes`.
@@ -230,6 +243,10 @@ fn validate(raw: MentionJson, brands: &BrandMatcher, now_ms: i64) -> Result<Ment
         ("author.id", &raw.author.id, 256),
         ("author.handle", &raw.author.handle, 256),
         ("author.display_name", &raw.author.display_name, 512),
+        // external ids of other posts, capped like `external_id`
+        ("reply_to", &raw.reply_to, 256),
+        ("repost_of", &raw.repost_of, 256),
+        ("quote_of", &raw.quote_of, 256),
     ] {
         if value.len() > max {
             return Err(field_error(
@@ -239,6 +256,7 @@ fn validate(raw: MentionJson, brands: &BrandMatcher, now_ms: i64) -> Result<Ment
             ));
         }
     }
+    validate_attributes(&raw.attributes)?;
     let event_ms = match &raw.event_time {
         None => now_ms,
         Some(text) => outcry_runtime::time::parse_rfc3339_millis(text).ok_or_else(|| {
@@ -270,7 +288,7 @@ fn validate(raw: MentionJson, brands: &BrandMatcher, now_ms: i64) -> Result<Ment
         }
         raw.brands
     };
-    Ok(Mention {
+    let mention = Mention {
         id,
         source: source as i32,
         external_id: external_id.to_string(),
@@ -298,7 +316,43 @@ fn validate(raw: MentionJson, brands: &BrandMatcher, now_ms: i64) -> Result<Ment
         repost_of: raw.repost_of,
         quote_of: raw.quote_of,
         attributes: raw.attributes,
-    })
+    };
+    let encoded = mention.encoded_len();
+    if encoded > MAX_MENTION_BYTES {
+        return Err(field_error(
+            ".",
+            "too_large",
+            format!("the mention encodes to {encoded} bytes, more than {MAX_MENTION_BYTES}"),
+        ));
+    }
+    Ok(mention)
+}
+
+fn validate_attributes(attributes: &BTreeMap<String, String>) -> Result<(), FieldError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(field_error(
+            "attributes",
+            "invalid_field",
+            format!("more than {MAX_ATTRIBUTES} entries"),
+        ));
+    }
+    for (key, value) in attributes {
+        if key.len() > MAX_ATTRIBUTE_KEY_BYTES {
+            return Err(field_error(
+                "attributes",
+                "invalid_field",
+                format!("a key is longer than {MAX_ATTRIBUTE_KEY_BYTES} bytes"),
+            ));
+        }
+        if value.len() > MAX_ATTRIBUTE_VALUE_BYTES {
+            return Err(field_error(
+                format!("attributes.{key}"),
+                "invalid_field",
+                format!("longer than {MAX_ATTRIBUTE_VALUE_BYTES} bytes"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An error in an NDJSON batch: the 1-based line and the field.
@@ -308,24 +362,34 @@ pub struct LineError {
     pub error: FieldError,
 }
 
-/// Parses every non-blank line; all lines must be valid for any to be accepted, so a client
-/// can fix and resend the batch without guessing what was written.
+/// The non-blank lines of an NDJSON body with their 1-based line numbers: one mention each.
+fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line)))
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+}
+
+/// How many mentions an NDJSON body holds, valid or not.
+pub fn count_mentions(body: &[u8]) -> usize {
+    lines(body).count()
+}
+
+/// Parses every non-blank line into its line number and mention; all lines must be valid for
+/// any to be accepted, so a client can fix and resend the batch without guessing what was
+/// written.
 pub fn parse_batch(
     body: &[u8],
     brands: &BrandMatcher,
     now_ms: i64,
     max_batch: usize,
-) -> Result<Vec<Mention>, Vec<LineError>> {
+) -> Result<Vec<(usize, Mention)>, Vec<LineError>> {
     let mut mentions = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+    for (line, text) in lines(body) {
         if mentions.len() + errors.len() >= max_batch {
             errors.push(LineError {
-                line: i + 1,
+                line,
                 error: field_error(
                     ".",
                     "batch_too_large",
@@ -334,9 +398,9 @@ pub fn parse_batch(
             });
             break;
         }
-        match parse_mention(line, brands, now_ms) {
-            Ok(m) => mentions.push(m),
-            Err(error) => errors.push(LineError { line: i + 1, error }),
+        match parse_mention(text, brands, now_ms) {
+            Ok(m) => mentions.push((line, m)),
+            Err(error) => errors.push(LineError { line, error }),
         }
     }
     if errors.is_empty() {
@@ -465,6 +529,95 @@ mod tests {
         let line = "{\"source\":\"x\",\"external_id\":\"1\",\"text\":\"acme\"}\n";
         let errors = parse_batch(line.repeat(3).as_bytes(), &matcher(), NOW, 2).unwrap_err();
         assert_eq!(errors[0].error.reason, "batch_too_large");
+    }
+
+    fn with_attributes(attributes: &BTreeMap<String, String>) -> Result<Mention, FieldError> {
+        let json = serde_json::json!({"source": "x", "external_id": "1", "text": "acme", "attributes": attributes});
+        parse(&json.to_string())
+    }
+
+    #[test]
+    fn attributes_are_capped_in_count_key_and_value() {
+        let many: BTreeMap<_, _> = (0..=MAX_ATTRIBUTES)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        let err = with_attributes(&many).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.reason),
+            ("attributes", "invalid_field")
+        );
+        let long_key = BTreeMap::from([("k".repeat(MAX_ATTRIBUTE_KEY_BYTES + 1), "v".into())]);
+        assert_eq!(with_attributes(&long_key).unwrap_err().field, "attributes");
+        let long_value =
+            BTreeMap::from([("stars".into(), "5".repeat(MAX_ATTRIBUTE_VALUE_BYTES + 1))]);
+        assert_eq!(
+            with_attributes(&long_value).unwrap_err().field,
+            "attributes.stars"
+        );
+        let at_caps: BTreeMap<_, _> = (0..MAX_ATTRIBUTES)
+            .map(|i| (format!("{i:0>256}"), "v".repeat(MAX_ATTRIBUTE_VALUE_BYTES)))
+            .collect();
+        assert_eq!(
+            with_attributes(&at_caps).unwrap().attributes.len(),
+            MAX_ATTRIBUTES
+        );
+    }
+
+    #[test]
+    fn reference_ids_are_capped() {
+        for field in ["reply_to", "repost_of", "quote_of"] {
+            let mut json = serde_json::json!({"source": "x", "external_id": "1", "text": "acme"});
+            json[field] = "9".repeat(256).into();
+            assert!(parse(&json.to_string()).is_ok(), "{field}");
+            json[field] = "9".repeat(257).into();
+            let err = parse(&json.to_string()).unwrap_err();
+            assert_eq!((err.field.as_str(), err.reason), (field, "invalid_field"));
+        }
+    }
+
+    #[test]
+    fn a_mention_with_every_field_at_its_cap_is_under_the_ceiling() {
+        let attributes: BTreeMap<_, _> = (0..MAX_ATTRIBUTES)
+            .map(|i| {
+                (
+                    format!("{i:0>256}"),
+                    "\u{1F600}".repeat(MAX_ATTRIBUTE_VALUE_BYTES / 4),
+                )
+            })
+            .collect();
+        let json = serde_json::json!({
+            "source": "x", "external_id": "1".repeat(256), "url": "u".repeat(2048),
+            "text": format!("acme {}", "\u{1F600}".repeat(MAX_TEXT_CHARS - 5)),
+            "language": "l".repeat(35),
+            "author": {"id": "a".repeat(256), "handle": "h".repeat(256), "display_name": "d".repeat(512)},
+            "reply_to": "r".repeat(256), "repost_of": "r".repeat(256), "quote_of": "q".repeat(256),
+            "attributes": attributes,
+        });
+        let m = parse(&json.to_string()).unwrap();
+        assert!(m.encoded_len() <= MAX_MENTION_BYTES, "{}", m.encoded_len());
+    }
+
+    #[test]
+    fn a_mention_encoding_past_the_ceiling_is_too_large() {
+        // every field within its cap, but a repeated brand id makes the record too big
+        let brands = vec!["acme"; MAX_MENTION_BYTES / 6 + 1];
+        let json = serde_json::json!({"source": "x", "external_id": "1", "text": "acme", "brands": brands});
+        let err = parse(&json.to_string()).unwrap_err();
+        assert_eq!((err.field.as_str(), err.reason), (".", "too_large"));
+        assert!(err.message.contains("262144"), "{}", err.message);
+    }
+
+    #[test]
+    fn batch_mentions_carry_their_line_numbers() {
+        let body = b"\n{\"source\":\"x\",\"external_id\":\"1\",\"text\":\"acme\"}\r\n \n{\"source\":\"x\",\"external_id\":\"2\",\"text\":\"acme\"}";
+        let parsed = parse_batch(body, &matcher(), NOW, 10).unwrap();
+        let lines: Vec<_> = parsed
+            .iter()
+            .map(|(line, m)| (*line, m.id.as_str()))
+            .collect();
+        assert_eq!(lines, vec![(2, "x:1"), (4, "x:2")]);
+        assert_eq!(count_mentions(body), 2);
+        assert_eq!(count_mentions(b"oops\nnot json\n\n"), 2);
     }
 
     proptest::proptest! {
