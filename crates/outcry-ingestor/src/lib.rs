@@ -2,29 +2,42 @@
 //! and writes `Mention`s to the mentions topic, keyed by mention id.
 //!
 //! It answers 202 only after the broker acknowledged every write (idempotent producer,
-//! `acks=all`); 400 naming the line and field at fault; 401 without a valid token; 413 for an
-//! oversized body; 503 with `Retry-After` when it cannot write. Nothing is dropped silently:
-//! a mention is either acknowledged to the client or the client is told to retry.
+//! `acks=all`); 400 naming the line and field at fault (reason `too_large` for a mention
+//! encoding past [`parse::MAX_MENTION_BYTES`], or one Kafka refuses as too large); 401 without
+//! a valid token; 413 for an oversized body; 503 with `Retry-After` when it cannot write, or
+//! when [`MAX_CONCURRENT_REQUESTS`] requests are already in progress. Nothing is dropped
+//! silently: a mention is either acknowledged to the client or the client is told to retry.
 
+mod inflight;
 pub mod parse;
+mod write;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use outcry_proto::v1::Mention;
-use outcry_proto::Message as _;
+use inflight::Ledger;
 use outcry_runtime::admin::Readiness;
-use outcry_runtime::dedup::DedupWindow;
 use outcry_runtime::{kafka, time::now_millis, Config, Shutdown};
 use parse::{BrandMatcher, LineError};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureProducer, Producer};
 use serde_json::json;
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Requests served at once; past it a request is answered 503 with `Retry-After` before its
+/// body is read. Each request can hold its body (up to `ingestor.max_body_bytes`), the parsed
+/// and the encoded mentions, and librdkafka's copy, for as long as the broker takes to
+/// acknowledge (up to `kafka.delivery_timeout_ms`): about 16 MiB at the default limits, so
+/// 32 bound that to about 512 MiB while a slow broker makes every source retry. A constant
+/// until the configuration has a key for it; [`Ingestor::max_concurrent_requests`] overrides it.
+pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestorError {
@@ -40,28 +53,42 @@ pub enum IngestorError {
     Serve(#[source] std::io::Error),
 }
 
-mod names {
-    pub const REQUESTS: &str = "outcry_ingestor_requests_total";
-    pub const ACCEPTED: &str = "outcry_ingestor_mentions_accepted_total";
-    pub const REJECTED: &str = "outcry_ingestor_mentions_rejected_total";
-    pub const DUPLICATES: &str = "outcry_ingestor_mentions_duplicate_total";
-    pub const UNMATCHED: &str = "outcry_ingestor_mentions_unmatched_total";
-    pub const WRITE_FAILURES: &str = "outcry_ingestor_write_failures_total";
-    pub const REQUEST_SECONDS: &str = "outcry_ingestor_request_seconds";
-    pub const BATCH_MENTIONS: &str = "outcry_ingestor_batch_mentions";
+pub(crate) mod names {
+    pub(crate) const REQUESTS: &str = "outcry_ingestor_requests_total";
+    pub(crate) const SHED: &str = "outcry_ingestor_requests_shed_total";
+    pub(crate) const IN_PROGRESS: &str = "outcry_ingestor_requests_in_progress";
+    pub(crate) const ACCEPTED: &str = "outcry_ingestor_mentions_accepted_total";
+    pub(crate) const REJECTED: &str = "outcry_ingestor_mentions_rejected_total";
+    pub(crate) const DUPLICATES: &str = "outcry_ingestor_mentions_duplicate_total";
+    pub(crate) const UNMATCHED: &str = "outcry_ingestor_mentions_unmatched_total";
+    pub(crate) const WRITE_FAILURES: &str = "outcry_ingestor_write_failures_total";
+    pub(crate) const REQUEST_SECONDS: &str = "outcry_ingestor_request_seconds";
+    pub(crate) const BATCH_MENTIONS: &str = "outcry_ingestor_batch_mentions";
 }
 
 fn describe_metrics() {
-    use metrics::{describe_counter, describe_histogram, Unit};
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(
         names::REQUESTS,
         "http requests to /v1/mentions, by status code"
     );
     describe_counter!(
-        names::ACCEPTED,
-        "mentions acknowledged by the broker and answered 202"
+        names::SHED,
+        "requests answered 503 unread because the most concurrent requests were in progress"
     );
-    describe_counter!(names::REJECTED, "mentions refused with a 4xx, by reason");
+    describe_gauge!(
+        names::IN_PROGRESS,
+        Unit::Count,
+        "requests to /v1/mentions being served"
+    );
+    describe_counter!(
+        names::ACCEPTED,
+        "mentions acknowledged by the broker, whatever the answer to their request"
+    );
+    describe_counter!(
+        names::REJECTED,
+        "mentions refused with a 4xx, by reason; a refused batch counts all its mentions"
+    );
     describe_counter!(
         names::DUPLICATES,
         "mentions not written again because their id was written recently"
@@ -86,15 +113,18 @@ fn describe_metrics() {
     );
 }
 
-struct AppState {
+pub(crate) struct AppState {
     producer: FutureProducer,
     topic: String,
     brands: BrandMatcher,
-    dedup: Mutex<DedupWindow>,
+    ledger: Ledger,
     auth_tokens: Vec<String>,
     max_batch: usize,
     retry_after_secs: u64,
     queue_timeout: Duration,
+    /// How long a request waits for another one's write of the same mention: that write's
+    /// own bound (enqueue, then delivery), and a margin.
+    settle_timeout: Duration,
 }
 
 /// A bound ingestor, ready to serve.
@@ -102,6 +132,7 @@ pub struct Ingestor {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     max_body_bytes: usize,
+    max_concurrent_requests: usize,
     drain_timeout: Duration,
 }
 
@@ -115,21 +146,33 @@ impl Ingestor {
             .map_err(|source| IngestorError::Bind { addr, source })?;
         let producer =
             kafka::producer(&config.kafka, "ingestor").map_err(IngestorError::Producer)?;
+        let queue_timeout = Duration::from_millis(config.kafka.delivery_timeout_ms.min(10_000));
         Ok(Ingestor {
             listener,
             state: Arc::new(AppState {
                 producer,
                 topic: config.kafka.topics.mentions.clone(),
                 brands: BrandMatcher::new(&config.brands),
-                dedup: Mutex::new(DedupWindow::new(config.ingestor.dedup_capacity)),
+                ledger: Ledger::new(config.ingestor.dedup_capacity),
                 auth_tokens: config.ingestor.auth_tokens.clone(),
                 max_batch: config.ingestor.max_batch,
                 retry_after_secs: config.ingestor.retry_after_secs,
-                queue_timeout: Duration::from_millis(config.kafka.delivery_timeout_ms.min(10_000)),
+                queue_timeout,
+                settle_timeout: queue_timeout
+                    + Duration::from_millis(config.kafka.delivery_timeout_ms)
+                    + Duration::from_secs(1),
             }),
             max_body_bytes: config.ingestor.max_body_bytes,
+            max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
             drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
         })
+    }
+
+    /// Serves at most `n` requests at once (at least one) instead of
+    /// [`MAX_CONCURRENT_REQUESTS`].
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.max_concurrent_requests = n.max(1);
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -137,26 +180,56 @@ impl Ingestor {
         self.listener.local_addr()
     }
 
-    /// Serves until shutdown, then finishes in-flight requests and flushes the producer.
+    /// Serves until shutdown, then finishes in-flight requests and flushes the producer, all
+    /// within `shutdown.drain_timeout_secs`. Requests still running at the deadline are left
+    /// unanswered (their clients retry; nothing they sent was acknowledged).
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), IngestorError> {
         let readiness = Readiness::register("ingestor");
+        let limiter = Arc::new(Limiter {
+            permits: Semaphore::new(self.max_concurrent_requests),
+            retry_after_secs: self.state.retry_after_secs,
+        });
         let app = Router::new()
             .route("/v1/mentions", post(post_mentions))
             .layer(DefaultBodyLimit::max(self.max_body_bytes))
+            .route_layer(middleware::from_fn_with_state(limiter, limit))
             .with_state(self.state.clone());
         readiness.set(true);
         tracing::info!(addr = ?self.listener.local_addr().ok(), "ingestor listening");
         let stop = shutdown.clone();
-        let served = axum::serve(self.listener, app)
+        let server = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 stop.cancelled().await;
                 readiness.set(false);
             })
-            .await;
+            .into_future();
+        let mut server = std::pin::pin!(server);
+        // the graceful shutdown waits for every open request, which a slow client or a slow
+        // broker can make last for ever: bound it by the drain timeout
+        let (served, deadline) = tokio::select! {
+            served = &mut server => (served, Instant::now() + self.drain_timeout),
+            () = shutdown.cancelled() => {
+                let deadline = Instant::now() + self.drain_timeout;
+                let served = match tokio::time::timeout_at(deadline.into(), &mut server).await {
+                    Ok(served) => served,
+                    Err(_) => {
+                        tracing::warn!(
+                            drain_timeout = ?self.drain_timeout,
+                            "requests still in progress at the drain timeout, not waiting for them"
+                        );
+                        Ok(())
+                    }
+                };
+                (served, deadline)
+            }
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
         let state = self.state;
-        let flush =
-            tokio::task::spawn_blocking(move || state.producer.flush(Duration::from_secs(5)));
-        let _ = tokio::time::timeout(self.drain_timeout, flush).await;
+        let flush = tokio::task::spawn_blocking(move || state.producer.flush(left));
+        match tokio::time::timeout(left + Duration::from_millis(100), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            _ => tracing::warn!("the producer did not flush within the drain timeout"),
+        }
         served.map_err(IngestorError::Serve)
     }
 }
@@ -166,9 +239,53 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), IngestorError
     Ingestor::bind(&config).await?.serve(shutdown).await
 }
 
-fn error_response(status: StatusCode, body: serde_json::Value) -> Response {
+pub(crate) fn error_response(status: StatusCode, body: serde_json::Value) -> Response {
     metrics::counter!(names::REQUESTS, "status" => status.as_str().to_string()).increment(1);
     (status, Json(body)).into_response()
+}
+
+pub(crate) fn retry_later(retry_after_secs: u64, body: serde_json::Value) -> Response {
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, body);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after_secs),
+    );
+    response
+}
+
+struct Limiter {
+    permits: Semaphore,
+    retry_after_secs: u64,
+}
+
+/// Counts a request in `outcry_ingestor_requests_in_progress` while it lives.
+struct InProgress;
+
+impl InProgress {
+    fn start() -> Self {
+        metrics::gauge!(names::IN_PROGRESS).increment(1.0);
+        InProgress
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        metrics::gauge!(names::IN_PROGRESS).decrement(1.0);
+    }
+}
+
+/// Sheds a request past the concurrency limit before its body is read, so that memory stays
+/// bounded however many sources retry at once.
+async fn limit(State(limiter): State<Arc<Limiter>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = limiter.permits.try_acquire() else {
+        metrics::counter!(names::SHED).increment(1);
+        return retry_later(
+            limiter.retry_after_secs,
+            json!({"error": "too many requests in progress, retry later", "field": "."}),
+        );
+    };
+    let _in_progress = InProgress::start();
+    next.run(request).await
 }
 
 fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
@@ -205,13 +322,57 @@ async fn post_mentions(
     response
 }
 
+pub(crate) fn rejected(reason: &'static str, mentions: usize) {
+    metrics::counter!(names::REJECTED, "reason" => reason).increment(mentions as u64);
+}
+
+/// Counts every mention of a refused body: each bad line under its reason, the lines past
+/// `max_batch` as `batch_too_large`, and the valid lines refused with their batch as
+/// `batch_rejected`.
+fn count_refused(errors: &[LineError], mentions: usize, max_batch: usize) {
+    let mut counted = 0;
+    for e in errors {
+        let n = if e.error.reason == "batch_too_large" {
+            mentions.saturating_sub(max_batch).max(1)
+        } else {
+            1
+        };
+        rejected(e.error.reason, n);
+        counted += n;
+    }
+    if mentions > counted {
+        rejected("batch_rejected", mentions - counted);
+    }
+}
+
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ndjson = matches!(
+        content_type.as_str(),
+        "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/jsonlines"
+    );
+    // how many mentions a refused body held: one unless it is a batch that could be read
+    let mentions_in = |body: &Result<Bytes, _>| match body {
+        Ok(body) if ndjson => parse::count_mentions(body).max(1),
+        _ => 1,
+    };
     if !authorized(state, headers) {
-        metrics::counter!(names::REJECTED, "reason" => "unauthorized").increment(1);
+        rejected("unauthorized", mentions_in(&body));
         let mut response = error_response(
             StatusCode::UNAUTHORIZED,
             json!({"error": "missing or invalid bearer token", "field": "authorization"}),
@@ -231,51 +392,36 @@ async fn handle(
             } else {
                 "unreadable_body"
             };
-            metrics::counter!(names::REJECTED, "reason" => reason).increment(1);
+            rejected(reason, 1);
             return error_response(
                 status,
                 json!({"error": rejection.body_text(), "field": "."}),
             );
         }
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     let now = now_millis();
-    let parsed = match content_type.as_str() {
-        "application/x-ndjson"
-        | "application/ndjson"
-        | "application/jsonl"
-        | "application/jsonlines" => parse::parse_batch(&body, &state.brands, now, state.max_batch)
-            .map(|parsed| parsed.into_iter().map(|(_, m)| m).collect()),
-        "application/json" | "" => parse::parse_mention(&body, &state.brands, now)
-            .map(|m| vec![m])
-            .map_err(|error| vec![LineError { line: 1, error }]),
-        other => {
-            metrics::counter!(names::REJECTED, "reason" => "unsupported_media_type").increment(1);
-            return error_response(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                json!({"error": format!("content type {other:?} is not application/json or application/x-ndjson"), "field": "content-type"}),
-            );
-        }
+    let parsed = if ndjson {
+        parse::parse_batch(&body, &state.brands, now, state.max_batch)
+    } else if matches!(content_type.as_str(), "application/json" | "") {
+        parse::parse_mention(&body, &state.brands, now)
+            .map(|m| vec![(1, m)])
+            .map_err(|error| vec![LineError { line: 1, error }])
+    } else {
+        rejected("unsupported_media_type", 1);
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"error": format!("content type {content_type:?} is not application/json or application/x-ndjson"), "field": "content-type"}),
+        );
     };
     let mentions = match parsed {
         Ok(mentions) => mentions,
         Err(errors) => {
-            for e in &errors {
-                metrics::counter!(names::REJECTED, "reason" => e.error.reason).increment(1);
-            }
+            count_refused(&errors, mentions_in(&Ok(body)), state.max_batch);
             let first = &errors[0];
             let details: Vec<_> = errors
                 .iter()
                 .take(20)
-                .map(|e| json!({"line": e.line, "field": e.error.field, "error": e.error.message}))
+                .map(|e| json!({"line": e.line, "field": e.error.field, "reason": e.error.reason, "error": e.error.message}))
                 .collect();
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -283,89 +429,12 @@ async fn handle(
                     "error": format!("line {}: {}", first.line, first.error),
                     "line": first.line,
                     "field": first.error.field,
+                    "reason": first.error.reason,
                     "errors": details,
                     "accepted": 0,
                 }),
             );
         }
     };
-    write(state, mentions).await
-}
-
-async fn write(state: &AppState, mentions: Vec<Mention>) -> Response {
-    let total = mentions.len();
-    let mut unmatched = 0usize;
-    let mut duplicates = 0usize;
-    let mut to_write = Vec::with_capacity(total);
-    {
-        // ids already in this batch: a set, since a batch holds up to `max_batch` mentions
-        let mut in_batch = std::collections::HashSet::with_capacity(total);
-        let dedup = state.dedup.lock().unwrap_or_else(|p| p.into_inner());
-        for m in mentions {
-            if m.brand_ids.is_empty() {
-                unmatched += 1;
-            } else if dedup.contains(&m.id) || !in_batch.insert(m.id.clone()) {
-                duplicates += 1;
-            } else {
-                to_write.push(m);
-            }
-        }
-    }
-    let encoded: Vec<(String, Vec<u8>)> = to_write
-        .iter()
-        .map(|m| (m.id.clone(), m.encode_to_vec()))
-        .collect();
-    let sends = encoded.iter().map(|(key, value)| {
-        state.producer.send(
-            FutureRecord::to(&state.topic).key(key).payload(value),
-            state.queue_timeout,
-        )
-    });
-    let results = futures::future::join_all(sends).await;
-    let mut written = 0usize;
-    let mut failed = 0usize;
-    let mut last_error = None;
-    {
-        let mut dedup = state.dedup.lock().unwrap_or_else(|p| p.into_inner());
-        for ((key, _), result) in encoded.iter().zip(results) {
-            match result {
-                Ok(_) => {
-                    dedup.insert(key);
-                    written += 1;
-                }
-                Err((error, _)) => {
-                    failed += 1;
-                    last_error = Some(error);
-                }
-            }
-        }
-    }
-    metrics::counter!(names::DUPLICATES).increment(duplicates as u64);
-    metrics::counter!(names::UNMATCHED).increment(unmatched as u64);
-    if failed > 0 {
-        metrics::counter!(names::WRITE_FAILURES).increment(failed as u64);
-        let error = last_error.map(|e| e.to_string()).unwrap_or_default();
-        tracing::warn!(failed, written, %error, "mentions not acknowledged by the broker, answering 503");
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({
-                "error": format!("the broker did not acknowledge {failed} of {} mentions: {error}; retry the whole request, acknowledged mentions are deduplicated", encoded.len()),
-                "written": written,
-                "failed": failed,
-            }),
-        );
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(state.retry_after_secs),
-        );
-        return response;
-    }
-    metrics::counter!(names::ACCEPTED).increment(written as u64);
-    metrics::histogram!(names::BATCH_MENTIONS).record(total as f64);
-    metrics::counter!(names::REQUESTS, "status" => "202").increment(1);
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({"accepted": written, "duplicates": duplicates, "unmatched": unmatched})),
-    )
-        .into_response()
+    write::write(state, mentions).await
 }
