@@ -117,6 +117,19 @@ fn committed(kafka: &KafkaConfig, group: &str) -> Offset {
 }
 
 /// Reads up to `n` records of partition 0 of `topic` from the start, for at most 3 seconds.
+/// Waits, at most 20 s, until the group has committed up to `offset`.
+async fn wait_committed(kafka: &KafkaConfig, group: &str, offset: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while committed(kafka, group) != Offset::Offset(offset) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "offsets not committed: {:?}",
+            committed(kafka, group)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn read(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<Vec<u8>> {
     use rdkafka::message::Message;
     let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "read")
@@ -160,16 +173,9 @@ async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
     let run = tokio::spawn(async move {
         pipeline::run(&k, spec("g1"), Copy { out: "out".into() }, shutdown).await
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while committed(&kafka, "g1") != Offset::Offset(3) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "offsets not committed: {:?}",
-            committed(&kafka, "g1")
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_committed(&kafka, "g1", 3).await;
     // SREs see the lag: zero once everything is consumed
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let lag = r#"outcry_test_consumer_lag_records{topic="in",partition="0"} 0"#;
     while !metrics.render().contains(lag) {
         assert!(
@@ -267,15 +273,7 @@ async fn an_output_too_large_becomes_a_dead_letter_and_the_loop_goes_on() {
         )
         .await
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while committed(&writer, "g3") != Offset::Offset(3) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "offsets not committed: {:?}",
-            committed(&writer, "g3")
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_committed(&writer, "g3", 3).await;
     metric_line(r#"outcry_toolarge_dead_letters_total{reason="output_too_large"} 1"#).await;
     trigger.trigger();
     run.await.unwrap().unwrap();
