@@ -5,8 +5,9 @@
 //! consumption order, so a crash replays from the oldest unacknowledged record and loses
 //! nothing. `QueueFull` from the producer is backpressure: the loop waits for acknowledgements
 //! and tries again, it never drops. A record the processor cannot handle goes to the
-//! dead-letter topic with the reason, and the loop goes on; so does an output the producer
-//! refuses for good (larger than `message.max.bytes`), as `output_too_large`.
+//! dead-letter topic with the reason, and the loop goes on; so does an output refused for good,
+//! by the producer (larger than its `message.max.bytes`) or by the broker in the delivery
+//! report (larger than the topic's `max.message.bytes`), as `output_too_large`.
 
 use crate::admin::Readiness;
 use crate::config::KafkaConfig;
@@ -20,7 +21,9 @@ use outcry_proto::Message as _;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -141,7 +144,6 @@ struct LoopMetrics {
     consume_errors: Counter,
     in_flight: Gauge,
     process_seconds: Histogram,
-    service: &'static str,
 }
 
 impl LoopMetrics {
@@ -188,13 +190,7 @@ impl LoopMetrics {
             consume_errors: metrics::counter!(name("consume_errors_total"), "class" => "retry"),
             in_flight: metrics::gauge!(name("records_in_flight")),
             process_seconds: metrics::histogram!(name("process_seconds")),
-            service,
         }
-    }
-
-    fn dead_letter(&self, reason: &'static str) {
-        metrics::counter!(format!("outcry_{}_dead_letters_total", self.service), "reason" => reason)
-            .increment(1);
     }
 }
 
@@ -232,6 +228,45 @@ fn fit(letter: &mut DeadLetter, budget: usize) {
 }
 
 type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
+
+/// An output's delivery; `dead_letter` when the output is one of the loop's own dead letters,
+/// which are cut to fit and so never replaced.
+struct Delivery {
+    future: DeliveryFuture,
+    dead_letter: bool,
+}
+
+/// The record a pending delivery came from, kept until its outputs are acknowledged: the
+/// broker may refuse one of them, and its dead letter carries the record.
+struct Source {
+    topic: Arc<str>,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+}
+
+impl Source {
+    fn of(record: &Record<'_>) -> Source {
+        Source {
+            topic: record.topic.into(),
+            partition: record.partition,
+            offset: record.offset,
+            key: record.key.map(<[u8]>::to_vec),
+            payload: record.payload.to_vec(),
+        }
+    }
+
+    fn record(&self) -> Record<'_> {
+        Record {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref(),
+            payload: &self.payload,
+        }
+    }
+}
 
 struct Settled {
     partition: i32,
@@ -272,7 +307,11 @@ pub async fn run<P: Processor>(
         metrics: LoopMetrics::new(spec.service, processor.dead_letter_reasons()),
         spec: &spec,
         max_in_flight: kafka_config.max_in_flight,
-        max_message_bytes: kafka::message_max_bytes(kafka_config),
+        letters: DeadLetters {
+            service: spec.service,
+            topic: spec.dead_letter_topic.clone(),
+            max_message_bytes: kafka::message_max_bytes(kafka_config),
+        },
         failed: false,
         current: None,
     };
@@ -326,8 +365,7 @@ struct LoopState<'a> {
     metrics: LoopMetrics,
     spec: &'a PipelineSpec,
     max_in_flight: usize,
-    /// The producer's `message.max.bytes`: dead letters are cut to fit it.
-    max_message_bytes: usize,
+    letters: DeadLetters,
     /// The record being processed and produced, until its outputs are tracked.
     current: Option<(i32, i64)>,
     /// Set by the first unacknowledged output: from then on no offset is stored, so the
@@ -385,10 +423,9 @@ impl LoopState<'_> {
             self.current = Some((record.partition, record.offset));
             let started = Instant::now();
             let processed = processor.process(&record).await;
-            let outputs = match processed {
-                Ok(outputs) => outputs,
+            let (outputs, dead_letter) = match processed {
+                Ok(outputs) => (outputs, false),
                 Err(reject) => {
-                    self.metrics.dead_letter(reject.reason);
                     tracing::warn!(
                         service = self.spec.service,
                         topic = record.topic,
@@ -398,7 +435,7 @@ impl LoopState<'_> {
                         detail = %reject.detail,
                         "record sent to the dead-letter topic"
                     );
-                    vec![self.dead_letter(&record, reject)]
+                    (vec![self.letters.letter(&record, reject)], true)
                 }
             };
             self.metrics
@@ -406,9 +443,9 @@ impl LoopState<'_> {
                 .record(started.elapsed().as_secs_f64());
             let mut deliveries = Vec::with_capacity(outputs.len());
             for output in &outputs {
-                deliveries.push(self.send(output, &record).await?);
+                deliveries.push(self.send(output, dead_letter, &record).await?);
             }
-            self.track(record.partition, record.offset, deliveries);
+            self.track(&record, deliveries);
             self.current = None;
             // settle what is already acknowledged without waiting
             while let Some(Some(settled)) = self.pending.next().now_or_never() {
@@ -425,12 +462,14 @@ impl LoopState<'_> {
 
     /// Produces one output of `source`; on a full queue waits for acknowledgements instead of
     /// dropping. An output the producer refuses for good (too large) is replaced by a dead
-    /// letter, so that one record cannot stop the partition.
+    /// letter, so that one record cannot stop the partition; `dead_letter` says `output` is
+    /// already one.
     async fn send(
         &mut self,
         output: &Output,
+        dead_letter: bool,
         source: &Record<'_>,
-    ) -> Result<DeliveryFuture, PipelineError> {
+    ) -> Result<Delivery, PipelineError> {
         let mut replacement: Option<Output> = None;
         loop {
             let current = replacement.as_ref().unwrap_or(output);
@@ -438,7 +477,12 @@ impl LoopState<'_> {
                 .key(&current.key)
                 .payload(&current.payload);
             let error = match self.producer.send_result(produced) {
-                Ok(delivery) => return Ok(delivery),
+                Ok(future) => {
+                    return Ok(Delivery {
+                        future,
+                        dead_letter: dead_letter || replacement.is_some(),
+                    })
+                }
                 Err((error, _)) => error,
             };
             if let KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) = error {
@@ -451,7 +495,7 @@ impl LoopState<'_> {
             }
             // a dead letter is cut to fit, so it is refused only when the producer itself is
             // broken: that stops the loop like any other unacknowledged output
-            if replacement.is_some() || classify(&error) != ErrorClass::Skip {
+            if dead_letter || replacement.is_some() || classify(&error) != ErrorClass::Skip {
                 return Err(PipelineError::Delivery {
                     topic: current.topic.to_string(),
                     partition: source.partition,
@@ -459,47 +503,26 @@ impl LoopState<'_> {
                     source: error,
                 });
             }
-            let reason = match error.rdkafka_error_code() {
-                Some(RDKafkaErrorCode::MessageSizeTooLarge) => OUTPUT_TOO_LARGE,
-                _ => OUTPUT_REJECTED,
-            };
-            let detail = format!(
-                "output of {} bytes to {} refused: {error}",
-                current.payload.len(),
-                current.topic
-            );
-            self.metrics.dead_letter(reason);
-            tracing::warn!(
-                service = self.spec.service,
-                topic = source.topic,
-                partition = source.partition,
-                offset = source.offset,
-                output_topic = %current.topic,
-                reason,
-                %error,
-                "output refused, its record sent to the dead-letter topic"
-            );
-            replacement = Some(self.dead_letter(source, Reject::new(reason, detail)));
+            let letter =
+                self.letters
+                    .refused(source, &current.topic, current.payload.len(), &error);
+            replacement = Some(letter);
         }
     }
 
-    fn track(&mut self, partition: i32, offset: i64, deliveries: Vec<DeliveryFuture>) {
+    /// Queues the settlement of `record` once all its deliveries are acknowledged.
+    fn track(&mut self, record: &Record<'_>, deliveries: Vec<Delivery>) {
+        let (partition, offset) = (record.partition, record.offset);
         let outputs = deliveries.len() as u64;
+        // only an output that is not a dead letter yet can need the record back
+        let source = deliveries
+            .iter()
+            .any(|d| !d.dead_letter)
+            .then(|| Source::of(record));
+        let producer = self.producer.clone();
+        let letters = self.letters.clone();
         self.pending.push_back(Box::pin(async move {
-            let mut result = Ok(());
-            for delivery in deliveries {
-                match delivery.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err((error, _))) => {
-                        result = Err(error);
-                        break;
-                    }
-                    Err(_canceled) => {
-                        result = Err(KafkaError::Canceled);
-                        break;
-                    }
-                }
-            }
+            let result = acknowledged(deliveries, source, &producer, &letters).await;
             Settled {
                 partition,
                 offset,
@@ -542,34 +565,6 @@ impl LoopState<'_> {
         Ok(())
     }
 
-    fn dead_letter(&self, record: &Record<'_>, reject: Reject) -> Output {
-        let key = record.key.unwrap_or_default();
-        let mut letter = DeadLetter {
-            original: record.payload.to_vec(),
-            source_topic: record.topic.to_string(),
-            source_partition: record.partition,
-            source_offset: record.offset,
-            stage: self.spec.service.to_string(),
-            reason: reject.reason.to_string(),
-            error: reject.detail,
-            failed_at: Some(outcry_proto::timestamp_from_millis(
-                crate::time::now_millis(),
-            )),
-            original_key: key.to_vec(),
-            attempts: reject.attempts,
-        };
-        fit(
-            &mut letter,
-            self.max_message_bytes
-                .saturating_sub(key.len() + RECORD_OVERHEAD),
-        );
-        Output {
-            topic: self.spec.dead_letter_topic.clone(),
-            key: key.to_vec(),
-            payload: letter.encode_to_vec(),
-        }
-    }
-
     async fn drain(&mut self) -> Result<(), PipelineError> {
         let waiting = self.pending.len();
         if waiting > 0 {
@@ -587,5 +582,111 @@ impl LoopState<'_> {
             tracing::warn!(%error, "producer flush");
         }
         Ok(())
+    }
+}
+
+/// Waits for every delivery of one record, in order. An output the broker refuses for good
+/// (the topic's `max.message.bytes` is below the producer's) is replaced by a dead letter, as
+/// `send` does with one the producer refuses, and the record settles only once that dead
+/// letter is acknowledged too.
+async fn acknowledged(
+    deliveries: Vec<Delivery>,
+    source: Option<Source>,
+    producer: &FutureProducer,
+    letters: &DeadLetters,
+) -> Result<(), KafkaError> {
+    for delivery in deliveries {
+        let (error, refused): (KafkaError, OwnedMessage) = match delivery.future.await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(failed)) => failed,
+            Err(_canceled) => return Err(KafkaError::Canceled),
+        };
+        // a dead letter is cut to fit the producer's limit: when the broker refuses one anyway
+        // (the dead-letter topic's limit is lower still) nothing smaller can be written, so the
+        // loop stops without storing the offset, as for any other unacknowledged output
+        let source = match &source {
+            Some(source) if !delivery.dead_letter && classify(&error) == ErrorClass::Skip => source,
+            _ => return Err(error),
+        };
+        let bytes = refused.payload().map_or(0, <[u8]>::len);
+        let letter = letters.refused(&source.record(), refused.topic(), bytes, &error);
+        let record = FutureRecord::to(&letter.topic)
+            .key(&letter.key)
+            .payload(&letter.payload);
+        // a full queue is backpressure here too: wait for room, never drop
+        producer
+            .send(record, Timeout::Never)
+            .await
+            .map_err(|(error, _)| error)?;
+    }
+    Ok(())
+}
+
+/// Makes the loop's dead letters, for `send` and for the delivery reports.
+#[derive(Clone)]
+struct DeadLetters {
+    service: &'static str,
+    topic: Arc<str>,
+    /// The producer's `message.max.bytes`: dead letters are cut to fit it.
+    max_message_bytes: usize,
+}
+
+impl DeadLetters {
+    /// The dead letter of `record`, cut to fit the producer's limit, and counted.
+    fn letter(&self, record: &Record<'_>, reject: Reject) -> Output {
+        metrics::counter!(format!("outcry_{}_dead_letters_total", self.service), "reason" => reject.reason)
+            .increment(1);
+        let key = record.key.unwrap_or_default();
+        let mut letter = DeadLetter {
+            original: record.payload.to_vec(),
+            source_topic: record.topic.to_string(),
+            source_partition: record.partition,
+            source_offset: record.offset,
+            stage: self.service.to_string(),
+            reason: reject.reason.to_string(),
+            error: reject.detail,
+            failed_at: Some(outcry_proto::timestamp_from_millis(
+                crate::time::now_millis(),
+            )),
+            original_key: key.to_vec(),
+            attempts: reject.attempts,
+        };
+        fit(
+            &mut letter,
+            self.max_message_bytes
+                .saturating_sub(key.len() + RECORD_OVERHEAD),
+        );
+        Output {
+            topic: self.topic.clone(),
+            key: key.to_vec(),
+            payload: letter.encode_to_vec(),
+        }
+    }
+
+    /// The dead letter of `source`, whose output of `bytes` bytes to `topic` was refused for
+    /// good with `error`, by the producer or by the broker.
+    fn refused(
+        &self,
+        source: &Record<'_>,
+        topic: &str,
+        bytes: usize,
+        error: &KafkaError,
+    ) -> Output {
+        let reason = match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::MessageSizeTooLarge) => OUTPUT_TOO_LARGE,
+            _ => OUTPUT_REJECTED,
+        };
+        tracing::warn!(
+            service = self.service,
+            topic = source.topic,
+            partition = source.partition,
+            offset = source.offset,
+            output_topic = topic,
+            reason,
+            %error,
+            "output refused, its record sent to the dead-letter topic"
+        );
+        let detail = format!("output of {bytes} bytes to {topic} refused: {error}");
+        self.letter(source, Reject::new(reason, detail))
     }
 }

@@ -9,7 +9,7 @@ use outcry_runtime::Shutdown;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaRespErr;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,6 +252,8 @@ async fn metric_line(line: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_too_large_becomes_a_dead_letter_and_the_loop_goes_on() {
+    // the recorder exists before the loop counts its dead letter
+    outcry_runtime::telemetry::metrics_handle();
     let cluster = cluster();
     let writer = kafka(cluster.bootstrap_servers());
     // the input is under the broker's limit but over the pipeline producer's: the copy
@@ -385,5 +387,62 @@ async fn shutdown_is_bounded_by_the_drain_timeout_from_the_signal() {
     assert!(
         took <= drain + Duration::from_millis(2_500),
         "shutdown took {took:?} with a drain timeout of {drain:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_the_broker_refuses_becomes_a_dead_letter_and_the_loop_goes_on() {
+    // the recorder exists before the loop counts its dead letter
+    outcry_runtime::telemetry::metrics_handle();
+    let cluster = cluster();
+    let kafka = kafka(cluster.bootstrap_servers());
+    produce(&kafka, &[b"a"]).await;
+    // the mock cluster has no topic configs, so it cannot enforce a topic's
+    // `max.message.bytes`: it answers the pipeline's first produce request with the error
+    // a broker sends then, which reaches the loop in the delivery report
+    cluster.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let (trigger, shutdown) = Shutdown::new();
+    let k = kafka.clone();
+    let run = tokio::spawn(async move {
+        pipeline::run(
+            &k,
+            spec_of("refused", "g6"),
+            Copy { out: "out".into() },
+            shutdown,
+        )
+        .await
+    });
+    // the refused record is committed once its dead letter is acknowledged
+    wait_committed(&kafka, "g6", 1).await;
+    metric_line(r#"outcry_refused_dead_letters_total{reason="output_too_large"} 1"#).await;
+    // and the loop goes on with the next one
+    produce(&kafka, &[b"c"]).await;
+    wait_committed(&kafka, "g6", 2).await;
+    trigger.trigger();
+    run.await.unwrap().unwrap();
+    assert_eq!(read(&kafka, "out", 2), vec![b"c".to_vec()]);
+    let letters = read(&kafka, "dlq", 2);
+    assert_eq!(letters.len(), 1);
+    let letter =
+        <outcry_proto::v1::DeadLetter as outcry_proto::Message>::decode(letters[0].as_slice())
+            .unwrap();
+    assert_eq!(
+        (
+            letter.reason.as_str(),
+            letter.stage.as_str(),
+            letter.source_topic.as_str(),
+            letter.source_offset,
+            letter.original.as_slice(),
+            letter.original_key.as_slice()
+        ),
+        ("output_too_large", "refused", "in", 0, &b"a"[..], &b"k"[..])
+    );
+    assert!(
+        letter.error.contains("output of 1 bytes to out refused"),
+        "{}",
+        letter.error
     );
 }
