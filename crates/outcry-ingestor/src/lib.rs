@@ -5,7 +5,7 @@
 //! `acks=all`); 400 naming the line and field at fault (reason `too_large` for a mention
 //! encoding past [`parse::MAX_MENTION_BYTES`], or one Kafka refuses as too large); 401 without
 //! a valid token; 413 for an oversized body; 503 with `Retry-After` when it cannot write, or
-//! when [`MAX_CONCURRENT_REQUESTS`] requests are already in progress. Nothing is dropped
+//! when `ingestor.max_concurrent_requests` requests are already in progress. Nothing is dropped
 //! silently: a mention is either acknowledged to the client or the client is told to retry.
 
 mod inflight;
@@ -30,14 +30,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-
-/// Requests served at once; past it a request is answered 503 with `Retry-After` before its
-/// body is read. Each request can hold its body (up to `ingestor.max_body_bytes`), the parsed
-/// and the encoded mentions, and librdkafka's copy, for as long as the broker takes to
-/// acknowledge (up to `kafka.delivery_timeout_ms`): about 16 MiB at the default limits, so
-/// 32 bound that to about 512 MiB while a slow broker makes every source retry. A constant
-/// until the configuration has a key for it; [`Ingestor::max_concurrent_requests`] overrides it.
-pub const MAX_CONCURRENT_REQUESTS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestorError {
@@ -132,6 +124,10 @@ pub struct Ingestor {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     max_body_bytes: usize,
+    /// Each request can hold its body (up to `ingestor.max_body_bytes`), the parsed and the
+    /// encoded mentions, and librdkafka's copy, for as long as the broker takes to acknowledge
+    /// (up to `kafka.delivery_timeout_ms`): about 16 MiB at the default limits, so the default
+    /// 32 bounds that to about 512 MiB while a slow broker makes every source retry.
     max_concurrent_requests: usize,
     drain_timeout: Duration,
 }
@@ -163,16 +159,9 @@ impl Ingestor {
                     + Duration::from_secs(1),
             }),
             max_body_bytes: config.ingestor.max_body_bytes,
-            max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
+            max_concurrent_requests: config.ingestor.max_concurrent_requests.max(1),
             drain_timeout: Duration::from_secs(config.shutdown.drain_timeout_secs),
         })
-    }
-
-    /// Serves at most `n` requests at once (at least one) instead of
-    /// [`MAX_CONCURRENT_REQUESTS`].
-    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
-        self.max_concurrent_requests = n.max(1);
-        self
     }
 
     /// The address actually bound (useful with port 0).

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cluster, finish, keys, mention, metrics, post, serve, start, start_slow, value};
+use common::{cluster, finish, keys, mention, metrics, post, serve, start_slow, value};
 use std::time::Duration;
 
 #[tokio::test]
@@ -105,9 +105,9 @@ async fn a_re_send_during_a_failing_write_writes_the_mention_itself() {
 async fn requests_past_the_concurrency_limit_are_shed_with_503_and_retry_after() {
     let (recorder, metrics) = metrics();
     let _local = metrics::set_default_local_recorder(&recorder);
-    let (_cluster, config) = cluster(1, 1);
-    let bound = outcry_ingestor::Ingestor::bind(&config).await.unwrap();
-    let ingestor = start(bound.max_concurrent_requests(1)).await;
+    let (_cluster, mut config) = cluster(1, 1);
+    config.ingestor.max_concurrent_requests = 1;
+    let ingestor = serve(&config).await;
     let slow_body = mention("1");
     let slow = start_slow(ingestor.addr, slow_body.as_bytes()).await;
     let in_progress = "outcry_ingestor_requests_in_progress";

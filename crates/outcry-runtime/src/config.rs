@@ -272,6 +272,8 @@ pub struct IngestorConfig {
     pub dedup_capacity: usize,
     /// Seconds a client is told to wait after a 503.
     pub retry_after_secs: u64,
+    /// Requests served at once; past it, 503 with `Retry-After` before the body is read.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for IngestorConfig {
@@ -283,6 +285,7 @@ impl Default for IngestorConfig {
             auth_tokens: Vec::new(),
             dedup_capacity: 1_000_000,
             retry_after_secs: 5,
+            max_concurrent_requests: 32,
         }
     }
 }
@@ -473,6 +476,12 @@ impl Config {
         }
         if self.ingestor.max_body_bytes < 1024 {
             return Err(invalid("ingestor.max_body_bytes", "must be at least 1024"));
+        }
+        if self.ingestor.max_concurrent_requests == 0 {
+            return Err(invalid(
+                "ingestor.max_concurrent_requests",
+                "must be at least 1",
+            ));
         }
         if self.ingestor.max_batch == 0 {
             return Err(invalid("ingestor.max_batch", "must be at least 1"));
@@ -760,6 +769,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid config: brands[0].spike.detector: bucket_secs: 0 must be within 1..=86400"
+        );
+    }
+
+    #[test]
+    fn a_concurrency_limit_of_zero_is_refused() {
+        let err = Config::from_yaml("ingestor:\n  max_concurrent_requests: 0\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: ingestor.max_concurrent_requests: must be at least 1"
         );
     }
 
