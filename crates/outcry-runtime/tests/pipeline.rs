@@ -5,6 +5,7 @@ use outcry_runtime::config::KafkaConfig;
 use outcry_runtime::pipeline::{
     self, Output, PipelineError, PipelineSpec, Processor, Record, Reject,
 };
+use outcry_runtime::shutdown::ShutdownTrigger;
 use outcry_runtime::Shutdown;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
@@ -130,6 +131,22 @@ async fn wait_committed(kafka: &KafkaConfig, group: &str, offset: i64) {
     }
 }
 
+/// The copying pipeline, running in a task until the trigger fires.
+fn spawn_copy(
+    kafka: &KafkaConfig,
+    spec: PipelineSpec,
+) -> (
+    ShutdownTrigger,
+    tokio::task::JoinHandle<Result<(), PipelineError>>,
+) {
+    let (trigger, shutdown) = Shutdown::new();
+    let kafka = kafka.clone();
+    let run = tokio::spawn(async move {
+        pipeline::run(&kafka, spec, Copy { out: "out".into() }, shutdown).await
+    });
+    (trigger, run)
+}
+
 fn read(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<Vec<u8>> {
     use rdkafka::message::Message;
     let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "read")
@@ -168,11 +185,7 @@ async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
         .properties
         .insert("statistics.interval.ms".into(), "200".into());
     produce(&kafka, &[b"a", b"bad", b"c"]).await;
-    let (trigger, shutdown) = Shutdown::new();
-    let k = kafka.clone();
-    let run = tokio::spawn(async move {
-        pipeline::run(&k, spec("g1"), Copy { out: "out".into() }, shutdown).await
-    });
+    let (trigger, run) = spawn_copy(&kafka, spec("g1"));
     wait_committed(&kafka, "g1", 3).await;
     // SREs see the lag: zero once everything is consumed
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -264,17 +277,7 @@ async fn an_output_too_large_becomes_a_dead_letter_and_the_loop_goes_on() {
     limited
         .properties
         .insert("message.max.bytes".into(), "10000".into());
-    let (trigger, shutdown) = Shutdown::new();
-    let k = limited.clone();
-    let run = tokio::spawn(async move {
-        pipeline::run(
-            &k,
-            spec_of("toolarge", "g3"),
-            Copy { out: "out".into() },
-            shutdown,
-        )
-        .await
-    });
+    let (trigger, run) = spawn_copy(&limited, spec_of("toolarge", "g3"));
     wait_committed(&writer, "g3", 3).await;
     metric_line(r#"outcry_toolarge_dead_letters_total{reason="output_too_large"} 1"#).await;
     trigger.trigger();
@@ -404,17 +407,7 @@ async fn an_output_the_broker_refuses_becomes_a_dead_letter_and_the_loop_goes_on
         RDKafkaApiKey::Produce,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
     );
-    let (trigger, shutdown) = Shutdown::new();
-    let k = kafka.clone();
-    let run = tokio::spawn(async move {
-        pipeline::run(
-            &k,
-            spec_of("refused", "g6"),
-            Copy { out: "out".into() },
-            shutdown,
-        )
-        .await
-    });
+    let (trigger, run) = spawn_copy(&kafka, spec_of("refused", "g6"));
     // the refused record is committed once its dead letter is acknowledged
     wait_committed(&kafka, "g6", 1).await;
     metric_line(r#"outcry_refused_dead_letters_total{reason="output_too_large"} 1"#).await;
