@@ -7,8 +7,9 @@
 //! - a **spike case** opens when the brand's mention or complaint volume spikes; while it is
 //!   open, matching mentions (except for rules of priority 1, such as legal threats) count into
 //!   it instead of opening their own cases: one incident, one case. It resolves when every
-//!   spiking series has calmed down, and re-opens (same case id, its sequence going on) if the
-//!   other series' spike from the same first bucket is confirmed only after that.
+//!   spiking series has calmed down, and re-opens (same case id, its sequence going on, a new
+//!   SLA) if the other series spikes before the cooldown that follows has passed: each
+//!   series' detector cools down on its own, the brand's incident as a whole.
 //!
 //! Case ids and escalation ids are derived from the input (brand, author, first mention,
 //! spike start), so replaying the same input after a crash yields the same ids: a consumer
@@ -182,9 +183,10 @@ struct BrandState {
     volume: Detector,
     complaints: Detector,
     spike: Option<Case>,
-    /// the last spike case that resolved: a spike of the other series that began in the same
-    /// bucket is the same incident, and re-opens it (see `on_spike`)
-    resolved_spike: Option<Case>,
+    /// the last spike case that resolved, and the end of its cooldown (event time): a spike
+    /// of the other series that begins before then is the same incident, and re-opens it
+    /// (see `on_spike`)
+    resolved_spike: Option<(Case, i64)>,
     author_cases: HashMap<String, Case>,
     seen: DedupWindow,
     /// event time of the last sweep of expired author cases
@@ -196,6 +198,11 @@ pub struct RouterCore {
     brands: BTreeMap<String, BrandState>,
     case_window_ms: i64,
     max_samples: usize,
+}
+
+/// Seconds as milliseconds, saturating at `i64::MAX`.
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// Stable 64-bit FNV-1a: case ids must not change between builds or runs.
@@ -232,8 +239,7 @@ impl RouterCore {
             .collect();
         RouterCore {
             brands,
-            case_window_ms: i64::try_from(config.router.case_window_secs.saturating_mul(1000))
-                .unwrap_or(i64::MAX),
+            case_window_ms: secs_to_ms(config.router.case_window_secs),
             max_samples: config.router.max_samples,
         }
     }
@@ -264,9 +270,7 @@ impl RouterCore {
         // of the clock by more than the allowed lateness: one mention stamped an hour ahead
         // (which the ingestor accepts) would otherwise close the buckets still filling and
         // make every correctly timed mention of the next hour late.
-        let lateness_ms = i64::try_from(state.config.spike.detector.allowed_lateness_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
+        let lateness_ms = secs_to_ms(state.config.spike.detector.allowed_lateness_secs);
         let clock_ms = event_ms.min(now_ms.saturating_add(lateness_ms));
         if clock_ms < event_ms {
             metrics::counter!(names::CLAMPED, "brand" => brand.clone()).increment(1);
@@ -551,17 +555,23 @@ impl BrandState {
                     "{brand_id}-s-{:016x}",
                     fnv1a(&[&brand_id, "spike", &event.started_ms.to_string()])
                 );
-                // The other series' spike can be confirmed after this one's case resolved,
-                // from the same first bucket: the same incident and the same case id. A new
-                // case would start its sequence again and repeat the escalation ids `:1`,
-                // `:2`, with other contents, which a CRM deduplicating on them would drop.
-                // So the case re-opens and its sequence goes on.
-                if let Some(mut case) = self.resolved_spike.take().filter(|c| c.case_id == case_id)
-                {
+                // Each series' detector cools down on its own, so the other series can spike
+                // after this brand's case resolved: from the same first bucket (its spike
+                // confirmed only later), or from a later one within the cooldown. Either is
+                // the same incident, and the case re-opens with its sequence going on. A new
+                // case from the same first bucket would even have the same case id and start
+                // its sequence again, repeating the escalation ids `:1`, `:2` with other
+                // contents, which a CRM deduplicating on them would drop.
+                let reopened = self.resolved_spike.take().filter(|(c, cooling_until_ms)| {
+                    c.case_id == case_id || event.started_ms < *cooling_until_ms
+                });
+                if let Some((mut case, _)) = reopened {
                     case.active_series = series;
                     // the more urgent of the two
                     case.priority =
                         Priority::from_level(priority_level(case.priority as i32).min(priority));
+                    // someone has to look again: the SLA runs from the re-opening
+                    case.sla_due_ms = now_ms + i64::from(rule.sla_minutes) * 60_000;
                     case.last_seen_ms = case.last_seen_ms.max(event.bucket_start_ms);
                     self.spike = Some(case);
                 } else {
@@ -656,7 +666,12 @@ impl BrandState {
             received_ms,
         );
         if state == CaseState::Resolved {
-            self.resolved_spike = self.spike.take();
+            // the detector's own cooldown, from the end of the bucket that resolved the case
+            let cooling_until_ms = event
+                .bucket_start_ms
+                .saturating_add(secs_to_ms(event.bucket_secs))
+                .saturating_add(secs_to_ms(self.config.spike.detector.cooldown_secs));
+            self.resolved_spike = self.spike.take().map(|case| (case, cooling_until_ms));
         }
         Some(record)
     }
@@ -769,24 +784,99 @@ brands:
         assert_eq!(ids.len(), out.len(), "an escalation id repeated");
     }
 
+    /// The escalations for `steps` of (series, phase, spike start, deciding bucket), each
+    /// decided at its bucket's start.
+    fn run(brand: &mut BrandState, steps: &[(u8, SpikePhase, i64, i64)]) -> Vec<Escalation> {
+        steps
+            .iter()
+            .filter_map(|&(series, phase, started, at)| {
+                brand.on_spike(series, &event(phase, started, at), at, 0)
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_later_spike_opens_a_case_of_its_own() {
+    fn the_other_series_spiking_within_the_cooldown_reopens_the_case() {
         let mut core = core();
         let brand = core.brands.get_mut("acme").unwrap();
-        let later = T0 + 100 * BUCKET;
-        let out: Vec<Escalation> = [
-            (SpikePhase::Opened, T0, T0 + 2 * BUCKET),
-            (SpikePhase::Resolved, T0, T0 + 5 * BUCKET),
-            (SpikePhase::Opened, later, later + 2 * BUCKET),
-        ]
-        .iter()
-        .filter_map(|&(phase, started, at)| {
-            brand.on_spike(SERIES_VOLUME, &event(phase, started, at), at, 0)
-        })
-        .collect();
-        assert_eq!(out.len(), 3);
-        assert_ne!(out[2].case_id, out[0].case_id);
-        assert_eq!(out[2].sequence, 1);
+        // the volume spike resolves; two hours later the complaints series starts a spike of
+        // its own: the complaints detector never cooled down, but the brand's incident did not
+        // end, so it is the same case, not a second one for the CRM and the on-call
+        let later = T0 + 24 * BUCKET;
+        let out = run(
+            brand,
+            &[
+                (SERIES_VOLUME, SpikePhase::Opened, T0, T0 + 2 * BUCKET),
+                (SERIES_VOLUME, SpikePhase::Resolved, T0, T0 + 5 * BUCKET),
+                (
+                    SERIES_COMPLAINTS,
+                    SpikePhase::Opened,
+                    later,
+                    later + 2 * BUCKET,
+                ),
+                (
+                    SERIES_COMPLAINTS,
+                    SpikePhase::Resolved,
+                    later,
+                    later + 4 * BUCKET,
+                ),
+            ],
+        );
+        assert_eq!(out.len(), 4);
+        assert!(out.iter().all(|e| e.case_id == out[0].case_id));
+        let sequences: Vec<u64> = out.iter().map(|e| e.sequence).collect();
+        assert_eq!(sequences, [1, 2, 3, 4]);
         assert_eq!(out[2].state, CaseState::Open as i32);
+        // the SLA runs again from the re-opening (30 minutes by default)
+        let sla = |e: &Escalation| millis_from_timestamp(e.sla_due.as_ref());
+        assert_eq!(sla(&out[2]), later + 2 * BUCKET + 30 * 60_000);
+        assert!(sla(&out[2]) > sla(&out[0]));
+        // the case's span covers both spikes
+        let first_seen = millis_from_timestamp(out[3].first_seen.as_ref());
+        assert_eq!(first_seen, T0);
+    }
+
+    #[test]
+    fn a_spike_after_the_cooldown_opens_a_case_of_its_own() {
+        // the default cooldown is a day from the end of the bucket that resolved the case
+        let resolved_at = T0 + 5 * BUCKET;
+        let cooling_until = resolved_at + BUCKET + 24 * 3_600_000;
+        for (series, started) in [
+            (SERIES_VOLUME, cooling_until),
+            (SERIES_COMPLAINTS, cooling_until),
+        ] {
+            let mut core = core();
+            let out = run(
+                core.brands.get_mut("acme").unwrap(),
+                &[
+                    (SERIES_VOLUME, SpikePhase::Opened, T0, T0 + 2 * BUCKET),
+                    (SERIES_VOLUME, SpikePhase::Resolved, T0, resolved_at),
+                    (series, SpikePhase::Opened, started, started + 2 * BUCKET),
+                    (series, SpikePhase::Resolved, started, started + 4 * BUCKET),
+                ],
+            );
+            assert_eq!(out.len(), 4);
+            assert_ne!(out[2].case_id, out[0].case_id);
+            assert_eq!(out[2].sequence, 1);
+            assert_eq!(out[2].state, CaseState::Open as i32);
+        }
+        // one bucket earlier is still the first incident
+        let started = cooling_until - BUCKET;
+        let mut core = core();
+        let out = run(
+            core.brands.get_mut("acme").unwrap(),
+            &[
+                (SERIES_VOLUME, SpikePhase::Opened, T0, T0 + 2 * BUCKET),
+                (SERIES_VOLUME, SpikePhase::Resolved, T0, resolved_at),
+                (
+                    SERIES_COMPLAINTS,
+                    SpikePhase::Opened,
+                    started,
+                    started + 2 * BUCKET,
+                ),
+            ],
+        );
+        assert_eq!(out[2].case_id, out[0].case_id);
+        assert_eq!(out[2].sequence, 3);
     }
 }
