@@ -101,14 +101,7 @@ fn notified_in_deliveries(notified: usize, deliveries: usize) -> String {
 
 /// The sum of a counter over its label sets, in Prometheus' text format.
 fn counter_total(metrics_text: &str, name: &str) -> u64 {
-    metrics_text
-        .lines()
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let metric = series.split_once('{').map_or(series, |(m, _)| m);
-            (metric == name).then(|| value.parse::<f64>().ok())?
-        })
-        .sum::<f64>() as u64
+    outcry_runtime::telemetry::sample_sum(metrics_text, name) as u64
 }
 
 fn print_escalation(e: &Escalation, verbose: bool) {

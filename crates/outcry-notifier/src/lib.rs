@@ -411,9 +411,7 @@ mod tests {
         let _n = Notifier::new(&config(&[("zero-series", "http://127.0.0.1:9/hook")], 3)).unwrap();
         let text = handle.render();
         let value = |series: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(series))
-                .and_then(|v| v.trim().parse().ok())
+            outcry_runtime::telemetry::sample_value(&text, series)
                 .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
         };
         for outcome in ["delivered", "failed"] {

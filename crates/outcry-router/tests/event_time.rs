@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{calm, config, metric, route_all, scored, BUCKET, DAY_BUCKETS, T0};
+use common::{calm, config, route_all, scored, BUCKET, DAY_BUCKETS, T0};
 use outcry_proto::v1::{CaseState, Escalation, EscalationKind};
 use outcry_router::core::RouterCore;
+use outcry_runtime::telemetry::sample_value as metric;
 
 /// Runs `f` with a metrics recorder of its own and returns the rendered metrics, so that
 /// other tests' mentions do not count.

@@ -68,9 +68,76 @@ pub fn build_info(service: &'static str) {
         .set(1.0);
 }
 
+/// The value of one series in a Prometheus text exposition: `name`, or `name{...}` with the
+/// labels as rendered. `None` when the series is absent; a series is matched whole, so
+/// `outcry_x_total` does not find `outcry_x_total{reason="a"}`.
+pub fn sample_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(series)?.strip_prefix(' ')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The sum of one metric over all its label sets in a Prometheus text exposition (0 when it
+/// has none). Only samples named exactly `name`: a histogram's `_bucket`, `_sum` and
+/// `_count` series are other names.
+pub fn sample_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once("} ")?.1,
+                None => rest.strip_prefix(' ')?,
+            };
+            rest.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EXPOSITION: &str = r#"# HELP outcry_x_total things
+# TYPE outcry_x_total counter
+outcry_x_total{reason="a"} 2
+outcry_x_total{reason="b b"} 3.5
+outcry_x_total_other 100
+outcry_y 7 1700000000000
+outcry_h_seconds_bucket{le="1"} 4
+outcry_h_seconds_sum 9
+outcry_h_seconds_count 4
+"#;
+
+    #[test]
+    fn a_sample_is_found_by_its_whole_series() {
+        assert_eq!(
+            sample_value(EXPOSITION, r#"outcry_x_total{reason="b b"}"#),
+            Some(3.5)
+        );
+        // a timestamp after the value is not part of it
+        assert_eq!(sample_value(EXPOSITION, "outcry_y"), Some(7.0));
+        assert_eq!(
+            sample_value(EXPOSITION, "outcry_h_seconds_count"),
+            Some(4.0)
+        );
+        // a prefix of another series is not that series
+        assert_eq!(sample_value(EXPOSITION, "outcry_x_total"), None);
+        assert_eq!(sample_value(EXPOSITION, "outcry_h_seconds"), None);
+        assert_eq!(
+            sample_value(EXPOSITION, r#"outcry_x_total{reason="c"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn a_sum_covers_every_label_set_of_that_name_only() {
+        assert_eq!(sample_sum(EXPOSITION, "outcry_x_total"), 5.5);
+        assert_eq!(sample_sum(EXPOSITION, "outcry_y"), 7.0);
+        assert_eq!(sample_sum(EXPOSITION, "outcry_h_seconds"), 0.0);
+        assert_eq!(sample_sum(EXPOSITION, "outcry_missing"), 0.0);
+    }
 
     #[test]
     fn latencies_over_a_minute_land_in_finite_buckets() {

@@ -262,9 +262,7 @@ mod tests {
         });
         let text = handle.render();
         let value = |series: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(series))
-                .and_then(|v| v.trim().parse().ok())
+            outcry_runtime::telemetry::sample_value(&text, series)
                 .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
         };
         assert_eq!(
@@ -280,11 +278,8 @@ mod tests {
         );
         // per record written, as the scored counter: the two complaints name three brands
         assert_eq!(value("outcry_scorer_complaints_total"), 3.0);
-        let scored: f64 = text
-            .lines()
-            .filter(|l| l.starts_with("outcry_scorer_mentions_scored_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let scored =
+            outcry_runtime::telemetry::sample_sum(&text, "outcry_scorer_mentions_scored_total");
         assert_eq!(scored, 4.0, "{text}");
     }
 

@@ -56,11 +56,7 @@ pub fn metrics() -> (PrometheusRecorder, PrometheusHandle) {
 
 /// The value of one series (`name` or `name{label="value"}`) in `metrics`; 0 when absent.
 pub fn value(metrics: &PrometheusHandle, series: &str) -> f64 {
-    metrics
-        .render()
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+    outcry_runtime::telemetry::sample_value(&metrics.render(), series).unwrap_or(0.0)
 }
 
 /// Waits (bounded) until `series` reads `expected`.

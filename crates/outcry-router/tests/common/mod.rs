@@ -90,10 +90,3 @@ pub fn calm(core: &mut RouterCore, start: i64, buckets: i64, out: &mut Vec<Escal
         }
     }
 }
-
-/// The value of one series in a Prometheus text rendering, if present.
-pub fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series))
-        .and_then(|v| v.trim().parse().ok())
-}
