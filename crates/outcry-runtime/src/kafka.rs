@@ -299,6 +299,43 @@ mod tests {
     }
 
     #[test]
+    fn librdkafka_is_built_with_tls_and_sasl() {
+        let native = ClientConfig::new().create_native_config().unwrap();
+        let features = native.get("builtin.features").unwrap();
+        let features: HashSet<&str> = features.split(',').collect();
+        // TLS, SASL, and every compression codec a topic may hold (a broker recompresses to
+        // the topic's `compression.type`, which consumers must then decode)
+        let needed = [
+            "ssl",
+            "sasl",
+            "sasl_plain",
+            "sasl_scram",
+            "gzip",
+            "snappy",
+            "lz4",
+            "zstd",
+        ];
+        for needed in needed {
+            assert!(features.contains(needed), "no {needed} in {features:?}");
+        }
+        // a SASL_SSL client with SCRAM is accepted by librdkafka, as the README documents
+        let kafka = KafkaConfig {
+            brokers: "127.0.0.1:9".into(),
+            properties: [
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.username", "outcry"),
+                ("sasl.password", "not-a-secret"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..KafkaConfig::default()
+        };
+        drop(producer(&kafka, "sasl-check").unwrap());
+    }
+
+    #[test]
     fn fenced_producer_is_fatal() {
         let e = KafkaError::MessageProduction(RDKafkaErrorCode::ProducerFenced);
         assert_eq!(classify(&e), ErrorClass::Fatal);

@@ -219,6 +219,32 @@ async fn commits_every_acknowledged_record_and_dead_letters_bad_ones() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_records_in_every_compression_codec() {
+    // upstream producers, or the broker recompressing to a topic's compression.type, may
+    // write any codec Kafka has; a consumer without it could not read the partition at all
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let cluster = cluster();
+        let kafka = kafka(cluster.bootstrap_servers());
+        let mut writer = kafka.clone();
+        writer
+            .properties
+            .insert("compression.type".into(), codec.into());
+        let long = format!("{codec} complaint ").repeat(64);
+        produce(&writer, &[long.as_bytes(), b"b"]).await;
+        let group = format!("compressed-{codec}");
+        let (trigger, run) = spawn_copy(&kafka, spec(&group));
+        wait_committed(&kafka, &group, 2).await;
+        trigger.trigger();
+        run.await.unwrap().unwrap();
+        assert_eq!(
+            read(&kafka, "out", 2),
+            vec![long.into_bytes(), b"b".to_vec()],
+            "{codec}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn does_not_commit_past_an_unacknowledged_output() {
     let cluster = cluster();
     let kafka = kafka(cluster.bootstrap_servers());
