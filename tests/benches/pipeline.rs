@@ -224,6 +224,7 @@ async fn bench(backend: Backend, records: &[(String, Vec<u8>)]) {
         match backend {
             Backend::Mock => "mock",
             Backend::Real => "real",
+            Backend::RealTls => "tls",
         },
         raw,
         piped,

@@ -77,7 +77,8 @@ async fn scenario(backend: Backend) {
     let receiver = Receiver::start().await.unwrap();
     // the first two webhook attempts fail: the notifier must retry, not drop
     receiver.fail_next(2);
-    let config = config(broker.bootstrap_servers(), &receiver);
+    let mut config = config(broker.bootstrap_servers(), &receiver);
+    config.kafka.properties.extend(broker.client_properties());
     broker
         .create_topics(&config.kafka, &default_topics(&config.kafka, 3))
         .await
@@ -229,6 +230,47 @@ async fn escalations_reach_topic_and_webhook_on_the_mock_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn escalations_reach_topic_and_webhook_on_a_real_broker() {
     scenario(Backend::Real).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn escalations_reach_topic_and_webhook_on_a_real_broker_over_mutual_tls() {
+    scenario(Backend::RealTls).await;
+}
+
+/// Whether a client with `properties` gets the cluster's metadata within a few seconds.
+fn metadata_with(brokers: &str, properties: &[(String, String)]) -> Result<(), String> {
+    let mut kafka = outcry_runtime::config::KafkaConfig {
+        brokers: brokers.to_string(),
+        ..Default::default()
+    };
+    kafka.properties.extend(properties.iter().cloned());
+    let consumer: rdkafka::consumer::BaseConsumer =
+        outcry_runtime::kafka::client_config(&kafka, "tls-check")
+            .create()
+            .map_err(|e| e.to_string())?;
+    rdkafka::consumer::Consumer::fetch_metadata(&consumer, None, Duration::from_secs(4))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_tls_broker_refuses_clients_without_the_right_certificates() {
+    let broker = TestBroker::start(Backend::RealTls).unwrap();
+    let tls = broker.tls().unwrap();
+    let brokers = broker.bootstrap_servers();
+    // the right CA and a client certificate it signed
+    metadata_with(&brokers, &broker.client_properties()).unwrap();
+    // in plaintext: no answer
+    assert!(metadata_with(&brokers, &[]).is_err());
+    // a CA that did not sign the broker's certificate: the client refuses the broker
+    assert!(metadata_with(&brokers, &tls.client_properties(&tls.other_ca)).is_err());
+    // no client certificate: the broker side refuses the client
+    let without_cert: Vec<_> = broker
+        .client_properties()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("ssl.certificate") && !k.starts_with("ssl.key"))
+        .collect();
+    assert!(metadata_with(&brokers, &without_cert).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
