@@ -83,13 +83,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-const STAGES: [&str; 7] = [
+const STAGES: [&str; 8] = [
     "vader",
     "normalize",
     "predict",
     "predict+attribute",
     "predict+top5",
     "signals",
+    "signals+quote",
     "score",
 ];
 
@@ -106,6 +107,10 @@ impl Stages {
             "signals" => {
                 normalize_into(text, &mut self.norm);
                 black_box(run_signals(&self.detector, &self.norm));
+            }
+            "signals+quote" => {
+                normalize_into(text, &mut self.norm);
+                black_box(run_signals_quoted(&self.detector, text, &self.norm));
             }
             _ => {
                 black_box(run_score(&self.scorer, text, i));
@@ -156,6 +161,11 @@ fn run_predict(
 #[inline(never)]
 fn run_signals(d: &SignalDetector, n: &Normalized) -> Vec<outcry_scoring::Signal> {
     d.detect(n)
+}
+
+#[inline(never)]
+fn run_signals_quoted(d: &SignalDetector, t: &str, n: &Normalized) -> Vec<outcry_scoring::Signal> {
+    d.detect_in(t, n)
 }
 
 #[inline(never)]

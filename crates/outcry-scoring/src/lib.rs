@@ -195,7 +195,7 @@ impl Scorer {
             let pred =
                 self.model
                     .predict_with(&scratch.norm, &sentiment, TOP_TERMS, &mut scratch.predict);
-            let signals = self.detector.detect(&scratch.norm);
+            let signals = self.detector.detect_in(input.text, &scratch.norm);
             (pred, signals)
         });
         let p = pred.probability;

@@ -78,7 +78,8 @@ impl std::fmt::Display for SignalKind {
     }
 }
 
-/// A fired signal and the words that fired it.
+/// A fired signal and the words that fired it: as the mention wrote them from
+/// [`SignalDetector::detect_in`], normalised from [`SignalDetector::detect`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Signal {
     pub kind: SignalKind,
@@ -1137,8 +1138,23 @@ impl SignalDetector {
     }
 
     /// Detects the signals of a normalised text; at most one signal per kind (its first
-    /// evidence), in `SignalKind` order.
+    /// evidence, in normalised words), in `SignalKind` order.
     pub fn detect(&self, norm: &Normalized) -> Vec<Signal> {
+        self.detect_with(norm, |s, e| evidence(norm, s, e))
+    }
+
+    /// [`detect`](Self::detect) on `norm`, the normalised `text`, with each signal's
+    /// evidence quoted from `text`: "called 5 times" and "@JaneAtAcme", where the normalised
+    /// words read "called 0 times" and "@user" (see [`quote`]).
+    pub fn detect_in(&self, text: &str, norm: &Normalized) -> Vec<Signal> {
+        self.detect_with(norm, |s, e| quote(text, norm, s, e))
+    }
+
+    fn detect_with(
+        &self,
+        norm: &Normalized,
+        mut evidence: impl FnMut(usize, usize) -> String,
+    ) -> Vec<Signal> {
         let n_words = norm.words.len();
         let padded = norm.padded.as_bytes();
         let mut found = Found::default();
@@ -1182,7 +1198,7 @@ impl SignalDetector {
             if let (Some(&kind), Some(f)) = (SignalKind::ALL.get(k), found.kinds[k]) {
                 out.push(Signal {
                     kind,
-                    evidence: evidence(norm, f.span.0, f.span.1),
+                    evidence: evidence(f.span.0, f.span.1),
                 });
             }
         }
@@ -1235,6 +1251,59 @@ impl SignalDetector {
             _ => {}
         }
     }
+}
+
+/// Evidence quoted from the text: the whitespace tokens (as Python's `str.split()` splits)
+/// that normalised words `s..e` came from, joined by single spaces.
+///
+/// Normalisation turns each whitespace token into one run of bytes with no space inside (a
+/// run may hold no word, as `&amp;` does), and puts one space between runs after the one at
+/// the start, so the `k`th run of the normalised text is the `k`th token of the text, and the
+/// run of a word is the number of spaces before it, less one
+/// (`quotes_follow_the_normalised_words` checks the pairing on every text of the VADER
+/// fixtures, and a property test on arbitrary text). Where there is no such token the
+/// evidence stays the normalised words.
+fn quote(text: &str, norm: &Normalized, s: usize, e: usize) -> String {
+    let padded = norm.padded.as_bytes();
+    let start = |w: usize| norm.words.get(w).map(|w| w.0 as usize);
+    let (Some(a), Some(b)) = (start(s), e.checked_sub(1).and_then(start)) else {
+        return evidence(norm, s, e);
+    };
+    if s >= e {
+        return String::new();
+    }
+    let spaces = |r: std::ops::Range<usize>| {
+        padded
+            .get(r)
+            .map_or(0, |p| p.iter().filter(|&&c| c == b' ').count())
+    };
+    let first = spaces(1..a);
+    let last = first + spaces(a..b);
+    let Some(quoted) =
+        crate::features::token_span(text, first, last).and_then(|(a, b)| text.get(a..b))
+    else {
+        return evidence(norm, s, e);
+    };
+    // tokens as written, one space between them (nearly always how they stand already)
+    // one pass: the spaces, and the control bytes (line breaks, tabs); a separator outside
+    // ASCII is rarer still
+    let (spaces_in, controls) = quoted.bytes().fold((0usize, 0usize), |(sp, ctl), b| {
+        (sp + usize::from(b == b' '), ctl + usize::from(b < b' '))
+    });
+    let single_spaced = spaces_in == last - first
+        && controls == 0
+        && (quoted.is_ascii() || !crate::features::may_hold_unicode_space(quoted.as_bytes()));
+    if single_spaced {
+        return quoted.to_string();
+    }
+    let mut out = String::with_capacity(quoted.len());
+    for (k, token) in crate::features::py_words(quoted).enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        out.push_str(token);
+    }
+    out
 }
 
 /// The words `s..e` joined by single spaces (`words[s..e].join(" ")`).
@@ -1534,6 +1603,112 @@ mod tests {
                     let words: Vec<&str> = (s..e).map(|i| norm.word(i)).collect();
                     assert_eq!(evidence(&norm, s, e), words.join(" "), "{text:?} {s}..{e}");
                 }
+            }
+        }
+    }
+
+    /// The runs of words between spaces in a normalised text.
+    fn runs(norm: &Normalized) -> Vec<&str> {
+        norm.padded.split(' ').filter(|r| !r.is_empty()).collect()
+    }
+
+    /// That the text's whitespace tokens pair with the normalised runs, each run its token
+    /// normalised on its own, which is what `quote` relies on.
+    fn assert_tokens_are_runs(text: &str) {
+        let norm = normalized(text);
+        let tokens: Vec<&str> = crate::features::py_words(text).collect();
+        let runs = runs(&norm);
+        assert_eq!(tokens.len(), runs.len(), "{text:?}: {tokens:?} {runs:?}");
+        for (token, run) in tokens.iter().zip(runs) {
+            assert_eq!(normalized(token).padded.trim(), run, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn quotes_follow_the_normalised_words() {
+        let fixtures = include_str!("../tests/fixtures/vader_reference.jsonl");
+        let mut texts = 0;
+        for line in fixtures.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).expect("fixture line is json");
+            let text = v["text"].as_str().expect("text");
+            for text in [text.to_string(), text.to_uppercase()] {
+                assert_tokens_are_runs(&text);
+                texts += 1;
+            }
+        }
+        assert!(texts > 8000, "{texts}");
+        for text in [
+            "",
+            " ",
+            "\u{3000}",
+            "a\u{2028}b",
+            "&amp;&amp; x",
+            "@a@b c",
+            "5 5",
+            "é\tÉ",
+        ] {
+            assert_tokens_are_runs(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_quote_is_never_of_other_words(text in "\\PC{0,40}") {
+            assert_tokens_are_runs(&text);
+        }
+    }
+
+    /// Each signal of `text` with its evidence quoted from the text.
+    fn quoted(text: &str) -> Vec<(SignalKind, String)> {
+        let norm = normalized(text);
+        DETECTOR
+            .detect_in(text, &norm)
+            .into_iter()
+            .map(|s| (s.kind, s.evidence))
+            .collect()
+    }
+
+    #[test]
+    fn evidence_is_quoted_as_the_mention_wrote_it() {
+        let q = quoted("@AcmeAir this is the 5th time I've called!! Calling my LAWYER.");
+        assert!(
+            q.contains(&(SignalKind::RepeatedContact, "5th time".into())),
+            "{q:?}"
+        );
+        assert!(
+            q.contains(&(SignalKind::LegalThreat, "LAWYER.".into())),
+            "{q:?}"
+        );
+        let q = quoted("@JaneAtAcme you are a useless idiot");
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert_eq!(q[0].0, SignalKind::AbuseAtStaff);
+        assert!(q[0].1.contains("idiot"), "{q:?}");
+        // whitespace runs and line breaks become single spaces
+        let q = quoted("why is\n\nmy   flight late??");
+        assert_eq!(
+            q,
+            [(SignalKind::Question, "why is my flight late??".into())]
+        );
+        // the same signals, and the same evidence up to normalisation, as `detect`
+        for text in [
+            "Called 3 times, been on hold 45 minutes, cancelling my account",
+            "ＷＨＹ is the app down again?",
+            "my son got burned by your heater &amp; I want a refund",
+        ] {
+            let norm = normalized(text);
+            let plain = DETECTOR.detect(&norm);
+            let quoted = DETECTOR.detect_in(text, &norm);
+            assert_eq!(plain.len(), quoted.len(), "{text}");
+            for (p, q) in plain.iter().zip(&quoted) {
+                assert_eq!(p.kind, q.kind, "{text}");
+                let renormalised = normalized(&q.evidence);
+                let words = evidence(&renormalised, 0, renormalised.words.len());
+                assert!(
+                    words.contains(&p.evidence),
+                    "{text}: {:?} does not hold {:?}",
+                    q.evidence,
+                    p.evidence
+                );
             }
         }
     }
