@@ -9,8 +9,12 @@
 //! `OUTCRY__KAFKA__BROKERS=kafka:9092` or `OUTCRY__TELEMETRY__LOG_FORMAT=json`. A value for a
 //! key that holds a string (`kafka.client_id`, any `kafka.properties` entry) is taken as it
 //! is, so `OUTCRY__KAFKA__CLIENT_ID=007` stays `007`; any other value is read as a YAML scalar
-//! (or flow collection), so numbers, booleans and `[a, b]` lists work. In the file, a number
-//! or boolean where a string is wanted (`linger.ms: 20` in `kafka.properties`) is read as its
+//! (or flow collection), so numbers, booleans and `[a, b]` lists work. A number in the path
+//! picks an entry of a list the file already has, so a secret can come from the environment
+//! (a Kubernetes Secret) and stay out of the ConfigMap:
+//! `OUTCRY__NOTIFIER__WEBHOOKS__0__HEADERS__AUTHORIZATION=Bearer ...` sets the first webhook's
+//! `Authorization` header (header names match whatever their case). In the file, a number or
+//! boolean where a string is wanted (`linger.ms: 20` in `kafka.properties`) is read as its
 //! text.
 
 use serde::{Deserialize, Serialize};
@@ -534,8 +538,27 @@ fn parse_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Config
 }
 
 /// Maps whose values are all strings, whatever their keys: an override of an entry is taken
-/// as it is.
-const STRING_MAPS: &[&[&str]] = &[&["kafka", "properties"]];
+/// as it is. `#` stands for a list index.
+const STRING_MAPS: &[&[&str]] = &[
+    &["kafka", "properties"],
+    &["notifier", "webhooks", "#", "headers"],
+];
+
+/// Maps whose keys match whatever their case (HTTP header names): an override replaces the
+/// entry the file spells otherwise instead of adding a second one.
+const CASELESS_MAPS: &[&[&str]] = &[&["notifier", "webhooks", "#", "headers"]];
+
+/// Whether the path of a section matches a pattern of [`STRING_MAPS`] or [`CASELESS_MAPS`].
+fn section_is(pattern: &[&str], section: &[String]) -> bool {
+    pattern.len() == section.len()
+        && pattern.iter().zip(section).all(|(p, s)| {
+            if *p == "#" {
+                s.parse::<usize>().is_ok()
+            } else {
+                p == s
+            }
+        })
+}
 
 fn check_priority(field: &str, priority: u8) -> Result<(), ConfigError> {
     if (1..=4).contains(&priority) {
@@ -592,15 +615,43 @@ fn apply_override(
         }
     };
     let (section, _) = path.split_at(path.len() - 1);
-    let in_string_map = STRING_MAPS.iter().any(|m| m.iter().eq(section.iter()));
+    let in_string_map = STRING_MAPS.iter().any(|m| section_is(m, section));
+    let caseless = CASELESS_MAPS.iter().any(|m| section_is(m, section));
     let mut node = doc;
     for (i, key) in path.iter().enumerate() {
+        if let Value::Sequence(list) = node {
+            let len = list.len();
+            let entry = key
+                .parse::<usize>()
+                .ok()
+                .and_then(|index| list.get_mut(index))
+                .ok_or_else(|| {
+                    env_err(&format!(
+                        "{key:?} is not an entry of a list of {len} (numbered from 0): the file must have the entry"
+                    ))
+                })?;
+            if i + 1 == path.len() {
+                *entry = parsed();
+                return Ok(());
+            }
+            node = entry;
+            continue;
+        }
         let Value::Mapping(map) = node else {
             return Err(env_err(
                 "the path goes through a value that is not a section",
             ));
         };
-        let key = Value::String(key.clone());
+        // the variable's name is upper case: match the key the file spelt
+        let existing = caseless
+            .then(|| {
+                map.keys()
+                    .filter_map(Value::as_str)
+                    .find(|k| k.eq_ignore_ascii_case(key))
+                    .map(str::to_string)
+            })
+            .flatten();
+        let key = Value::String(existing.unwrap_or_else(|| key.clone()));
         if i + 1 == path.len() {
             // where a string is wanted the text is the value, even when it reads as a number
             let wants_string = in_string_map || matches!(map.get(&key), Some(Value::String(_)));
@@ -717,6 +768,53 @@ mod tests {
         assert_eq!(config.kafka.group_prefix, "1.50");
         assert_eq!(config.kafka.delivery_timeout_ms, 5000);
         assert_eq!(config.ingestor.auth_tokens, ["a", "b"]);
+    }
+
+    #[test]
+    fn environment_overrides_reach_into_lists_the_file_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcry.yaml");
+        std::fs::write(
+            &path,
+            "notifier:\n  webhooks:\n    - {name: crm, url: 'http://crm/h', headers: {Authorization: placeholder, X-Team: care}}\n    - {name: chat, url: 'http://chat/h'}\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[
+                (
+                    "OUTCRY__NOTIFIER__WEBHOOKS__0__HEADERS__AUTHORIZATION",
+                    "Bearer 123",
+                ),
+                ("OUTCRY__NOTIFIER__WEBHOOKS__1__HEADERS__X-TOKEN", "0042"),
+                (
+                    "OUTCRY__NOTIFIER__WEBHOOKS__1__URL",
+                    "https://chat.example/h",
+                ),
+            ]),
+        )
+        .unwrap();
+        let hooks = &config.notifier.webhooks;
+        // the file's spelling of the header is kept, and its value replaced, not doubled
+        assert_eq!(
+            hooks[0].headers.iter().collect::<Vec<_>>(),
+            [
+                (&"Authorization".to_string(), &"Bearer 123".to_string()),
+                (&"X-Team".to_string(), &"care".to_string())
+            ]
+        );
+        // a header the file does not have is added; its value stays text
+        assert_eq!(hooks[1].headers["x-token"], "0042");
+        assert_eq!(hooks[1].url, "https://chat.example/h");
+        // an entry the file does not have, or a word where an index goes, is a clear error
+        for var in [
+            "OUTCRY__NOTIFIER__WEBHOOKS__2__URL",
+            "OUTCRY__NOTIFIER__WEBHOOKS__CRM__URL",
+        ] {
+            let err = Config::load(Some(&path), env(&[(var, "http://x/h")])).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(var) && text.contains("list of 2"), "{text}");
+        }
     }
 
     #[test]
