@@ -51,7 +51,7 @@ fn config(brokers: String, webhook: &Receiver) -> Config {
     config.notifier.webhooks = vec![WebhookConfig {
         name: "crm".into(),
         url: webhook.url(),
-        headers: Default::default(),
+        ..Default::default()
     }];
     config
 }

@@ -46,7 +46,7 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
     config.notifier.webhooks = vec![WebhookConfig {
         name: "crm".into(),
         url: receiver.url(),
-        headers: Default::default(),
+        ..Default::default()
     }];
     broker
         .create_topics(&config.kafka, &default_topics(&config.kafka, 1))

@@ -264,7 +264,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Value> {
     config.notifier.webhooks = vec![WebhookConfig {
         name: "crm".into(),
         url: receiver.url(),
-        headers: Default::default(),
+        ..Default::default()
     }];
     config.notifier.initial_backoff_ms = 50;
 

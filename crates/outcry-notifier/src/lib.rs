@@ -1,10 +1,12 @@
 //! The notifier: consumes escalations and delivers each one to every configured webhook at
-//! once as JSON (`POST`, `Idempotency-Key: <escalation_id>`), retrying with exponential
+//! once as JSON (`POST`, `Idempotency-Key: <escalation_id>`), in the webhook's format
+//! (Outcry's JSON, Slack, PagerDuty, Alertmanager: see [`formats`]), retrying with exponential
 //! backoff and jitter, or after the receiver's `Retry-After`, within a retry budget. What
 //! still fails after the last attempt becomes one dead letter naming every webhook that
 //! failed; the offset is stored only after delivery or the dead letter is acknowledged.
 
 mod delivery;
+pub mod formats;
 pub mod json;
 
 pub use delivery::{DeliveryFailure, RetryPolicy, RETRY_BUDGET};
@@ -12,7 +14,7 @@ pub use delivery::{DeliveryFailure, RetryPolicy, RETRY_BUDGET};
 use delivery::Sender;
 use outcry_proto::v1::Escalation;
 use outcry_proto::Message as _;
-use outcry_runtime::config::{NotifierConfig, WebhookConfig};
+use outcry_runtime::config::{NotifierConfig, WebhookConfig, WebhookFormat};
 use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
 use outcry_runtime::{time::now_millis, Config, Shutdown};
 use std::collections::hash_map::RandomState;
@@ -116,12 +118,15 @@ impl Notifier {
     /// record once, naming every webhook that failed; the ones that succeeded deduplicate
     /// a replay of the dead letter on the `Idempotency-Key`.
     async fn deliver_all(&self, escalation: &Escalation) -> Result<(), Reject> {
-        let body = Arc::new(json::escalation_json(escalation));
+        let outcry = Arc::new(json::escalation_json(escalation));
         let key: Arc<str> = escalation.escalation_id.as_str().into();
         let mut deliveries = JoinSet::new();
         for (index, hook) in self.webhooks.iter().enumerate() {
-            let (sender, hook, key, body) =
-                (self.sender.clone(), hook.clone(), key.clone(), body.clone());
+            let body = match hook.format {
+                WebhookFormat::Outcry => outcry.clone(),
+                _ => Arc::new(formats::body(hook, escalation, &outcry)),
+            };
+            let (sender, hook, key) = (self.sender.clone(), hook.clone(), key.clone());
             deliveries.spawn(async move {
                 let started = Instant::now();
                 let result = sender.deliver(&hook, &key, &body).await;
@@ -241,7 +246,7 @@ mod tests {
                 .map(|(name, url)| WebhookConfig {
                     name: (*name).into(),
                     url: (*url).into(),
-                    headers: Default::default(),
+                    ..Default::default()
                 })
                 .collect(),
             max_attempts,
@@ -263,6 +268,103 @@ mod tests {
             key: None,
             payload,
         }
+    }
+
+    /// A real HTTP server on loopback that keeps every JSON body it is posted, per path.
+    async fn capture() -> (
+        String,
+        Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    ) {
+        type Bodies = Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>;
+        let bodies: Bodies = Arc::default();
+        let kept = bodies.clone();
+        let app = axum::Router::new().route(
+            "/{hook}",
+            post(
+                move |axum::extract::Path(hook): axum::extract::Path<String>,
+                      axum::Json(body): axum::Json<serde_json::Value>| {
+                    let kept = kept.clone();
+                    async move {
+                        kept.lock().unwrap().push((hook, body));
+                        StatusCode::ACCEPTED
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (base, bodies)
+    }
+
+    #[tokio::test]
+    async fn each_webhook_gets_the_body_of_its_format() {
+        use outcry_proto::v1::{CaseState, Priority};
+        let (base, bodies) = capture().await;
+        let hook = |name: &str, format| WebhookConfig {
+            name: name.into(),
+            url: format!("{base}/{name}"),
+            format,
+            routing_key: "key-1".into(),
+            ..Default::default()
+        };
+        let mut cfg = config(&[], 2);
+        cfg.webhooks = vec![
+            hook("crm", WebhookFormat::Outcry),
+            hook("slack", WebhookFormat::Slack),
+            hook("pager", WebhookFormat::Pagerduty),
+            hook("am", WebhookFormat::Alertmanager),
+        ];
+        let mut n = Notifier::new(&cfg).unwrap();
+        for (sequence, state) in [(1, CaseState::Open), (2, CaseState::Resolved)] {
+            let payload = Escalation {
+                escalation_id: format!("c1:{sequence}"),
+                case_id: "c1".into(),
+                sequence,
+                state: state as i32,
+                priority: Priority::P2 as i32,
+                team: "care".into(),
+                summary: "Acme: <b>outage</b>".into(),
+                ..Default::default()
+            }
+            .encode_to_vec();
+            n.process(&record(&payload)).await.unwrap();
+        }
+        let bodies = bodies.lock().unwrap().clone();
+        let of = |hook: &str| -> Vec<serde_json::Value> {
+            bodies
+                .iter()
+                .filter(|(h, _)| h == hook)
+                .map(|(_, b)| b.clone())
+                .collect()
+        };
+        let crm = of("crm");
+        assert_eq!(crm.len(), 2);
+        assert_eq!(crm[0]["escalation_id"], "c1:1");
+        let slack = of("slack");
+        assert!(
+            slack[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Acme: &lt;b&gt;outage&lt;/b&gt;"),
+            "{slack:?}"
+        );
+        let pager = of("pager");
+        assert_eq!(
+            pager
+                .iter()
+                .map(|b| (b["event_action"].clone(), b["dedup_key"].clone()))
+                .collect::<Vec<_>>(),
+            [
+                (serde_json::json!("trigger"), serde_json::json!("c1")),
+                (serde_json::json!("resolve"), serde_json::json!("c1"))
+            ]
+        );
+        assert_eq!(pager[0]["payload"]["custom_details"], crm[0]);
+        let am = of("am");
+        assert_eq!(am.len(), 2);
+        assert_eq!(am[0][0]["labels"], am[1][0]["labels"]);
+        assert_eq!(am[1][0]["annotations"]["state"], "resolved");
     }
 
     #[tokio::test]

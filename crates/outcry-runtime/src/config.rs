@@ -352,6 +352,28 @@ pub struct WebhookConfig {
     pub url: String,
     /// Extra request headers (for example an authorization header).
     pub headers: BTreeMap<String, String>,
+    /// What the webhook receives.
+    pub format: WebhookFormat,
+    /// PagerDuty's integration (routing) key, for `format: pagerduty`; better set from a
+    /// Secret through `OUTCRY__NOTIFIER__WEBHOOKS__<n>__ROUTING_KEY` than in the file.
+    pub routing_key: String,
+}
+
+/// The body a webhook is sent for each escalation record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// The whole escalation as Outcry's JSON: CRMs and in-house receivers.
+    #[default]
+    Outcry,
+    /// A Slack incoming webhook: one message per record.
+    Slack,
+    /// PagerDuty's Events API v2: one incident per case (`dedup_key` is the case id),
+    /// triggered while it is open and resolved with it.
+    Pagerduty,
+    /// Alertmanager's API v2 (`POST /api/v2/alerts`): one alert per case, ended when the
+    /// case resolves.
+    Alertmanager,
 }
 
 impl Config {
@@ -507,6 +529,12 @@ impl Config {
                 return Err(invalid(
                     format!("notifier.webhooks[{i}].name"),
                     "must be 1-64 of lowercase letters, digits, '-' and '_'",
+                ));
+            }
+            if hook.format == WebhookFormat::Pagerduty && hook.routing_key.trim().is_empty() {
+                return Err(invalid(
+                    format!("notifier.webhooks[{i}].routing_key"),
+                    format!("a pagerduty webhook needs its integration key (OUTCRY__NOTIFIER__WEBHOOKS__{i}__ROUTING_KEY)"),
                 ));
             }
         }
@@ -815,6 +843,36 @@ mod tests {
             let text = err.to_string();
             assert!(text.contains(var) && text.contains("list of 2"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_pagerduty_webhook_needs_its_routing_key() {
+        let yaml = "notifier:\n  webhooks:\n    - {name: pager, url: 'https://events.pagerduty.com/v2/enqueue', format: pagerduty}\n";
+        let err = Config::from_yaml(yaml).unwrap_err().to_string();
+        assert!(
+            err.contains("notifier.webhooks[0].routing_key")
+                && err.contains("OUTCRY__NOTIFIER__WEBHOOKS__0__ROUTING_KEY"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcry.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[("OUTCRY__NOTIFIER__WEBHOOKS__0__ROUTING_KEY", "0123abcd")]),
+        )
+        .unwrap();
+        let hook = &config.notifier.webhooks[0];
+        assert_eq!(
+            (hook.format, hook.routing_key.as_str()),
+            (WebhookFormat::Pagerduty, "0123abcd")
+        );
+        let err = Config::from_yaml(
+            "notifier:\n  webhooks:\n    - {name: x, url: 'http://a/b', format: teams}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("format"), "{err}");
     }
 
     #[test]
