@@ -36,7 +36,7 @@ mod names {
 
 pub fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge};
-    describe_counter!(names::ESCALATIONS, "escalation records written, by brand, kind (mention, spike) and state (open, updated, resolved)");
+    describe_counter!(names::ESCALATIONS, "escalation records written, by brand, kind (mention, spike), state (open, updated, resolved) and priority (P1-P4)");
     describe_counter!(
         names::DUPLICATES,
         "scored mentions seen again (replays) and not counted twice"
@@ -358,7 +358,8 @@ impl RouterCore {
                 Ok(CaseState::Updated) => "updated",
                 _ => "resolved",
             };
-            metrics::counter!(names::ESCALATIONS, "brand" => brand.clone(), "kind" => kind, "state" => st).increment(1);
+            let priority = Priority::try_from(e.priority).map_or("unspecified", Priority::label);
+            metrics::counter!(names::ESCALATIONS, "brand" => brand.clone(), "kind" => kind, "state" => st, "priority" => priority).increment(1);
         }
         Ok(out)
     }

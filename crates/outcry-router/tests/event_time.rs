@@ -111,3 +111,31 @@ fn expired_author_cases_leave_the_open_cases_gauge() {
     assert_eq!(metric(&after, gauge), Some(0.0), "{after}");
     assert_eq!(core.open_cases("acme"), 0);
 }
+
+#[test]
+fn escalations_are_counted_by_brand_kind_state_and_priority() {
+    let metrics = with_metrics(|| {
+        let mut core = RouterCore::new(&config());
+        let mut legal = scored("x:1", "ann", T0, 0.9, -0.5);
+        legal.signals.push(outcry_proto::v1::Signal {
+            name: "legal_threat".into(),
+            evidence: "my lawyer".into(),
+        });
+        let complaint = scored("x:2", "bob", T0 + 1000, 0.9, -0.5);
+        let update = scored("x:3", "bob", T0 + 2000, 0.9, -0.5);
+        let out = route_all(&mut core, &[legal, complaint, update]);
+        assert_eq!(out.len(), 3, "{out:#?}");
+    });
+    let count = |priority: &str, state: &str| {
+        metric(
+            &metrics,
+            &format!(
+                r#"outcry_router_escalations_total{{brand="acme",kind="mention",state="{state}",priority="{priority}"}}"#
+            ),
+        )
+    };
+    assert_eq!(count("P1", "open"), Some(1.0), "{metrics}");
+    assert_eq!(count("P3", "open"), Some(1.0), "{metrics}");
+    assert_eq!(count("P3", "updated"), Some(1.0), "{metrics}");
+    assert_eq!(count("P2", "open"), None, "{metrics}");
+}
