@@ -1,4 +1,5 @@
-//! A real Prometheus scrapes the services' real metrics and loads the shipped alerting rules.
+//! A real Prometheus scrapes the services' real metrics, loads the shipped alerting rules and
+//! answers every query of the shipped Grafana dashboard.
 
 use outcry_cli::stack::Stack;
 use outcry_cli::webhook::Receiver;
@@ -202,6 +203,72 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
             .all(|r| r["health"] != "err"),
         "{rules}"
     );
+
+    // every query of the shipped Grafana dashboard runs, on the metrics as they are
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/grafana/outcry-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let title = panel["title"].as_str().unwrap_or("").to_string();
+            exprs.push((title, target["expr"].as_str().unwrap().to_string()));
+        }
+    }
+    assert!(exprs.len() >= 40, "{}", exprs.len());
+    let panels = dashboard["panels"].as_array().unwrap();
+    let ids: std::collections::HashSet<_> = panels.iter().map(|p| p["id"].as_u64()).collect();
+    assert_eq!(ids.len(), panels.len(), "panel ids are unique");
+    let mut series_of = std::collections::HashMap::new();
+    for (title, expr) in &exprs {
+        let promql = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$brand", ".*");
+        let answer = query(&web, &promql).await;
+        assert_eq!(answer["status"], "success", "{title}: {promql}: {answer}");
+        series_of.insert(expr.clone(), answer["data"]["result"].clone());
+    }
+    // the panels on what this run did show it, with the labels their legends name, once
+    // Prometheus has two samples of each series for rate() (bounded wait)
+    let promql_of = |needle: &str| -> String {
+        exprs
+            .iter()
+            .find(|(_, e)| e.contains(needle))
+            .unwrap_or_else(|| panic!("no dashboard query with {needle}"))
+            .1
+            .replace("$__rate_interval", "1m")
+            .replace("$brand", ".*")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for needle in [
+        "sum by (priority) (rate(outcry_router_escalations_total",
+        "sum(rate(outcry_ingestor_mentions_accepted_total",
+        "sum(rate(outcry_scorer_records_consumed_total",
+        "sum by (webhook, outcome) (rate(outcry_notifier_deliveries_total",
+        "sum by (brand, kind) (outcry_router_open_cases",
+        "sum by (signal) (rate(outcry_scorer_signals_total",
+    ] {
+        let promql = promql_of(needle);
+        loop {
+            let result = query(&web, &promql).await["data"]["result"].clone();
+            let series = result.as_array().cloned().unwrap_or_default();
+            let shown = if needle.contains("by (priority)") {
+                series.iter().any(|s| s["metric"]["priority"] == "P1")
+            } else {
+                !series.is_empty()
+            };
+            if shown {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{promql}: {result}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 
     stack.stop().await;
     admin_stop.trigger();
