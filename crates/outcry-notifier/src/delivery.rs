@@ -1,7 +1,8 @@
-//! One escalation to one webhook: the HTTP attempts, the retry schedule and its budget.
+//! One escalation to one webhook: the HTTP (or SMTP) attempts, the retry schedule and its
+//! budget.
 
 use crate::names;
-use outcry_runtime::config::{NotifierConfig, WebhookConfig};
+use outcry_runtime::config::{NotifierConfig, WebhookConfig, WebhookFormat};
 use std::hash::BuildHasher;
 use std::time::Duration;
 
@@ -80,6 +81,8 @@ pub struct DeliveryFailure {
 pub(crate) struct Sender {
     pub(crate) client: reqwest::Client,
     pub(crate) policy: RetryPolicy,
+    /// One SMTP transaction's limit (the HTTP client's request timeout for webhooks).
+    pub(crate) smtp_timeout: Duration,
     /// Randomly keyed once per notifier, so that notifiers (and escalations) do not share
     /// a jitter sequence.
     pub(crate) jitter: std::collections::hash_map::RandomState,
@@ -103,6 +106,25 @@ impl Sender {
         let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
+            if hook.format == WebhookFormat::Email {
+                let message = body.as_str().unwrap_or_default();
+                match crate::email::send(hook, message, self.smtp_timeout).await {
+                    Ok(()) => {
+                        metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => "2xx").increment(1);
+                        return Ok(attempt);
+                    }
+                    Err(failure) => {
+                        let outcome = (failure.label(), failure.transient(), failure.detail, None);
+                        match self
+                            .after_failure(hook, idempotency_key, attempt, &mut waited, outcome)
+                            .await
+                        {
+                            Some(done) => return Err(done),
+                            None => continue,
+                        }
+                    }
+                }
+            }
             let mut request = self
                 .client
                 .post(&hook.url)
@@ -142,32 +164,52 @@ impl Sender {
                 }
                 Err(error) => ("error", true, format!("request failed: {error}"), None),
             };
-            metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => label)
-                .increment(1);
-            if !retriable || attempt >= self.policy.max_attempts {
-                return Err(DeliveryFailure {
-                    attempts: attempt,
-                    detail,
-                });
+            let outcome = (label, retriable, detail, retry_after);
+            if let Some(done) = self
+                .after_failure(hook, idempotency_key, attempt, &mut waited, outcome)
+                .await
+            {
+                return Err(done);
             }
-            let seed = self.jitter_seed(idempotency_key, attempt);
-            let Some(wait) = self.policy.next_wait(attempt, waited, retry_after, seed) else {
-                let asked = match retry_after {
-                    Some(after) => format!("retry-after {}s", after.as_secs()),
-                    None => "the next backoff".to_string(),
-                };
-                return Err(DeliveryFailure {
-                    attempts: attempt,
-                    detail: format!(
-                        "{detail}; {asked} exceeds what is left of the {}s retry budget",
-                        self.policy.budget.as_secs()
-                    ),
-                });
-            };
-            waited += wait;
-            tracing::debug!(webhook = %hook.name, attempt, ?wait, %detail, "webhook delivery failed, retrying");
-            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Counts a failed attempt (`result` label, retriable, detail, `Retry-After`), then
+    /// either waits for the next one (`None`) or says why the delivery fails for good.
+    async fn after_failure(
+        &self,
+        hook: &WebhookConfig,
+        idempotency_key: &str,
+        attempt: u32,
+        waited: &mut Duration,
+        (label, retriable, detail, retry_after): (&'static str, bool, String, Option<Duration>),
+    ) -> Option<DeliveryFailure> {
+        metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => label)
+            .increment(1);
+        if !retriable || attempt >= self.policy.max_attempts {
+            return Some(DeliveryFailure {
+                attempts: attempt,
+                detail,
+            });
+        }
+        let seed = self.jitter_seed(idempotency_key, attempt);
+        let Some(wait) = self.policy.next_wait(attempt, *waited, retry_after, seed) else {
+            let asked = match retry_after {
+                Some(after) => format!("retry-after {}s", after.as_secs()),
+                None => "the next backoff".to_string(),
+            };
+            return Some(DeliveryFailure {
+                attempts: attempt,
+                detail: format!(
+                    "{detail}; {asked} exceeds what is left of the {}s retry budget",
+                    self.policy.budget.as_secs()
+                ),
+            });
+        };
+        *waited += wait;
+        tracing::debug!(webhook = %hook.name, attempt, ?wait, %detail, "webhook delivery failed, retrying");
+        tokio::time::sleep(wait).await;
+        None
     }
 }
 
@@ -199,6 +241,7 @@ mod tests {
         let sender = Sender {
             client: reqwest::Client::new(),
             policy: policy(),
+            smtp_timeout: Duration::from_secs(1),
             jitter: Default::default(),
         };
         for attempt in 1..=3 {

@@ -8,6 +8,7 @@
 //!   incident however many records it gets: `trigger` while it is open or updated,
 //!   `resolve` when it resolves. Severity from the priority: P1 critical, P2 error,
 //!   P3 warning, P4 info.
+//! - `email`: the message [`crate::email::message`] makes, as a JSON string.
 //! - `alertmanager`: a one-alert array for `POST /api/v2/alerts`, labelled by case (case
 //!   id, brand, team, kind: labels a case keeps, so every record of it is the same alert; its
 //!   priority, which a spike can raise, is an annotation), so Alertmanager groups and
@@ -36,6 +37,8 @@ pub fn body(hook: &WebhookConfig, e: &Escalation, outcry: &Value) -> Value {
         WebhookFormat::Slack => slack(e),
         WebhookFormat::Pagerduty => pagerduty(e, &hook.routing_key, outcry),
         WebhookFormat::Alertmanager => alertmanager(e),
+        // the whole message, sent as it is
+        WebhookFormat::Email => Value::String(crate::email::message(hook, e)),
     }
 }
 

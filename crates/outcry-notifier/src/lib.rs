@@ -1,11 +1,13 @@
 //! The notifier: consumes escalations and delivers each one to every configured webhook at
 //! once as JSON (`POST`, `Idempotency-Key: <escalation_id>`), in the webhook's format
-//! (Outcry's JSON, Slack, PagerDuty, Alertmanager: see [`formats`]), retrying with exponential
+//! (Outcry's JSON, Slack, PagerDuty, Alertmanager: see [`formats`]; or as an email through
+//! an SMTP relay, see [`email`]), retrying with exponential
 //! backoff and jitter, or after the receiver's `Retry-After`, within a retry budget. What
 //! still fails after the last attempt becomes one dead letter naming every webhook that
 //! failed; the offset is stored only after delivery or the dead letter is acknowledged.
 
 mod delivery;
+pub mod email;
 pub mod formats;
 pub mod json;
 
@@ -96,6 +98,7 @@ impl Notifier {
             sender: Sender {
                 client,
                 policy: RetryPolicy::from_config(config),
+                smtp_timeout: Duration::from_millis(config.request_timeout_ms),
                 jitter: RandomState::new(),
             },
             webhooks: config.webhooks.clone(),

@@ -357,6 +357,9 @@ pub struct WebhookConfig {
     /// PagerDuty's integration (routing) key, for `format: pagerduty`; better set from a
     /// Secret through `OUTCRY__NOTIFIER__WEBHOOKS__<n>__ROUTING_KEY` than in the file.
     pub routing_key: String,
+    /// For `format: email`: the sender and the recipients (plain addresses).
+    pub from: String,
+    pub to: Vec<String>,
 }
 
 /// The body a webhook is sent for each escalation record.
@@ -374,6 +377,23 @@ pub enum WebhookFormat {
     /// Alertmanager's API v2 (`POST /api/v2/alerts`): one alert per case, ended when the
     /// case resolves.
     Alertmanager,
+    /// An email through an SMTP relay (`url: smtp://relay:25`), one per record.
+    Email,
+}
+
+/// Whether `address` is a plain mail address Outcry can put in an envelope and a header:
+/// `local@domain`, no spaces, angle brackets or control characters.
+fn valid_mail_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && address.len() <= 254
+        && !domain.contains('@')
+        && address
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !matches!(c, '<' | '>' | ',' | '"'))
 }
 
 impl Config {
@@ -519,7 +539,35 @@ impl Config {
             return Err(invalid("notifier.max_attempts", "must be at least 1"));
         }
         for (i, hook) in self.notifier.webhooks.iter().enumerate() {
-            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+            if hook.format == WebhookFormat::Email {
+                if !hook.url.starts_with("smtp://") {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].url"),
+                        format!(
+                            "{:?} must be an smtp://host[:port] url for format email",
+                            hook.url
+                        ),
+                    ));
+                }
+                if !valid_mail_address(&hook.from) {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].from"),
+                        format!("{:?} must be a plain address, local@domain", hook.from),
+                    ));
+                }
+                if hook.to.is_empty() {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].to"),
+                        "an email webhook needs at least one recipient",
+                    ));
+                }
+                if let Some(bad) = hook.to.iter().find(|a| !valid_mail_address(a)) {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].to"),
+                        format!("{bad:?} must be a plain address, local@domain"),
+                    ));
+                }
+            } else if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
                 return Err(invalid(
                     format!("notifier.webhooks[{i}].url"),
                     format!("{:?} must be an http:// or https:// url", hook.url),
@@ -873,6 +921,43 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("format"), "{err}");
+    }
+
+    #[test]
+    fn an_email_webhook_needs_a_relay_a_sender_and_plain_recipients() {
+        let hook = |fields: &str| {
+            Config::from_yaml(&format!(
+                "notifier:\n  webhooks:\n    - {{name: desk, format: email, {fields}}}\n"
+            ))
+        };
+        let ok = hook("url: 'smtp://relay:25', from: a@x.example, to: [b@x.example]").unwrap();
+        assert_eq!(ok.notifier.webhooks[0].to, ["b@x.example"]);
+        for (fields, field) in [
+            (
+                "url: 'http://relay', from: a@x.example, to: [b@x.example]",
+                "url",
+            ),
+            (
+                "url: 'smtp://relay', from: nobody, to: [b@x.example]",
+                "from",
+            ),
+            ("url: 'smtp://relay', from: a@x.example, to: []", "to"),
+            // a newline would start a header of its own
+            (
+                "url: 'smtp://relay', from: a@x.example, to: [\"b@x.example\\nBcc: c@y\"]",
+                "to",
+            ),
+            (
+                "url: 'smtp://relay', from: 'A <a@x.example>', to: [b@x.example]",
+                "from",
+            ),
+        ] {
+            let err = hook(fields).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("notifier.webhooks[0].{field}")),
+                "{fields}: {err}"
+            );
+        }
     }
 
     #[test]
