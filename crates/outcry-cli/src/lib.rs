@@ -3,6 +3,7 @@
 
 pub mod broker;
 pub mod demo;
+pub mod ingest;
 pub mod sample;
 pub mod stack;
 pub mod webhook;

@@ -53,6 +53,24 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Send a file of mentions (NDJSON: the ingest API's mention JSON per line; `-` for
+    /// stdin) to a running ingestor, in batches. Prints a JSON summary with every refused line;
+    /// exits 65 if any line was refused.
+    Ingest {
+        file: PathBuf,
+        /// The ingestor's mentions endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:8080/v1/mentions")]
+        url: String,
+        /// A bearer token of `ingestor.auth_tokens`.
+        #[arg(long, env = "OUTCRY_INGEST_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Lines per request (at most the ingestor's `max_batch`, 5000 by default).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Attempts per request while the ingestor answers 503 or cannot be reached.
+        #[arg(long, default_value_t = 10)]
+        max_attempts: u32,
+    },
     /// Train a model.
     Train {
         #[command(subcommand)]
@@ -150,6 +168,43 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .await
             })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest {
+            file,
+            url,
+            token,
+            batch,
+            max_attempts,
+        } => {
+            outcry_runtime::telemetry::init_tracing(&TelemetryConfig {
+                log_level: "warn".into(),
+                ..Default::default()
+            });
+            let options = outcry_cli::ingest::IngestOptions {
+                url,
+                token,
+                batch,
+                max_attempts,
+                retry_wait: Duration::from_secs(5),
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let summary = runtime.block_on(async {
+                if file.as_os_str() == "-" {
+                    outcry_cli::ingest::ingest(std::io::stdin().lock(), &options).await
+                } else {
+                    let opened = std::fs::File::open(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+                    outcry_cli::ingest::ingest(BufReader::new(opened), &options).await
+                }
+            })?;
+            println!("{}", serde_json::to_string_pretty(&summary.to_json())?);
+            Ok(if summary.refused.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(65)
+            })
         }
         Command::Score { model } => {
             let scorer = match model {
