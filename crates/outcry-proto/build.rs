@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "outcry/v1/scored.proto",
         "outcry/v1/escalation.proto",
         "outcry/v1/dead_letter.proto",
+        "outcry/v1/delivery.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());

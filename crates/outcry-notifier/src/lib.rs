@@ -7,6 +7,7 @@
 //! failed; the offset is stored only after delivery or the dead letter is acknowledged.
 
 mod delivery;
+pub mod delivery_log;
 pub mod email;
 pub mod formats;
 pub mod json;
@@ -29,6 +30,7 @@ mod names {
     pub const ATTEMPTS: &str = "outcry_notifier_delivery_attempts_total";
     pub const DELIVERY_SECONDS: &str = "outcry_notifier_delivery_seconds";
     pub const END_TO_END_SECONDS: &str = "outcry_notifier_end_to_end_seconds";
+    pub const SKIPPED: &str = "outcry_notifier_deliveries_skipped_total";
 }
 
 fn describe_metrics() {
@@ -46,6 +48,10 @@ fn describe_metrics() {
         Unit::Seconds,
         "time to deliver one escalation to one webhook, retries included"
     );
+    describe_counter!(
+        names::SKIPPED,
+        "escalation records not delivered again, by webhook: the delivery log says the webhook accepted them (a replay after a restart or a rebalance)"
+    );
     describe_histogram!(
         names::END_TO_END_SECONDS,
         Unit::Seconds,
@@ -59,6 +65,8 @@ pub enum NotifierError {
     Client(#[source] reqwest::Error),
     #[error("notifier pipeline failed")]
     Pipeline(#[from] pipeline::PipelineError),
+    #[error(transparent)]
+    DeliveryLog(#[from] delivery_log::LoadError),
 }
 
 /// `outcome` labels of `deliveries_total`.
@@ -74,6 +82,10 @@ const DEAD_LETTER_REASONS: &[&str] = &[DECODE_ERROR, DELIVERY_FAILED];
 pub struct Notifier {
     sender: Sender,
     webhooks: Vec<WebhookConfig>,
+    /// where deliveries are logged (see [`delivery_log`]); none: not logged
+    log_topic: Option<Arc<str>>,
+    /// deliveries logged, read back at start and added to as they are made
+    delivered: outcry_runtime::dedup::DedupWindow,
 }
 
 impl Notifier {
@@ -93,6 +105,7 @@ impl Notifier {
             for result in delivery::ATTEMPT_RESULTS {
                 metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => result).increment(0);
             }
+            metrics::counter!(names::SKIPPED, "webhook" => hook.name.clone()).increment(0);
         }
         Ok(Notifier {
             sender: Sender {
@@ -102,7 +115,21 @@ impl Notifier {
                 jitter: RandomState::new(),
             },
             webhooks: config.webhooks.clone(),
+            log_topic: None,
+            delivered: outcry_runtime::dedup::DedupWindow::new(1),
         })
+    }
+
+    /// Logs each delivery to `topic` (an output of the record), and skips the deliveries
+    /// `delivered` lists: see [`delivery_log`].
+    pub fn with_delivery_log(
+        mut self,
+        topic: &str,
+        delivered: outcry_runtime::dedup::DedupWindow,
+    ) -> Notifier {
+        self.log_topic = Some(topic.into());
+        self.delivered = delivered;
+        self
     }
 
     /// Posts `body` to one webhook until it answers 2xx, a non-retriable 4xx, attempts
@@ -120,11 +147,19 @@ impl Notifier {
     /// from the escalation nor makes them wait for its retries. Any failure rejects the
     /// record once, naming every webhook that failed; the ones that succeeded deduplicate
     /// a replay of the dead letter on the `Idempotency-Key`.
-    async fn deliver_all(&self, escalation: &Escalation) -> Result<(), Reject> {
+    async fn deliver_all(&mut self, escalation: &Escalation) -> Result<Vec<Output>, Reject> {
         let outcry = Arc::new(json::escalation_json(escalation));
         let key: Arc<str> = escalation.escalation_id.as_str().into();
         let mut deliveries = JoinSet::new();
         for (index, hook) in self.webhooks.iter().enumerate() {
+            if self.log_topic.is_some()
+                && self
+                    .delivered
+                    .contains(&delivery_log::key(&hook.name, &escalation.escalation_id))
+            {
+                metrics::counter!(names::SKIPPED, "webhook" => hook.name.clone()).increment(1);
+                continue;
+            }
             let body = match hook.format {
                 WebhookFormat::Outcry => outcry.clone(),
                 _ => Arc::new(formats::body(hook, escalation, &outcry)),
@@ -141,10 +176,27 @@ impl Notifier {
         results.sort_by_key(|(index, ..)| *index);
         let mut failed = Vec::new();
         let mut attempts = 0;
+        let mut logged = Vec::new();
         for (index, elapsed, answered_at, result) in results {
             let hook = &self.webhooks[index];
             match result {
-                Ok(_) => {
+                Ok(tries) => {
+                    if let Some(topic) = &self.log_topic {
+                        let log_key = delivery_log::key(&hook.name, &escalation.escalation_id);
+                        self.delivered.insert(&log_key);
+                        let record = outcry_proto::v1::Delivery {
+                            escalation_id: escalation.escalation_id.clone(),
+                            case_id: escalation.case_id.clone(),
+                            webhook: hook.name.clone(),
+                            delivered_at: Some(outcry_proto::timestamp_from_millis(answered_at)),
+                            attempts: tries,
+                        };
+                        logged.push(Output {
+                            topic: topic.clone(),
+                            key: log_key.into_bytes(),
+                            payload: record.encode_to_vec(),
+                        });
+                    }
                     metrics::counter!(names::DELIVERIES, "webhook" => hook.name.clone(), "outcome" => DELIVERED).increment(1);
                     metrics::histogram!(names::DELIVERY_SECONDS, "webhook" => hook.name.clone())
                         .record(elapsed.as_secs_f64());
@@ -168,7 +220,7 @@ impl Notifier {
             }
         }
         if failed.is_empty() {
-            return Ok(());
+            return Ok(logged);
         }
         Err(Reject {
             reason: DELIVERY_FAILED,
@@ -182,8 +234,7 @@ impl Processor for Notifier {
     async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
         let escalation = Escalation::decode(record.payload)
             .map_err(|e| Reject::new(DECODE_ERROR, format!("not an outcry.v1.Escalation: {e}")))?;
-        self.deliver_all(&escalation).await?;
-        Ok(Vec::new())
+        self.deliver_all(&escalation).await
     }
 
     fn dead_letter_reasons(&self) -> &'static [&'static str] {
@@ -193,7 +244,22 @@ impl Processor for Notifier {
 
 /// Consumes the escalations topic and notifies until shutdown.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), NotifierError> {
-    let notifier = Notifier::new(&config.notifier)?;
+    let topic = config.kafka.topics.deliveries.clone();
+    let kafka = config.kafka.clone();
+    let loading = tokio::task::spawn_blocking(move || {
+        delivery_log::load(&kafka, &topic, Duration::from_secs(60))
+    });
+    let delivered = match loading.await {
+        Ok(loaded) => loaded?,
+        Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+    };
+    tracing::info!(
+        deliveries = delivered.len(),
+        topic = %config.kafka.topics.deliveries,
+        "delivery log read"
+    );
+    let notifier = Notifier::new(&config.notifier)?
+        .with_delivery_log(&config.kafka.topics.deliveries, delivered);
     if config.notifier.webhooks.is_empty() {
         tracing::warn!("no webhooks configured: escalations are consumed and counted only");
     }

@@ -106,6 +106,8 @@ pub struct Topics {
     pub escalations: String,
     /// `DeadLetter`, keyed by the original key.
     pub dead_letters: String,
+    /// `Delivery`, keyed by `<webhook>/<escalation_id>`: the notifier's delivery log.
+    pub deliveries: String,
 }
 
 impl Default for Topics {
@@ -115,18 +117,20 @@ impl Default for Topics {
             scored: "outcry.scored.v1".into(),
             escalations: "outcry.escalations.v1".into(),
             dead_letters: "outcry.deadletter.v1".into(),
+            deliveries: "outcry.deliveries.v1".into(),
         }
     }
 }
 
 impl Topics {
     /// The four names, in contract order.
-    pub fn all(&self) -> [&String; 4] {
+    pub fn all(&self) -> [&String; 5] {
         [
             &self.mentions,
             &self.scored,
             &self.escalations,
             &self.dead_letters,
+            &self.deliveries,
         ]
     }
 
@@ -137,6 +141,7 @@ impl Topics {
             &mut self.scored,
             &mut self.escalations,
             &mut self.dead_letters,
+            &mut self.deliveries,
         ] {
             name.push_str(suffix);
         }
@@ -453,6 +458,7 @@ impl Config {
             ("kafka.topics.scored", &t.scored),
             ("kafka.topics.escalations", &t.escalations),
             ("kafka.topics.dead_letters", &t.dead_letters),
+            ("kafka.topics.deliveries", &t.deliveries),
         ];
         let mut seen = BTreeSet::new();
         for (field, name) in topics {
