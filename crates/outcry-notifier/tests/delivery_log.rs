@@ -7,11 +7,9 @@ use outcry_proto::v1::{CaseState, Delivery, Escalation};
 use outcry_proto::Message as _;
 use outcry_runtime::config::WebhookConfig;
 use outcry_runtime::{Config, Shutdown};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message as _;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -62,28 +60,19 @@ async fn produce(config: &Config, ids: &[&str]) {
     }
 }
 
-/// Every record of partition 0 of `topic`, read for at most `wait`.
+/// The deliveries on partition 0 of `topic`, with their keys, read for at most `wait`.
 fn read_all(config: &Config, topic: &str, want: usize, wait: Duration) -> Vec<(String, Delivery)> {
-    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(&config.kafka, "read")
-        .set("group.id", "reader")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let deadline = Instant::now() + wait;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+    outcry_runtime::kafka::read_partition(&config.kafka, topic, 0, want, wait)
+        .unwrap()
+        .iter()
+        .map(|m| {
             let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
-            out.push((
+            (
                 key,
                 Delivery::decode(m.payload().unwrap_or_default()).unwrap(),
-            ));
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }
 
 /// Runs a notifier in group `group` until `done` holds of the webhook's keys (or 30 s).

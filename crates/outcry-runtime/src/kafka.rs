@@ -247,6 +247,33 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
     }
 }
 
+/// Reads partition `partition` of `topic` from its start, without a consumer group, until
+/// `want` records arrived or `wait` passed: for tests and tools that check what a topic holds.
+pub fn read_partition(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partition: i32,
+    want: usize,
+    wait: Duration,
+) -> Result<Vec<rdkafka::message::OwnedMessage>, KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client_config(kafka, "read")
+        .set("group.id", format!("{}.reader", kafka.group_prefix))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    assignment.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
+    consumer.assign(&assignment)?;
+    let deadline = std::time::Instant::now() + wait;
+    let mut out = Vec::new();
+    while out.len() < want && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            out.push(m.detach());
+        }
+    }
+    Ok(out)
+}
+
 /// A topic to create with its partition count.
 #[derive(Debug, Clone)]
 pub struct TopicSpec {

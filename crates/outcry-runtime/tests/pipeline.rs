@@ -147,25 +147,15 @@ fn spawn_copy(
     (trigger, run)
 }
 
+/// The payloads of partition 0 of `topic`; asks for `n`, waiting at most 3 seconds, so a
+/// caller asking for one more than expected also sees that nothing extra arrived.
 fn read(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<Vec<u8>> {
     use rdkafka::message::Message;
-    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "read")
-        .set("group.id", "reader")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    // asks for one more than expected, so a short wait also shows nothing extra arrived
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    let mut out = Vec::new();
-    while out.len() < n && std::time::Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            out.push(m.payload().unwrap_or_default().to_vec());
-        }
-    }
-    out
+    outcry_runtime::kafka::read_partition(kafka, topic, 0, n, Duration::from_secs(3))
+        .unwrap()
+        .iter()
+        .map(|m| m.payload().unwrap_or_default().to_vec())
+        .collect()
 }
 
 fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
