@@ -2,6 +2,7 @@
 //! loopback webhook receiver, shared with the end-to-end tests.
 
 pub mod broker;
+pub mod dead_letters;
 pub mod demo;
 pub mod ingest;
 pub mod sample;

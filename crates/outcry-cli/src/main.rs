@@ -71,6 +71,23 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max_attempts: u32,
     },
+    /// List the dead-letter topic's records as JSON lines (stage, reason, error, where the
+    /// original came from, the original); with `--replay`, write each original back to its
+    /// source topic. The summary goes to stderr.
+    DeadLetters {
+        #[command(flatten)]
+        service: outcry_runtime::cli::ServiceArgs,
+        /// Only dead letters of this stage (`scorer`, `router`, `notifier`).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Only dead letters with this reason (`unknown_brand`, `delivery_failed`, ...).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Write each listed original back to its source topic (not one cut to fit, nor one
+        /// that came over HTTP).
+        #[arg(long)]
+        replay: bool,
+    },
     /// Train a model.
     Train {
         #[command(subcommand)]
@@ -205,6 +222,36 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(65)
             })
+        }
+        Command::DeadLetters {
+            service,
+            stage,
+            reason,
+            replay,
+        } => {
+            outcry_runtime::telemetry::init_tracing(&TelemetryConfig {
+                log_level: "warn".into(),
+                ..Default::default()
+            });
+            let config = service.load()?;
+            let filter = outcry_cli::dead_letters::Filter { stage, reason };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let report = runtime.block_on(outcry_cli::dead_letters::run(
+                &config.kafka,
+                &config.kafka.topics.dead_letters,
+                &filter,
+                replay,
+                &mut stdout,
+            ))?;
+            stdout.flush()?;
+            eprintln!(
+                "{} dead letters listed, {} replayed, {} records not dead letters",
+                report.listed, report.replayed, report.undecodable
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Score { model } => {
             let scorer = match model {
