@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use outcry_proto::v1::DeadLetter;
 use outcry_proto::Message as _;
 use outcry_runtime::config::KafkaConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
@@ -40,33 +39,11 @@ pub fn read_topic(
     topic: &str,
     timeout: Duration,
 ) -> anyhow::Result<Vec<OwnedMessage>> {
-    let probe: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "dead-letters")
-        .create()
-        .context("creating a kafka client")?;
-    let metadata = probe
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| format!("reading the metadata of {topic}"))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        anyhow::bail!("topic {topic} does not exist");
-    }
     let mut out = Vec::new();
-    for p in partitions {
-        let (low, high) = probe
-            .fetch_watermarks(topic, p, timeout)
-            .with_context(|| format!("reading the offsets of {topic}/{p}"))?;
-        let want = usize::try_from(high - low).unwrap_or(0);
-        if want > 0 {
-            out.extend(outcry_runtime::kafka::read_partition(
-                kafka, topic, p, want, timeout,
-            )?);
-        }
-    }
+    outcry_runtime::kafka::read_to_end(kafka, "dead-letters", topic, timeout, |m| {
+        out.push(m.detach());
+    })
+    .with_context(|| format!("reading {topic}"))?;
     Ok(out)
 }
 

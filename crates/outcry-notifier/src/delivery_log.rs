@@ -14,12 +14,10 @@ use outcry_proto::v1::Delivery;
 use outcry_proto::Message as _;
 use outcry_runtime::config::KafkaConfig;
 use outcry_runtime::dedup::DedupWindow;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use outcry_runtime::kafka::{read_to_end, ReadToEndError};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Deliveries remembered, the most recent kept: at about 100 bytes each, 50 MB at most.
 pub const CAPACITY: usize = 500_000;
@@ -49,90 +47,29 @@ pub enum LoadError {
 }
 
 /// Reads `topic` from its start to its end as it is now, within `timeout`: the keys of
-/// every delivery in it, the most recent [`CAPACITY`].
+/// every delivery in it, the most recent [`CAPACITY`]. What is written after is this
+/// notifier's own.
 pub fn load(kafka: &KafkaConfig, topic: &str, timeout: Duration) -> Result<DedupWindow, LoadError> {
-    let kafka_err = |source| LoadError::Kafka {
-        topic: topic.to_string(),
-        source,
-    };
-    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(kafka, "delivery-log")
-        .set(
-            "group.id",
-            format!("{}.notifier-log-reader", kafka.group_prefix),
-        )
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
-        .create()
-        .map_err(kafka_err)?;
-    let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(kafka_err)?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        return Err(LoadError::Missing(topic.to_string()));
-    }
-    // the end of each partition now; what is written after is this notifier's own
-    let mut ends: HashMap<i32, i64> = HashMap::new();
-    let mut assignment = TopicPartitionList::new();
-    for &p in &partitions {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p, left)
-            .map_err(kafka_err)?;
-        if high > low {
-            ends.insert(p, high);
-            assignment
-                .add_partition_offset(topic, p, Offset::Beginning)
-                .map_err(kafka_err)?;
-        }
-    }
     let mut seen = DedupWindow::new(CAPACITY);
-    if ends.is_empty() {
-        return Ok(seen);
-    }
-    consumer.assign(&assignment).map_err(kafka_err)?;
-    let mut read = 0;
-    while !ends.is_empty() {
-        if Instant::now() >= deadline {
-            return Err(LoadError::Timeout {
-                topic: topic.to_string(),
-                timeout,
-                read,
-            });
-        }
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            // nothing more to read: a partition whose last offsets are not records (the
-            // markers of transactions) is read once its position passes its end
-            if let Ok(positions) = consumer.position() {
-                for e in positions.elements() {
-                    if let (Offset::Offset(at), Some(&end)) = (e.offset(), ends.get(&e.partition()))
-                    {
-                        if at >= end {
-                            ends.remove(&e.partition());
-                        }
-                    }
-                }
-            }
-            continue;
-        };
-        let message = message.map_err(kafka_err)?;
-        read += 1;
+    let read = read_to_end(kafka, "notifier-log-reader", topic, timeout, |message| {
         // the key says it all; a value that does not decode is still a delivery
         if let Some(k) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
             seen.insert(k);
         } else if let Some(d) = message.payload().and_then(|v| Delivery::decode(v).ok()) {
             seen.insert(&key(&d.webhook, &d.escalation_id));
         }
-        let p = message.partition();
-        if ends.get(&p).is_some_and(|&end| message.offset() + 1 >= end) {
-            ends.remove(&p);
-        }
+    });
+    match read {
+        Ok(_) => Ok(seen),
+        Err(ReadToEndError::Missing) => Err(LoadError::Missing(topic.to_string())),
+        Err(ReadToEndError::Timeout { timeout, read }) => Err(LoadError::Timeout {
+            topic: topic.to_string(),
+            timeout,
+            read,
+        }),
+        Err(ReadToEndError::Kafka(source)) => Err(LoadError::Kafka {
+            topic: topic.to_string(),
+            source,
+        }),
     }
-    Ok(seen)
 }

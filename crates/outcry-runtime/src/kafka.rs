@@ -7,7 +7,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::FutureProducer;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -272,6 +272,93 @@ pub fn read_partition(
         }
     }
     Ok(out)
+}
+
+/// Why [`read_to_end`] stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadToEndError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("the topic does not exist")]
+    Missing,
+    #[error("not read to its end within {timeout:?} ({read} records read)")]
+    Timeout { timeout: Duration, read: usize },
+}
+
+/// Reads every partition of `topic` from its start to its end as it is when called (what is
+/// written after is not waited for), handing each record to `each`, within `timeout`;
+/// returns how many records it read. `read_committed`, without a consumer group: for a
+/// service reading back a log of its own at start, and for tools.
+pub fn read_to_end(
+    kafka: &KafkaConfig,
+    role: &str,
+    topic: &str,
+    timeout: Duration,
+    mut each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+) -> Result<usize, ReadToEndError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = client_config(kafka, role)
+        .set("group.id", format!("{}.{role}", kafka.group_prefix))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    let deadline = std::time::Instant::now() + timeout;
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    if partitions.is_empty() {
+        return Err(ReadToEndError::Missing);
+    }
+    // the end of each partition now
+    let mut ends: HashMap<i32, i64> = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for &p in &partitions {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let (low, high) = consumer.fetch_watermarks(topic, p, left)?;
+        if high > low {
+            ends.insert(p, high);
+            assignment.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+    }
+    if ends.is_empty() {
+        return Ok(0);
+    }
+    consumer.assign(&assignment)?;
+    let mut read = 0;
+    while !ends.is_empty() {
+        if std::time::Instant::now() >= deadline {
+            return Err(ReadToEndError::Timeout { timeout, read });
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            // nothing more to read: a partition whose last offsets are not records (the
+            // markers of transactions) is read once its position passes its end
+            if let Ok(positions) = consumer.position() {
+                for e in positions.elements() {
+                    if let (Offset::Offset(at), Some(&end)) = (e.offset(), ends.get(&e.partition()))
+                    {
+                        if at >= end {
+                            ends.remove(&e.partition());
+                        }
+                    }
+                }
+            }
+            continue;
+        };
+        let message = message?;
+        read += 1;
+        each(&message);
+        let p = message.partition();
+        if ends.get(&p).is_some_and(|&end| message.offset() + 1 >= end) {
+            ends.remove(&p);
+        }
+    }
+    Ok(read)
 }
 
 /// A topic to create with its partition count.
