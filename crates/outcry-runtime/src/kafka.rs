@@ -230,9 +230,16 @@ pub fn classify(error: &KafkaError) -> ErrorClass {
         | C::RebalanceInProgress
         | C::UnknownTopicOrPartition
         | C::Resolve => ErrorClass::Retry,
-        C::State | C::UnknownPartition | C::AssignmentLost | C::MessageSizeTooLarge => {
-            ErrorClass::Skip
-        }
+        // a partition we no longer own, or one record the broker refuses for good (larger
+        // than its limits, failing its validation, stamped outside the topic's time window):
+        // retrying the same bytes would stop the partition for ever
+        C::State
+        | C::UnknownPartition
+        | C::AssignmentLost
+        | C::MessageSizeTooLarge
+        | C::MessageBatchTooLarge
+        | C::InvalidRecord
+        | C::InvalidTimestamp => ErrorClass::Skip,
         C::Fatal
         | C::Authentication
         | C::SaslAuthenticationFailed
@@ -510,6 +517,27 @@ mod tests {
     fn lost_partition_store_is_skipped() {
         let e = KafkaError::StoreOffset(RDKafkaErrorCode::State);
         assert_eq!(classify(&e), ErrorClass::Skip);
+    }
+
+    #[test]
+    fn a_record_the_broker_refuses_for_good_is_skipped_not_retried() {
+        for code in [
+            RDKafkaErrorCode::MessageSizeTooLarge,
+            RDKafkaErrorCode::MessageBatchTooLarge,
+            RDKafkaErrorCode::InvalidRecord,
+            RDKafkaErrorCode::InvalidTimestamp,
+        ] {
+            let e = KafkaError::MessageProduction(code);
+            assert_eq!(classify(&e), ErrorClass::Skip, "{code:?}");
+        }
+        // the broker's transient refusals are still retried
+        for code in [
+            RDKafkaErrorCode::NotEnoughReplicas,
+            RDKafkaErrorCode::InvalidMessage,
+        ] {
+            let e = KafkaError::MessageProduction(code);
+            assert_eq!(classify(&e), ErrorClass::Retry, "{code:?}");
+        }
     }
 
     mod close {

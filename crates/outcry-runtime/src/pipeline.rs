@@ -673,7 +673,9 @@ impl DeadLetters {
         error: &KafkaError,
     ) -> Output {
         let reason = match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::MessageSizeTooLarge) => OUTPUT_TOO_LARGE,
+            Some(
+                RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge,
+            ) => OUTPUT_TOO_LARGE,
             _ => OUTPUT_REJECTED,
         };
         tracing::warn!(

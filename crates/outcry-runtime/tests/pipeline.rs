@@ -411,25 +411,46 @@ async fn shutdown_is_bounded_by_the_drain_timeout_from_the_signal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_the_broker_refuses_becomes_a_dead_letter_and_the_loop_goes_on() {
+    // the mock cluster has no topic configs, so it cannot enforce a topic's
+    // `max.message.bytes`: it answers the pipeline's first produce request with the error
+    // a broker sends then, which reaches the loop in the delivery report
+    refused_output_becomes_a_dead_letter(
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+        "output_too_large",
+        "g6",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_failing_the_brokers_validation_becomes_a_dead_letter_not_a_stall() {
+    // a broker refuses a record for good when it fails validation (a compacted topic's
+    // record without a key, a broker-side policy): retrying it would stop the partition
+    refused_output_becomes_a_dead_letter(
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_INVALID_RECORD,
+        "output_rejected",
+        "g6b",
+    )
+    .await;
+}
+
+async fn refused_output_becomes_a_dead_letter(error: RDKafkaRespErr, reason: &str, group: &str) {
     // the recorder exists before the loop counts its dead letter
     outcry_runtime::telemetry::metrics_handle();
     let cluster = cluster();
     let kafka = kafka(cluster.bootstrap_servers());
     produce(&kafka, &[b"a"]).await;
-    // the mock cluster has no topic configs, so it cannot enforce a topic's
-    // `max.message.bytes`: it answers the pipeline's first produce request with the error
-    // a broker sends then, which reaches the loop in the delivery report
-    cluster.request_errors(
-        RDKafkaApiKey::Produce,
-        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
-    );
-    let (trigger, run) = spawn_copy(&kafka, spec_of("refused", "g6"));
+    cluster.request_errors(RDKafkaApiKey::Produce, &[error]);
+    let (trigger, run) = spawn_copy(&kafka, spec_of("refused", group));
     // the refused record is committed once its dead letter is acknowledged
-    wait_committed(&kafka, "g6", 1).await;
-    metric_line(r#"outcry_refused_dead_letters_total{reason="output_too_large"} 1"#).await;
+    wait_committed(&kafka, group, 1).await;
+    metric_line(&format!(
+        r#"outcry_refused_dead_letters_total{{reason="{reason}"}} 1"#
+    ))
+    .await;
     // and the loop goes on with the next one
     produce(&kafka, &[b"c"]).await;
-    wait_committed(&kafka, "g6", 2).await;
+    wait_committed(&kafka, group, 2).await;
     trigger.trigger();
     run.await.unwrap().unwrap();
     assert_eq!(read(&kafka, "out", 2), vec![b"c".to_vec()]);
@@ -447,7 +468,7 @@ async fn an_output_the_broker_refuses_becomes_a_dead_letter_and_the_loop_goes_on
             letter.original.as_slice(),
             letter.original_key.as_slice()
         ),
-        ("output_too_large", "refused", "in", 0, &b"a"[..], &b"k"[..])
+        (reason, "refused", "in", 0, &b"a"[..], &b"k"[..])
     );
     assert!(
         letter.error.contains("output of 1 bytes to out refused"),
