@@ -3,7 +3,9 @@
 
 use crate::names;
 use outcry_runtime::config::{NotifierConfig, WebhookConfig, WebhookFormat};
+use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Longest one delivery waits in total between its attempts, `Retry-After` included. The
@@ -83,6 +85,8 @@ pub(crate) struct Sender {
     pub(crate) policy: RetryPolicy,
     /// One SMTP transaction's limit (the HTTP client's request timeout for webhooks).
     pub(crate) smtp_timeout: Duration,
+    /// The relay of each email webhook, by webhook name.
+    pub(crate) relays: Arc<HashMap<String, crate::email::Relay>>,
     /// Randomly keyed once per notifier, so that notifiers (and escalations) do not share
     /// a jitter sequence.
     pub(crate) jitter: std::collections::hash_map::RandomState,
@@ -108,7 +112,18 @@ impl Sender {
             attempt += 1;
             if hook.format == WebhookFormat::Email {
                 let message = body.as_str().unwrap_or_default();
-                match crate::email::send(hook, message, self.smtp_timeout).await {
+                let sent = match self.relays.get(&hook.name) {
+                    Some(relay) => {
+                        crate::email::send(relay, hook, message, self.smtp_timeout).await
+                    }
+                    // not reachable: the notifier prepares a relay for every email webhook
+                    None => Err(crate::email::SmtpFailure {
+                        code: None,
+                        detail: format!("no relay prepared for webhook {}", hook.name),
+                        permanent: true,
+                    }),
+                };
+                match sent {
                     Ok(()) => {
                         metrics::counter!(names::ATTEMPTS, "webhook" => hook.name.clone(), "result" => "2xx").increment(1);
                         return Ok(attempt);
@@ -242,6 +257,7 @@ mod tests {
             client: reqwest::Client::new(),
             policy: policy(),
             smtp_timeout: Duration::from_secs(1),
+            relays: Default::default(),
             jitter: Default::default(),
         };
         for attempt in 1..=3 {

@@ -21,6 +21,7 @@ use outcry_runtime::config::{NotifierConfig, WebhookConfig, WebhookFormat};
 use outcry_runtime::pipeline::{self, Output, PipelineSpec, Processor, Record, Reject};
 use outcry_runtime::{time::now_millis, Config, Shutdown};
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -67,6 +68,8 @@ pub enum NotifierError {
     Pipeline(#[from] pipeline::PipelineError),
     #[error(transparent)]
     DeliveryLog(#[from] delivery_log::LoadError),
+    #[error("email webhook {webhook}: {detail}")]
+    Relay { webhook: String, detail: String },
 }
 
 /// `outcome` labels of `deliveries_total`.
@@ -107,11 +110,25 @@ impl Notifier {
             }
             metrics::counter!(names::SKIPPED, "webhook" => hook.name.clone()).increment(0);
         }
+        let relays = config
+            .webhooks
+            .iter()
+            .filter(|hook| hook.format == WebhookFormat::Email)
+            .map(|hook| {
+                email::Relay::new(hook)
+                    .map(|relay| (hook.name.clone(), relay))
+                    .map_err(|detail| NotifierError::Relay {
+                        webhook: hook.name.clone(),
+                        detail,
+                    })
+            })
+            .collect::<Result<HashMap<_, _>, _>>()?;
         Ok(Notifier {
             sender: Sender {
                 client,
                 policy: RetryPolicy::from_config(config),
                 smtp_timeout: Duration::from_millis(config.request_timeout_ms),
+                relays: Arc::new(relays),
                 jitter: RandomState::new(),
             },
             webhooks: config.webhooks.clone(),

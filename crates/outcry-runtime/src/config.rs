@@ -365,6 +365,18 @@ pub struct WebhookConfig {
     /// For `format: email`: the sender and the recipients (plain addresses).
     pub from: String,
     pub to: Vec<String>,
+    /// For `format: email` over `smtp://`: upgrade the connection with STARTTLS before
+    /// anything else is sent, and fail (not fall back to plain text) when the relay does
+    /// not offer it. `smtps://` is TLS from the first byte and needs no flag.
+    pub starttls: bool,
+    /// For `format: email`: SMTP AUTH (PLAIN, or LOGIN when that is all the relay offers),
+    /// only over TLS. Better set the password from a Secret through
+    /// `OUTCRY__NOTIFIER__WEBHOOKS__<n>__PASSWORD` than in the file.
+    pub username: String,
+    pub password: String,
+    /// For `format: email` over TLS: a PEM file of the CA certificates to trust for the
+    /// relay (a private CA), instead of the public web roots Outcry ships.
+    pub ca_file: String,
 }
 
 /// The body a webhook is sent for each escalation record.
@@ -546,13 +558,38 @@ impl Config {
         }
         for (i, hook) in self.notifier.webhooks.iter().enumerate() {
             if hook.format == WebhookFormat::Email {
-                if !hook.url.starts_with("smtp://") {
+                let tls = hook.url.starts_with("smtps://");
+                if !tls && !hook.url.starts_with("smtp://") {
                     return Err(invalid(
                         format!("notifier.webhooks[{i}].url"),
                         format!(
-                            "{:?} must be an smtp://host[:port] url for format email",
+                            "{:?} must be an smtp://host[:port] or smtps://host[:port] url for format email",
                             hook.url
                         ),
+                    ));
+                }
+                if tls && hook.starttls {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].starttls"),
+                        "an smtps:// relay is TLS from the start: starttls is for smtp:// only",
+                    ));
+                }
+                if hook.username.is_empty() != hook.password.is_empty() {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].password"),
+                        format!("SMTP AUTH needs both a username and a password (OUTCRY__NOTIFIER__WEBHOOKS__{i}__PASSWORD)"),
+                    ));
+                }
+                if !hook.username.is_empty() && !tls && !hook.starttls {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].username"),
+                        "SMTP AUTH would send the password in clear: use an smtps:// url or starttls: true",
+                    ));
+                }
+                if !hook.ca_file.is_empty() && !tls && !hook.starttls {
+                    return Err(invalid(
+                        format!("notifier.webhooks[{i}].ca_file"),
+                        "a CA file is for TLS: use an smtps:// url or starttls: true",
                     ));
                 }
                 if !valid_mail_address(&hook.from) {
@@ -938,6 +975,17 @@ mod tests {
         };
         let ok = hook("url: 'smtp://relay:25', from: a@x.example, to: [b@x.example]").unwrap();
         assert_eq!(ok.notifier.webhooks[0].to, ["b@x.example"]);
+        // AUTH over STARTTLS or over smtps://
+        for tls in [
+            "url: 'smtp://relay:587', starttls: true",
+            "url: 'smtps://relay'",
+        ] {
+            let ok = hook(&format!(
+                "{tls}, from: a@x.example, to: [b@x.example], username: u, password: p"
+            ))
+            .unwrap();
+            assert_eq!(ok.notifier.webhooks[0].username, "u");
+        }
         for (fields, field) in [
             (
                 "url: 'http://relay', from: a@x.example, to: [b@x.example]",
@@ -956,6 +1004,23 @@ mod tests {
             (
                 "url: 'smtp://relay', from: 'A <a@x.example>', to: [b@x.example]",
                 "from",
+            ),
+            // a password is never sent in clear
+            (
+                "url: 'smtp://relay', from: a@x.example, to: [b@x.example], username: u, password: p",
+                "username",
+            ),
+            (
+                "url: 'smtps://relay', from: a@x.example, to: [b@x.example], username: u",
+                "password",
+            ),
+            (
+                "url: 'smtps://relay', from: a@x.example, to: [b@x.example], starttls: true",
+                "starttls",
+            ),
+            (
+                "url: 'smtp://relay', from: a@x.example, to: [b@x.example], ca_file: ca.pem",
+                "ca_file",
             ),
         ] {
             let err = hook(fields).unwrap_err().to_string();
