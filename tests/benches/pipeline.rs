@@ -118,6 +118,7 @@ impl outcry_runtime::pipeline::Processor for CopyProc {
     ) -> Result<Vec<outcry_runtime::pipeline::Output>, outcry_runtime::pipeline::Reject> {
         Ok(vec![outcry_runtime::pipeline::Output {
             topic: self.out.clone(),
+            partition: None,
             key: r.key.unwrap_or_default().to_vec(),
             payload: r.payload.to_vec(),
         }])
@@ -155,6 +156,7 @@ async fn bench(backend: Backend, records: &[(String, Vec<u8>)]) {
         topics.push(TopicSpec {
             name: raw_topic.clone(),
             partitions: PARTITIONS,
+            compacted: false,
         });
         broker
             .create_topics(&config.kafka, &topics)

@@ -210,6 +210,7 @@ impl Notifier {
                         };
                         logged.push(Output {
                             topic: topic.clone(),
+                            partition: None,
                             key: log_key.into_bytes(),
                             payload: record.encode_to_vec(),
                         });

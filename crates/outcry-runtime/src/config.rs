@@ -108,6 +108,9 @@ pub struct Topics {
     pub dead_letters: String,
     /// `Delivery`, keyed by `<webhook>/<escalation_id>`: the notifier's delivery log.
     pub deliveries: String,
+    /// The router's state snapshots, compacted; partition `p` holds the snapshots of the
+    /// brands on partition `p` of `scored`, so it needs at least as many partitions.
+    pub router_state: String,
 }
 
 impl Default for Topics {
@@ -118,20 +121,28 @@ impl Default for Topics {
             escalations: "outcry.escalations.v1".into(),
             dead_letters: "outcry.deadletter.v1".into(),
             deliveries: "outcry.deliveries.v1".into(),
+            router_state: "outcry.router-state.v1".into(),
         }
     }
 }
 
 impl Topics {
-    /// The four names, in contract order.
-    pub fn all(&self) -> [&String; 5] {
+    /// The names, in contract order.
+    pub fn all(&self) -> [&String; 6] {
         [
             &self.mentions,
             &self.scored,
             &self.escalations,
             &self.dead_letters,
             &self.deliveries,
+            &self.router_state,
         ]
+    }
+
+    /// Whether `name` is one of the topics that are logs of a service's own state, read back
+    /// by key (the delivery log, the router's snapshots): those are created compacted.
+    pub fn is_compacted(&self, name: &str) -> bool {
+        name == self.deliveries || name == self.router_state
     }
 
     /// Appends `suffix` to every name: a private set of topics for a test or a demo run.
@@ -142,6 +153,7 @@ impl Topics {
             &mut self.escalations,
             &mut self.dead_letters,
             &mut self.deliveries,
+            &mut self.router_state,
         ] {
             name.push_str(suffix);
         }
@@ -314,6 +326,9 @@ pub struct RouterConfig {
     pub case_window_secs: u64,
     /// Mention ids kept on a case as samples.
     pub max_samples: usize,
+    /// Keeping the brands' state (detector baselines, open cases, seen mention ids) across
+    /// restarts and rebalances.
+    pub state: RouterStateConfig,
 }
 
 impl Default for RouterConfig {
@@ -321,6 +336,46 @@ impl Default for RouterConfig {
         Self {
             case_window_secs: 6 * 3600,
             max_samples: 10,
+            state: RouterStateConfig::default(),
+        }
+    }
+}
+
+/// How the router keeps its state: it snapshots the brands of each input partition to
+/// `kafka.topics.router_state` every `checkpoint_secs`, and a router that is assigned a
+/// partition loads the newest snapshot its committed offset has passed, then replays the
+/// scored mentions between the two without writing anything.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterStateConfig {
+    /// Off: every restart or rebalance starts the partition's brands afresh.
+    pub enabled: bool,
+    /// Seconds between snapshots of a partition (wall clock, taken with the record that
+    /// passes the mark, so an idle partition writes none).
+    pub checkpoint_secs: u64,
+    /// Records of a partition after which a snapshot is taken even if `checkpoint_secs` have
+    /// not passed: what bounds the replay of a busy partition.
+    pub checkpoint_records: u64,
+    /// Scored mentions replayed at most when a partition is assigned; with no snapshot to
+    /// start from (the first start, or a state topic emptied), the last this many before the
+    /// committed offset rebuild the baselines.
+    pub max_replay: u64,
+    /// Seconds each of a restore's two reads (the snapshot, the replay) may take; past them
+    /// the partition goes on with what was restored, counted in
+    /// `outcry_router_state_restores_total{result="failed"}`. The router does not poll the
+    /// group while it restores, so twice this must stay under the consumer's
+    /// `max.poll.interval.ms` (300 s by default), or the group takes its partitions away.
+    pub restore_timeout_secs: u64,
+}
+
+impl Default for RouterStateConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            checkpoint_secs: 60,
+            checkpoint_records: 100_000,
+            max_replay: 1_000_000,
+            restore_timeout_secs: 100,
         }
     }
 }
@@ -471,6 +526,7 @@ impl Config {
             ("kafka.topics.escalations", &t.escalations),
             ("kafka.topics.dead_letters", &t.dead_letters),
             ("kafka.topics.deliveries", &t.deliveries),
+            ("kafka.topics.router_state", &t.router_state),
         ];
         let mut seen = BTreeSet::new();
         for (field, name) in topics {
@@ -552,6 +608,18 @@ impl Config {
         }
         if self.router.max_samples == 0 {
             return Err(invalid("router.max_samples", "must be at least 1"));
+        }
+        if self.router.state.checkpoint_records == 0 {
+            return Err(invalid(
+                "router.state.checkpoint_records",
+                "must be at least 1",
+            ));
+        }
+        if self.router.state.restore_timeout_secs == 0 {
+            return Err(invalid(
+                "router.state.restore_timeout_secs",
+                "must be at least 1",
+            ));
         }
         if self.notifier.max_attempts == 0 {
             return Err(invalid("notifier.max_attempts", "must be at least 1"));
@@ -1071,6 +1139,35 @@ mod tests {
             err.to_string(),
             "invalid config: brands[0].rules[0].priority: 9 must be within 1..=4"
         );
+    }
+
+    #[test]
+    fn router_state_settings_are_checked_and_the_state_topic_is_compacted() {
+        let config = Config::from_yaml("router: {state: {checkpoint_records: 500}}\n").unwrap();
+        assert!(config.router.state.enabled, "on by default");
+        assert_eq!(config.router.state.checkpoint_records, 500);
+        let topics = &config.kafka.topics;
+        assert!(
+            topics.is_compacted(&topics.router_state) && topics.is_compacted(&topics.deliveries)
+        );
+        assert!(!topics.is_compacted(&topics.escalations));
+        for (yaml, field) in [
+            (
+                "router: {state: {checkpoint_records: 0}}\n",
+                "router.state.checkpoint_records",
+            ),
+            (
+                "router: {state: {restore_timeout_secs: 0}}\n",
+                "router.state.restore_timeout_secs",
+            ),
+            (
+                "kafka: {topics: {router_state: \"outcry.scored.v1\"}}\n",
+                "kafka.topics.router_state",
+            ),
+        ] {
+            let err = Config::from_yaml(yaml).unwrap_err().to_string();
+            assert!(err.contains(field), "{yaml}: {err}");
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! A bounded window of recently seen ids, so a re-sent or replayed record is not counted twice.
 
-use std::collections::hash_map::DefaultHasher;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
 
 /// Remembers the last `capacity` ids (by 64-bit hash; a false duplicate needs a hash
-/// collision, about 1 in 10^7 at a million ids).
-#[derive(Debug)]
+/// collision, about 1 in 10^7 at a million ids). It serializes as its capacity and the
+/// hashes, oldest first; the hash is FNV-1a, fixed, so that a window saved by one build is
+/// read right by the next (the standard library's `DefaultHasher` may change between Rust
+/// releases).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "Saved", from = "Saved")]
 pub struct DedupWindow {
     capacity: usize,
     seen: HashSet<u64>,
@@ -23,9 +26,9 @@ impl DedupWindow {
     }
 
     fn key(id: &str) -> u64 {
-        let mut h = DefaultHasher::new();
-        id.hash(&mut h);
-        h.finish()
+        id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -57,6 +60,40 @@ impl DedupWindow {
     }
 }
 
+/// The window as it is saved.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    capacity: usize,
+    /// oldest first
+    ids: Vec<u64>,
+}
+
+impl From<DedupWindow> for Saved {
+    fn from(w: DedupWindow) -> Saved {
+        Saved {
+            capacity: w.capacity,
+            ids: w.order.into(),
+        }
+    }
+}
+
+impl From<Saved> for DedupWindow {
+    fn from(saved: Saved) -> DedupWindow {
+        let mut w = DedupWindow::new(saved.capacity);
+        for key in saved.ids {
+            if w.capacity > 0 && w.seen.insert(key) {
+                w.order.push_back(key);
+            }
+        }
+        while w.order.len() > w.capacity {
+            if let Some(old) = w.order.pop_front() {
+                w.seen.remove(&old);
+            }
+        }
+        w
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +109,29 @@ mod tests {
         assert!(!w.contains("a"));
         assert!(w.contains("b") && w.contains("c"));
         assert_eq!(w.len(), 2);
+    }
+
+    #[test]
+    fn a_saved_window_reads_back_the_same_and_goes_on_forgetting_in_order() {
+        let mut w = DedupWindow::new(3);
+        for id in ["a", "b", "c"] {
+            w.insert(id);
+        }
+        let json = serde_json::to_string(&w).unwrap();
+        let mut back: DedupWindow = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, w);
+        back.insert("d");
+        assert!(
+            !back.contains("a"),
+            "the oldest goes first, as before the save"
+        );
+        assert!(back.contains("b") && back.contains("c") && back.contains("d"));
+    }
+
+    #[test]
+    fn the_hash_is_fixed_across_builds() {
+        // FNV-1a 64 of "a" (a published test vector): a saved window must mean the same ids
+        // to the next build
+        assert_eq!(DedupWindow::key("a"), 0xaf63_dc4c_8601_ec8c);
     }
 }

@@ -301,6 +301,40 @@ pub fn read_to_end(
     role: &str,
     topic: &str,
     timeout: Duration,
+    each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+) -> Result<usize, ReadToEndError> {
+    read_partitions(kafka, role, topic, None, timeout, each)
+}
+
+/// Reads partition `partition` of `topic` over `from .. to` (`to` exclusive; from its start,
+/// and to its end as it is when called, where not given), as [`read_to_end`] reads a whole
+/// topic: records before the partition's start (deleted by retention) are not there to read.
+/// A partition that does not exist is [`ReadToEndError::Missing`].
+pub fn read_range(
+    kafka: &KafkaConfig,
+    role: &str,
+    topic: &str,
+    partition: i32,
+    (from, to): (Option<i64>, Option<i64>),
+    timeout: Duration,
+    each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+) -> Result<usize, ReadToEndError> {
+    read_partitions(
+        kafka,
+        role,
+        topic,
+        Some((partition, from, to)),
+        timeout,
+        each,
+    )
+}
+
+fn read_partitions(
+    kafka: &KafkaConfig,
+    role: &str,
+    topic: &str,
+    only: Option<(i32, Option<i64>, Option<i64>)>,
+    timeout: Duration,
     mut each: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
 ) -> Result<usize, ReadToEndError> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -318,19 +352,23 @@ pub fn read_to_end(
         .iter()
         .filter(|t| t.name() == topic && t.error().is_none())
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .filter(|&p| only.is_none_or(|(wanted, _, _)| p == wanted))
         .collect();
     if partitions.is_empty() {
         return Err(ReadToEndError::Missing);
     }
-    // the end of each partition now
+    let (from, to) = only.map_or((None, None), |(_, from, to)| (from, to));
+    // where each partition is read to
     let mut ends: HashMap<i32, i64> = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for &p in &partitions {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let (low, high) = consumer.fetch_watermarks(topic, p, left)?;
-        if high > low {
-            ends.insert(p, high);
-            assignment.add_partition_offset(topic, p, Offset::Beginning)?;
+        let start = from.map_or(low, |from| from.max(low));
+        let end = to.map_or(high, |to| to.min(high));
+        if end > start {
+            ends.insert(p, end);
+            assignment.add_partition_offset(topic, p, Offset::Offset(start))?;
         }
     }
     if ends.is_empty() {
@@ -358,10 +396,15 @@ pub fn read_to_end(
             continue;
         };
         let message = message?;
+        let p = message.partition();
+        let Some(&end) = ends.get(&p) else { continue };
+        if message.offset() >= end {
+            ends.remove(&p);
+            continue;
+        }
         read += 1;
         each(&message);
-        let p = message.partition();
-        if ends.get(&p).is_some_and(|&end| message.offset() + 1 >= end) {
+        if message.offset() + 1 >= end {
             ends.remove(&p);
         }
     }
@@ -373,9 +416,12 @@ pub fn read_to_end(
 pub struct TopicSpec {
     pub name: String,
     pub partitions: i32,
+    /// `cleanup.policy=compact`: only the last record of each key is kept.
+    pub compacted: bool,
 }
 
-/// The four topics with the partition counts Outcry recommends.
+/// Outcry's topics, each with `partitions`; the delivery log and the router's state
+/// compacted.
 pub fn default_topics(kafka: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
     kafka
         .topics
@@ -384,6 +430,7 @@ pub fn default_topics(kafka: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
         .map(|name| TopicSpec {
             name: name.clone(),
             partitions,
+            compacted: kafka.topics.is_compacted(name),
         })
         .collect()
 }
@@ -393,7 +440,14 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[TopicSpec]) -> Result<
     let admin: AdminClient<DefaultClientContext> = client_config(kafka, "admin").create()?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(1)))
+        .map(|t| {
+            let topic = NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(1));
+            if t.compacted {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&new, &options).await? {

@@ -43,6 +43,8 @@ pub struct Record<'a> {
 #[derive(Debug, Clone)]
 pub struct Output {
     pub topic: Arc<str>,
+    /// The partition to write to; the producer's partitioner picks one by key when `None`.
+    pub partition: Option<i32>,
     pub key: Vec<u8>,
     pub payload: Vec<u8>,
 }
@@ -473,9 +475,12 @@ impl LoopState<'_> {
         let mut replacement: Option<Output> = None;
         loop {
             let current = replacement.as_ref().unwrap_or(output);
-            let produced = FutureRecord::to(&current.topic)
+            let mut produced = FutureRecord::to(&current.topic)
                 .key(&current.key)
                 .payload(&current.payload);
+            if let Some(partition) = current.partition {
+                produced = produced.partition(partition);
+            }
             let error = match self.producer.send_result(produced) {
                 Ok(future) => {
                     return Ok(Delivery {
@@ -658,6 +663,7 @@ impl DeadLetters {
         );
         Output {
             topic: self.topic.clone(),
+            partition: None,
             key: key.to_vec(),
             payload: letter.encode_to_vec(),
         }

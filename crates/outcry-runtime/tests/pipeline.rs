@@ -27,6 +27,7 @@ impl Processor for Copy {
         }
         Ok(vec![Output {
             topic: self.out.clone(),
+            partition: None,
             key: b"k".to_vec(),
             payload: record.payload.to_vec(),
         }])
@@ -62,6 +63,7 @@ impl Processor for Stalls {
         }
         Ok(vec![Output {
             topic: "held".into(),
+            partition: None,
             key: b"k".to_vec(),
             payload: record.payload.to_vec(),
         }])

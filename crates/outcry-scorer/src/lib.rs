@@ -146,6 +146,7 @@ impl Processor for ScoreProcessor {
             .into_iter()
             .map(|scored| Output {
                 topic: self.topic.clone(),
+                partition: None,
                 key: scored.brand_id.clone().into_bytes(),
                 payload: scored.encode_to_vec(),
             })
