@@ -23,6 +23,7 @@ use outcry_proto::{millis_from_timestamp, timestamp_from_millis};
 use outcry_runtime::config::{BrandConfig, Config, RuleConfig};
 use outcry_runtime::dedup::DedupWindow;
 use outcry_spike::{Detector, SpikeEvent, SpikePhase};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 mod names {
@@ -127,12 +128,14 @@ fn series_name(series: u8) -> &'static str {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Case {
     case_id: String,
+    #[serde(with = "kind_number")]
     kind: EscalationKind,
     sequence: u64,
     team: String,
+    #[serde(with = "priority_number")]
     priority: Priority,
     sla_due_ms: i64,
     rule: String,
@@ -144,6 +147,37 @@ struct Case {
     last_seen_ms: i64,
     /// spiking series, as a bit set (spike cases only)
     active_series: u8,
+}
+
+/// The protobuf enums of a saved case, as their numbers (the wire contract), so that a
+/// renamed variant does not change what a snapshot means.
+mod kind_number {
+    use outcry_proto::v1::EscalationKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &EscalationKind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(*kind as i32)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EscalationKind, D::Error> {
+        let n = i32::deserialize(d)?;
+        EscalationKind::try_from(n)
+            .map_err(|_| serde::de::Error::custom(format!("no escalation kind {n}")))
+    }
+}
+
+mod priority_number {
+    use outcry_proto::v1::Priority;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(priority: &Priority, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(*priority as i32)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
+        let n = i32::deserialize(d)?;
+        Priority::try_from(n).map_err(|_| serde::de::Error::custom(format!("no priority {n}")))
+    }
 }
 
 /// The author's stable id, or the handle when the source gave no id (empty when neither).
@@ -180,6 +214,13 @@ impl Case {
 
 struct BrandState {
     config: BrandConfig,
+    learned: Learned,
+}
+
+/// What a brand's state has learned from its mentions: everything but its config, and what a
+/// snapshot saves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Learned {
     volume: Detector,
     complaints: Detector,
     spike: Option<Case>,
@@ -193,11 +234,46 @@ struct BrandState {
     swept_ms: i64,
 }
 
+impl Learned {
+    fn new(config: &BrandConfig) -> Learned {
+        Learned {
+            volume: Detector::new(config.spike.detector.clone()),
+            complaints: Detector::new(config.spike.detector.clone()),
+            spike: None,
+            resolved_spike: None,
+            author_cases: HashMap::new(),
+            seen: DedupWindow::new(100_000),
+            swept_ms: i64::MIN,
+        }
+    }
+}
+
+/// A snapshot of some brands' state, as [`RouterCore::save`] writes it.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    /// the format; a snapshot of another version is not read
+    version: u32,
+    brands: BTreeMap<String, Learned>,
+}
+
+const SAVED_VERSION: u32 = 1;
+
+/// Why a snapshot could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("not a router snapshot")]
+    Format(#[from] serde_json::Error),
+    #[error("snapshot format {0} (this router reads {SAVED_VERSION})")]
+    Version(u32),
+}
+
 /// Per-brand routing state and logic.
 pub struct RouterCore {
     brands: BTreeMap<String, BrandState>,
     case_window_ms: i64,
     max_samples: usize,
+    /// rebuilding state from mentions routed before: no metric counts them again
+    replaying: bool,
 }
 
 /// Seconds as milliseconds, saturating at `i64::MAX`.
@@ -226,13 +302,7 @@ impl RouterCore {
             .map(|b| {
                 let state = BrandState {
                     config: b.clone(),
-                    volume: Detector::new(b.spike.detector.clone()),
-                    complaints: Detector::new(b.spike.detector.clone()),
-                    spike: None,
-                    resolved_spike: None,
-                    author_cases: HashMap::new(),
-                    seen: DedupWindow::new(100_000),
-                    swept_ms: i64::MIN,
+                    learned: Learned::new(b),
                 };
                 (b.id.clone(), state)
             })
@@ -241,7 +311,68 @@ impl RouterCore {
             brands,
             case_window_ms: secs_to_ms(config.router.case_window_secs),
             max_samples: config.router.max_samples,
+            replaying: false,
         }
+    }
+
+    /// The state of `brands` (those configured), as bytes for [`RouterCore::load`].
+    pub fn save<'a>(
+        &self,
+        brands: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let saved = Saved {
+            version: SAVED_VERSION,
+            brands: brands
+                .into_iter()
+                .filter_map(|b| Some((b.to_string(), self.brands.get(b)?.learned.clone())))
+                .collect(),
+        };
+        serde_json::to_vec(&saved)
+    }
+
+    /// Puts back the brands of a [`RouterCore::save`] that are `wanted`; returns their ids. A
+    /// brand no longer configured is left out; one whose detector settings changed since keeps its cases and
+    /// seen mentions and starts its detectors afresh (a baseline learnt under other settings
+    /// does not fit them).
+    pub fn load(
+        &mut self,
+        saved: &[u8],
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, LoadError> {
+        let saved: Saved = serde_json::from_slice(saved)?;
+        if saved.version != SAVED_VERSION {
+            return Err(LoadError::Version(saved.version));
+        }
+        let mut loaded = Vec::new();
+        for (id, mut learned) in saved.brands {
+            if !wanted(&id) {
+                continue;
+            }
+            let Some(state) = self.brands.get_mut(&id) else {
+                continue;
+            };
+            let fresh = Learned::new(&state.config);
+            if learned.volume.config() != fresh.volume.config() {
+                learned.volume = fresh.volume;
+                learned.complaints = fresh.complaints;
+            }
+            state.learned = learned;
+            loaded.push(id);
+        }
+        Ok(loaded)
+    }
+
+    /// Starts `brand` afresh, as at the router's start.
+    pub fn reset(&mut self, brand: &str) {
+        if let Some(state) = self.brands.get_mut(brand) {
+            state.learned = Learned::new(&state.config);
+        }
+    }
+
+    /// While on, routing changes state as always but counts nothing in the metrics: for
+    /// rebuilding state from mentions routed before.
+    pub fn set_replaying(&mut self, on: bool) {
+        self.replaying = on;
     }
 
     /// Routes one scored mention processed at wall-clock `now_ms`; returns the escalation
@@ -254,17 +385,20 @@ impl RouterCore {
     ) -> Result<Vec<Escalation>, RouteError> {
         let case_window_ms = self.case_window_ms;
         let max_samples = self.max_samples;
+        let counting = !self.replaying;
         let state = self
             .brands
             .get_mut(&sm.brand_id)
             .ok_or_else(|| RouteError::UnknownBrand(sm.brand_id.clone()))?;
         let (mention, event_ms) = checked_mention(sm, now_ms)?;
         let brand = state.config.id.clone();
-        if state.seen.contains(&mention.id) {
-            metrics::counter!(names::DUPLICATES).increment(1);
+        if state.learned.seen.contains(&mention.id) {
+            if counting {
+                metrics::counter!(names::DUPLICATES).increment(1);
+            }
             return Ok(Vec::new());
         }
-        state.seen.insert(&mention.id);
+        state.learned.seen.insert(&mention.id);
         let received_ms = millis_from_timestamp(mention.receive_time.as_ref());
         // Event time, as far as the detectors and the sweep are concerned, never runs ahead
         // of the clock by more than the allowed lateness: one mention stamped an hour ahead
@@ -272,7 +406,7 @@ impl RouterCore {
         // make every correctly timed mention of the next hour late.
         let lateness_ms = secs_to_ms(state.config.spike.detector.allowed_lateness_secs);
         let clock_ms = event_ms.min(now_ms.saturating_add(lateness_ms));
-        if clock_ms < event_ms {
+        if clock_ms < event_ms && counting {
             metrics::counter!(names::CLAMPED, "brand" => brand.clone()).increment(1);
         }
         let mut out = Vec::new();
@@ -281,21 +415,23 @@ impl RouterCore {
             let mut events: Vec<(u8, SpikeEvent)> = Vec::new();
             // the event time was checked above, so an error here is a late mention; it still
             // goes through the rules
-            if state.volume.observe(clock_ms, 1).is_err() {
+            if state.learned.volume.observe(clock_ms, 1).is_err() && counting {
                 metrics::counter!(names::LATE, "brand" => brand.clone()).increment(1);
             }
             events.extend(
                 state
+                    .learned
                     .volume
                     .advance(clock_ms)
                     .into_iter()
                     .map(|e| (SERIES_VOLUME, e)),
             );
             if sm.is_complaint {
-                let _ = state.complaints.observe(clock_ms, 1);
+                let _ = state.learned.complaints.observe(clock_ms, 1);
             }
             events.extend(
                 state
+                    .learned
                     .complaints
                     .advance(clock_ms)
                     .into_iter()
@@ -309,7 +445,7 @@ impl RouterCore {
         }
 
         // every mention during a spike counts towards the spike case
-        let in_spike = match state.spike.as_mut() {
+        let in_spike = match state.learned.spike.as_mut() {
             Some(spike) => {
                 spike.count(sm, max_samples);
                 true
@@ -321,7 +457,9 @@ impl RouterCore {
             // only a rule that is itself priority 1 (legal, safety) opens its own case during a
             // spike; a pile-on the scorer rates urgent is still the same incident
             if in_spike && rule.priority != 1 {
-                metrics::counter!(names::ABSORBED, "brand" => brand.clone()).increment(1);
+                if counting {
+                    metrics::counter!(names::ABSORBED, "brand" => brand.clone()).increment(1);
+                }
             } else {
                 out.push(state.on_match(
                     &rule,
@@ -337,17 +475,23 @@ impl RouterCore {
 
         // expired author cases go once event time has moved on by a quarter of the window,
         // so the open-cases gauge follows time, not traffic
-        if clock_ms >= state.swept_ms.saturating_add((case_window_ms / 4).max(1)) {
+        if clock_ms
+            >= state
+                .learned
+                .swept_ms
+                .saturating_add((case_window_ms / 4).max(1))
+        {
             state
+                .learned
                 .author_cases
                 .retain(|_, c| c.last_seen_ms.saturating_add(case_window_ms) >= clock_ms);
-            state.swept_ms = clock_ms;
+            state.learned.swept_ms = clock_ms;
         }
         metrics::gauge!(names::OPEN_CASES, "brand" => brand.clone(), "kind" => "mention")
-            .set(state.author_cases.len() as f64);
+            .set(state.learned.author_cases.len() as f64);
         metrics::gauge!(names::OPEN_CASES, "brand" => brand.clone(), "kind" => "spike")
-            .set(f64::from(u8::from(state.spike.is_some())));
-        for e in &out {
+            .set(f64::from(u8::from(state.learned.spike.is_some())));
+        for e in out.iter().filter(|_| counting) {
             let kind = if e.kind == EscalationKind::Spike as i32 {
                 "spike"
             } else {
@@ -366,9 +510,9 @@ impl RouterCore {
 
     /// Open cases, for tests and introspection.
     pub fn open_cases(&self, brand: &str) -> usize {
-        self.brands
-            .get(brand)
-            .map_or(0, |s| s.author_cases.len() + usize::from(s.spike.is_some()))
+        self.brands.get(brand).map_or(0, |s| {
+            s.learned.author_cases.len() + usize::from(s.learned.spike.is_some())
+        })
     }
 }
 
@@ -437,6 +581,7 @@ impl BrandState {
             self.config.name.clone()
         };
         let existing = self
+            .learned
             .author_cases
             .get_mut(&author_key)
             .filter(|c| c.last_seen_ms.saturating_add(case_window_ms) >= event_ms);
@@ -473,8 +618,9 @@ impl BrandState {
                     last_seen_ms: 0,
                     active_series: 0,
                 };
-                self.author_cases.insert(author_key.clone(), case);
+                self.learned.author_cases.insert(author_key.clone(), case);
                 let case = self
+                    .learned
                     .author_cases
                     .get_mut(&author_key)
                     .expect("inserted above");
@@ -545,7 +691,7 @@ impl BrandState {
             self.config.name.clone()
         };
         let rule = &self.config.spike;
-        let state = match (event.phase, self.spike.as_mut()) {
+        let state = match (event.phase, self.learned.spike.as_mut()) {
             (SpikePhase::Opened, None) => {
                 let priority = if event.severity == outcry_spike::Severity::Critical {
                     1
@@ -563,9 +709,13 @@ impl BrandState {
                 // case from the same first bucket would even have the same case id and start
                 // its sequence again, repeating the escalation ids `:1`, `:2` with other
                 // contents, which a CRM deduplicating on them would drop.
-                let reopened = self.resolved_spike.take().filter(|(c, cooling_until_ms)| {
-                    c.case_id == case_id || event.started_ms < *cooling_until_ms
-                });
+                let reopened =
+                    self.learned
+                        .resolved_spike
+                        .take()
+                        .filter(|(c, cooling_until_ms)| {
+                            c.case_id == case_id || event.started_ms < *cooling_until_ms
+                        });
                 if let Some((mut case, _)) = reopened {
                     case.active_series = series;
                     // the more urgent of the two
@@ -574,9 +724,9 @@ impl BrandState {
                     // someone has to look again: the SLA runs from the re-opening
                     case.sla_due_ms = now_ms + i64::from(rule.sla_minutes) * 60_000;
                     case.last_seen_ms = case.last_seen_ms.max(event.bucket_start_ms);
-                    self.spike = Some(case);
+                    self.learned.spike = Some(case);
                 } else {
-                    self.spike = Some(Case {
+                    self.learned.spike = Some(Case {
                         case_id,
                         kind: EscalationKind::Spike,
                         sequence: 0,
@@ -618,7 +768,7 @@ impl BrandState {
             // an update or resolution for a series whose case is already closed
             (_, None) => return None,
         };
-        let case = self.spike.as_mut()?;
+        let case = self.learned.spike.as_mut()?;
         let minutes = event.bucket_secs / 60;
         let summary = format!(
             "{brand_name}: {} spike {}, {} in {minutes} min vs {:.0} expected (z {:.1}, {})",
@@ -672,7 +822,11 @@ impl BrandState {
                 .bucket_start_ms
                 .saturating_add(secs_to_ms(event.bucket_secs))
                 .saturating_add(secs_to_ms(self.config.spike.detector.cooldown_secs));
-            self.resolved_spike = self.spike.take().map(|case| (case, cooling_until_ms));
+            self.learned.resolved_spike = self
+                .learned
+                .spike
+                .take()
+                .map(|case| (case, cooling_until_ms));
         }
         Some(record)
     }

@@ -90,3 +90,82 @@ pub fn calm(core: &mut RouterCore, start: i64, buckets: i64, out: &mut Vec<Escal
         }
     }
 }
+
+/// A scored partition in memory: (timestamp in ms, payload) by offset.
+pub type ScoredLog = Vec<(i64, Vec<u8>)>;
+
+/// The two topics a router's restore reads, in memory: the scored topic's records by
+/// partition (offset = position), and the state topic's, compacted as they are written (a
+/// key's last value kept, in the order of the writes).
+#[derive(Default)]
+pub struct MemoryStore {
+    pub scored: std::sync::Mutex<std::collections::HashMap<i32, ScoredLog>>,
+    pub state: std::sync::Mutex<std::collections::HashMap<i32, outcry_router::state::Records>>,
+}
+
+impl MemoryStore {
+    /// Appends a scored record, stamped `at_ms`, to `partition`; returns its offset.
+    pub fn append_scored(&self, partition: i32, at_ms: i64, payload: Vec<u8>) -> i64 {
+        let mut scored = self.scored.lock().unwrap();
+        let log = scored.entry(partition).or_default();
+        log.push((at_ms, payload));
+        log.len() as i64 - 1
+    }
+
+    /// Writes the outputs that go to the state topic `topic`; returns the others.
+    pub fn write(
+        &self,
+        topic: &str,
+        outputs: Vec<outcry_runtime::pipeline::Output>,
+    ) -> Vec<outcry_runtime::pipeline::Output> {
+        let mut state = self.state.lock().unwrap();
+        let mut rest = Vec::new();
+        for o in outputs {
+            if &*o.topic != topic {
+                rest.push(o);
+                continue;
+            }
+            let log = state
+                .entry(o.partition.expect("state has its partition"))
+                .or_default();
+            log.retain(|(k, _)| *k != o.key);
+            log.push((o.key, o.payload));
+        }
+        rest
+    }
+}
+
+impl outcry_router::state::StateStore for MemoryStore {
+    fn snapshots(
+        &self,
+        partition: i32,
+    ) -> Result<outcry_router::state::Records, outcry_router::state::StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .unwrap()
+            .get(&partition)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn replay(
+        &self,
+        partition: i32,
+        from: i64,
+        to: i64,
+        each: &mut dyn FnMut(i64, i64, &[u8]),
+    ) -> Result<usize, outcry_router::state::StoreError> {
+        let scored = self.scored.lock().unwrap();
+        let log = scored.get(&partition).map_or(&[][..], |l| l.as_slice());
+        let mut n = 0;
+        for (offset, (at, payload)) in log.iter().enumerate() {
+            let offset = offset as i64;
+            if (from..to).contains(&offset) {
+                each(offset, *at, payload);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,270 @@
+//! The router's state across a crash and across partitions moving between instances: a
+//! router that takes over a partition from its committed offset writes exactly what one that
+//! never stopped writes (same cases, same updates, same ids), because it restores the newest
+//! snapshot the committed offset has passed and replays the mentions after it.
+
+mod common;
+
+use common::{config, scored, MemoryStore, BUCKET, DAY_BUCKETS, T0};
+use outcry_proto::v1::{CaseState, Escalation, EscalationKind, ScoredMention};
+use outcry_proto::Message as _;
+use outcry_router::Router;
+use outcry_runtime::pipeline::Record;
+use outcry_runtime::telemetry::{sample_sum, sample_value};
+use outcry_runtime::Config;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+const STATE_TOPIC: &str = "outcry.router-state.v1";
+
+/// Two calm days, then a six-bucket pile-on of complaints and a calm tail, with one author
+/// complaining every ten minutes from three hours before the pile-on to its end: by event
+/// time, each stamped when it happened.
+fn input() -> Vec<ScoredMention> {
+    let mut all: Vec<ScoredMention> = Vec::new();
+    let spike_start = T0 + 2 * DAY_BUCKETS * BUCKET;
+    for b in 0..(2 * DAY_BUCKETS) {
+        for k in 0..(4 + (b % 3)) {
+            let at = T0 + b * BUCKET + k * 1000;
+            all.push(scored(
+                &format!("calm:{at}"),
+                &format!("calm{k}"),
+                at,
+                0.1,
+                0.4,
+            ));
+        }
+    }
+    for b in 0..6 {
+        for k in 0..150 {
+            let at = spike_start + b * BUCKET + k * 1000;
+            all.push(scored(
+                &format!("pile:{at}"),
+                &format!("user{b}-{k}"),
+                at,
+                0.95,
+                -0.8,
+            ));
+        }
+    }
+    for b in 6..60 {
+        for k in 0..5 {
+            let at = spike_start + b * BUCKET + k * 1000;
+            all.push(scored(
+                &format!("tail:{at}"),
+                &format!("calm{k}"),
+                at,
+                0.1,
+                0.4,
+            ));
+        }
+    }
+    let mut at = spike_start - 3 * 3_600_000 + 500;
+    while at < spike_start + 6 * BUCKET {
+        all.push(scored(&format!("ann:{at}"), "ann", at, 0.9, -0.6));
+        at += 600_000;
+    }
+    all.sort_by_key(common::event_ms);
+    all
+}
+
+/// The config of the routers under test: snapshots every `every` records.
+fn stateful(every: u64) -> Config {
+    let mut config = config();
+    config.router.state.checkpoint_secs = 1_000_000;
+    config.router.state.checkpoint_records = every;
+    config
+}
+
+/// The scored topic's partition 0 holding `input`; returns the store.
+fn store_with(input: &[ScoredMention]) -> Arc<MemoryStore> {
+    let store = Arc::new(MemoryStore::default());
+    for sm in input {
+        store.append_scored(0, common::event_ms(sm), sm.encode_to_vec());
+    }
+    store
+}
+
+/// Has `router` route offsets `from .. to` of partition 0, each at the time it happened;
+/// writes the snapshots to `store` and returns the escalations by offset.
+fn run(
+    router: &mut Router,
+    store: &MemoryStore,
+    from: i64,
+    to: i64,
+) -> BTreeMap<i64, Vec<Escalation>> {
+    let log = store.scored.lock().unwrap().get(&0).cloned().unwrap();
+    let mut out = BTreeMap::new();
+    for offset in from..to {
+        let (at, payload) = &log[offset as usize];
+        let record = Record {
+            topic: "outcry.scored.v1",
+            partition: 0,
+            offset,
+            key: Some(b"acme"),
+            payload,
+        };
+        let outputs = router.handle_record(&record, *at).expect("routable");
+        let escalations = store
+            .write(STATE_TOPIC, outputs)
+            .iter()
+            .map(|o| Escalation::decode(o.payload.as_slice()).unwrap())
+            .collect::<Vec<_>>();
+        if !escalations.is_empty() {
+            out.insert(offset, escalations);
+        }
+    }
+    out
+}
+
+/// The escalations of `all` at `from` and after.
+fn after(all: &BTreeMap<i64, Vec<Escalation>>, from: i64) -> BTreeMap<i64, Vec<Escalation>> {
+    all.range(from..).map(|(k, v)| (*k, v.clone())).collect()
+}
+
+fn with_metrics<T>(f: impl FnOnce() -> T) -> (T, String) {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let value = metrics::with_local_recorder(&recorder, f);
+    (value, handle.render())
+}
+
+fn opened(out: &BTreeMap<i64, Vec<Escalation>>) -> HashSet<String> {
+    out.values()
+        .flatten()
+        .filter(|e| e.state == CaseState::Open as i32)
+        .map(|e| e.case_id.clone())
+        .collect()
+}
+
+#[test]
+fn a_router_restarted_from_its_committed_offset_goes_on_as_if_it_never_stopped() {
+    let input = input();
+    let end = input.len() as i64;
+    let store = store_with(&input);
+    // the router that never stops
+    let uninterrupted = run(&mut Router::new(&config()), &store, 0, end);
+    let spike_case = uninterrupted
+        .values()
+        .flatten()
+        .find(|e| e.kind == EscalationKind::Spike as i32)
+        .expect("the pile-on opens a spike case")
+        .case_id
+        .clone();
+
+    // one snapshot, after offset 2,999; the crash comes at 3,500, in the pile-on, with the
+    // spike case and ann's case open; the last offsets stored before it were 3,494
+    let (crash, committed) = (3_500, 3_495);
+    let mut first = Router::with_state(&stateful(3_000), store.clone());
+    let before = run(&mut first, &store, 0, crash);
+    drop(first);
+    assert!(
+        before.values().flatten().any(|e| e.case_id == spike_case),
+        "the spike case opened before the crash"
+    );
+
+    let mut second = Router::with_state(&stateful(3_000), store.clone());
+    let (resumed, metrics) = with_metrics(|| run(&mut second, &store, committed, end));
+    assert_eq!(
+        sample_value(
+            &metrics,
+            r#"outcry_router_state_restores_total{result="snapshot"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample_value(&metrics, "outcry_router_state_replayed_total"),
+        Some((committed - 3_000) as f64),
+        "the mentions between the snapshot and the committed offset are replayed"
+    );
+    // the replay wrote nothing and counted no escalation twice: only what was routed after
+    let counted: f64 = resumed.values().map(|v| v.len() as f64).sum();
+    assert_eq!(
+        sample_sum(&metrics, "outcry_router_escalations_total"),
+        counted
+    );
+    assert_eq!(
+        resumed,
+        after(&uninterrupted, committed),
+        "the same escalations, ids and contents, from the committed offset on"
+    );
+    assert!(resumed
+        .values()
+        .flatten()
+        .any(|e| e.case_id == spike_case && e.state == CaseState::Resolved as i32));
+
+    // without the state, the same restart opens cases the uninterrupted router never had:
+    // the pile-on, which the spike case absorbed, becomes cases of its own
+    let fresh = run(&mut Router::new(&config()), &store, committed, end);
+    let unknown: Vec<String> = opened(&fresh)
+        .difference(&opened(&uninterrupted))
+        .cloned()
+        .collect();
+    assert!(
+        !unknown.is_empty(),
+        "a restart without state is indistinguishable, so this test proves nothing"
+    );
+}
+
+#[test]
+fn a_partition_that_moves_to_another_router_and_back_keeps_one_history() {
+    let input = input();
+    let end = input.len() as i64;
+    let store = store_with(&input);
+    let uninterrupted = run(&mut Router::new(&config()), &store, 0, end);
+    // two instances of the group; partition 0 goes from one to the other at a rebalance and
+    // comes back at the next one, in the pile-on; each time the new owner reads from the
+    // committed offset, which a snapshot every 1,000 records has passed
+    let mut one = Router::with_state(&stateful(1_000), store.clone());
+    let mut two = Router::with_state(&stateful(1_000), store.clone());
+    let mut got = run(&mut one, &store, 0, 3_050);
+    let (moved, metrics) = with_metrics(|| run(&mut two, &store, 3_050, 3_600));
+    assert_eq!(
+        sample_value(
+            &metrics,
+            r#"outcry_router_state_restores_total{result="snapshot"}"#
+        ),
+        Some(1.0)
+    );
+    got.extend(moved);
+    // back to the first instance, whose own state of the partition is 550 records old: it
+    // restores, rather than going on from what it had
+    let (back, metrics) = with_metrics(|| run(&mut one, &store, 3_600, end));
+    assert_eq!(
+        sample_value(
+            &metrics,
+            r#"outcry_router_state_restores_total{result="snapshot"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample_value(&metrics, "outcry_router_state_replayed_total"),
+        Some(600.0),
+        "from the snapshot at 3,000, written by the first instance"
+    );
+    got.extend(back);
+    assert_eq!(got, uninterrupted);
+}
+
+#[test]
+fn with_no_snapshot_the_mentions_before_the_committed_offset_rebuild_the_state() {
+    // the first start of a router with state, on a group that has offsets: the last
+    // `max_replay` mentions before them are replayed
+    let input = input();
+    let end = input.len() as i64;
+    let store = store_with(&input);
+    let uninterrupted = run(&mut Router::new(&config()), &store, 0, end);
+    let mut config = stateful(1_000_000);
+    config.router.state.max_replay = 10_000;
+    let mut router = Router::with_state(&config, store.clone());
+    let (resumed, metrics) = with_metrics(|| run(&mut router, &store, 3_495, end));
+    assert_eq!(
+        sample_value(
+            &metrics,
+            r#"outcry_router_state_restores_total{result="replay"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(resumed, after(&uninterrupted, 3_495));
+}
