@@ -189,7 +189,7 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         .lines()
         .filter(|l| l.trim_start().starts_with("- alert:"))
         .count();
-    assert_eq!(shipped_alerts, 8);
+    assert_eq!(shipped_alerts, 9);
     assert_eq!(
         group["rules"].as_array().map(Vec::len),
         Some(shipped_alerts),
