@@ -443,7 +443,11 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[TopicSpec]) -> Result<
         .map(|t| {
             let topic = NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(1));
             if t.compacted {
-                topic.set("cleanup.policy", "compact")
+                // a service reads these whole when it starts, and the segment being written
+                // is never compacted: 64 MiB segments keep what it reads near what it needs
+                topic
+                    .set("cleanup.policy", "compact")
+                    .set("segment.bytes", "67108864")
             } else {
                 topic
             }
