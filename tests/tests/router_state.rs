@@ -234,6 +234,10 @@ async fn a_router_killed_mid_stream_does_not_open_a_second_case_after_it_restart
     let last = all.iter().max_by_key(|e| e.sequence).unwrap();
     assert_eq!(last.mention_count, 50, "every mention counted once");
     assert!(log.contains("restored the router's state"), "{log}");
+    assert!(
+        !log.contains("the state topic"),
+        "the helpers' state topic is as the router needs it: {log}"
+    );
     // what was written twice (routed before the kill, not yet committed) is the same record
     for id in &ids {
         let copies: BTreeSet<(u64, u64, i32)> = all

@@ -413,10 +413,64 @@ impl Processor for Router {
     }
 }
 
+/// What is wrong with the state topic `name` (`None`: it does not exist) for a scored topic of
+/// `scored_partitions` partitions, each as a sentence for the log; empty when nothing is.
+pub fn state_topic_problems(
+    name: &str,
+    state: Option<&outcry_runtime::kafka::TopicFacts>,
+    scored_partitions: Option<usize>,
+) -> Vec<String> {
+    let Some(state) = state else {
+        return vec![format!(
+            "the state topic {name} does not exist: the router routes on but keeps no state across restarts; create it compacted, with as many partitions as the scored topic"
+        )];
+    };
+    let mut problems = Vec::new();
+    if let Some(scored) = scored_partitions.filter(|&n| n > state.partitions) {
+        problems.push(format!(
+            "the state topic {name} has {} partitions and the scored topic {scored}: the brands of partitions {} and above keep no state across restarts",
+            state.partitions, state.partitions
+        ));
+    }
+    if let Some(policy) = state
+        .cleanup_policy
+        .as_deref()
+        .filter(|p| !p.contains("compact"))
+    {
+        problems.push(format!(
+            "the state topic {name} has cleanup.policy={policy}: a restore reads every snapshot it retains instead of the last of each slot; make it compacted"
+        ));
+    }
+    problems
+}
+
+/// Logs what is wrong with the state topic, once at start: the router runs without it, but
+/// an operator should hear of it before the first restart needs it.
+async fn check_state_topic(config: &Config) {
+    use outcry_runtime::kafka::topic_facts;
+    let topics = &config.kafka.topics;
+    match topic_facts(&config.kafka, &topics.router_state).await {
+        Ok(state) => {
+            let scored = topic_facts(&config.kafka, &topics.scored)
+                .await
+                .ok()
+                .flatten()
+                .map(|f| f.partitions);
+            for problem in state_topic_problems(&topics.router_state, state.as_ref(), scored) {
+                tracing::warn!(topic = %topics.router_state, "{problem}");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(topic = %topics.router_state, %error, "cannot check the state topic");
+        }
+    }
+}
+
 /// Consumes scored mentions and writes escalations until shutdown.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), RouterError> {
     check_config(&config)?;
     let router = if config.router.state.enabled {
+        check_state_topic(&config).await;
         let store = KafkaStore {
             kafka: config.kafka.clone(),
             timeout: Duration::from_secs(config.router.state.restore_timeout_secs),

@@ -268,3 +268,36 @@ fn with_no_snapshot_the_mentions_before_the_committed_offset_rebuild_the_state()
     );
     assert_eq!(resumed, after(&uninterrupted, 3_495));
 }
+
+#[test]
+fn a_missing_short_or_uncompacted_state_topic_is_named_in_the_log() {
+    use outcry_router::state_topic_problems;
+    use outcry_runtime::kafka::TopicFacts;
+    let good = TopicFacts {
+        partitions: 6,
+        cleanup_policy: Some("compact".into()),
+    };
+    assert!(state_topic_problems("s", Some(&good), Some(6)).is_empty());
+    // a broker that does not say its policy is not taken to be wrong
+    let unknown = TopicFacts {
+        cleanup_policy: None,
+        ..good.clone()
+    };
+    assert!(state_topic_problems("s", Some(&unknown), Some(6)).is_empty());
+    let missing = state_topic_problems("s", None, Some(6));
+    assert!(missing[0].contains("does not exist"), "{missing:?}");
+    let short = TopicFacts {
+        partitions: 3,
+        cleanup_policy: Some("delete".into()),
+    };
+    let problems = state_topic_problems("s", Some(&short), Some(6));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].contains("partitions 3 and above"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].contains("cleanup.policy=delete"),
+        "{problems:?}"
+    );
+}

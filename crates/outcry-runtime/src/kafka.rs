@@ -435,6 +435,45 @@ pub fn default_topics(kafka: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
         .collect()
 }
 
+/// What a service checks of a topic it keeps state on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicFacts {
+    pub partitions: usize,
+    /// `cleanup.policy`, when the broker said
+    pub cleanup_policy: Option<String>,
+}
+
+/// The partition count and cleanup policy of `topic`; `None` when it does not exist.
+pub async fn topic_facts(
+    kafka: &KafkaConfig,
+    topic: &str,
+) -> Result<Option<TopicFacts>, KafkaError> {
+    use rdkafka::admin::{AdminOptions as Options, ResourceSpecifier};
+    let admin: AdminClient<DefaultClientContext> = client_config(kafka, "admin").create()?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let Some(found) = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+    else {
+        return Ok(None);
+    };
+    let partitions = found.partitions().len();
+    let options = Options::new().request_timeout(Some(Duration::from_secs(10)));
+    let cleanup_policy = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
+        .await
+        .ok()
+        .and_then(|mut results| results.pop()?.ok())
+        .and_then(|resource| resource.get("cleanup.policy")?.value.clone());
+    Ok(Some(TopicFacts {
+        partitions,
+        cleanup_policy,
+    }))
+}
+
 /// Creates the topics that do not exist yet; existing ones are left as they are.
 pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[TopicSpec]) -> Result<(), KafkaError> {
     let admin: AdminClient<DefaultClientContext> = client_config(kafka, "admin").create()?;
