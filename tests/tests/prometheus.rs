@@ -252,6 +252,7 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         "sum by (webhook, outcome) (rate(outcry_notifier_deliveries_total",
         "sum by (brand, kind) (outcry_router_open_cases",
         "sum by (signal) (rate(outcry_scorer_signals_total",
+        "sum by (result) (increase(outcry_router_state_restores_total",
     ] {
         let promql = promql_of(needle);
         loop {
