@@ -1,7 +1,7 @@
 # The two set-up commands: `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: demo test lint fmt bench bench-scoring bench-spike bench-pipeline
+.PHONY: demo test lint fmt bench bench-scoring bench-spike bench-router-state bench-pipeline
 
 ## run the whole pipeline on the embedded broker with the bundled sample stream
 demo:
@@ -21,15 +21,19 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## benchmarks: scorer against the Python stack, spike detector cost per mention, pipeline
+## benchmarks: scorer against the Python stack, spike detector cost per mention, the
+## router's state (routing with snapshots against without, snapshot size, replay), pipeline
 ## throughput against raw broker throughput on the same broker
-bench: bench-scoring bench-spike bench-pipeline
+bench: bench-scoring bench-spike bench-router-state bench-pipeline
 
 bench-scoring:
 	bash scripts/bench-scoring.sh
 
 bench-spike:
 	$(CARGO) bench -p outcry-spike
+
+bench-router-state:
+	$(CARGO) bench -p outcry-router --bench state
 
 bench-pipeline:
 	OUTCRY_BROKER_BIN="$$(bash scripts/ensure-broker.sh)" $(CARGO) bench -p outcry-e2e --bench pipeline

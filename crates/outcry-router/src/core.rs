@@ -158,11 +158,18 @@ impl Learned {
 }
 
 /// A snapshot of some brands' state, as [`RouterCore::save`] writes it.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Saved {
     /// the format; a snapshot of another version is not read
     version: u32,
     brands: BTreeMap<String, Learned>,
+}
+
+/// [`Saved`] as it is written, without copying the state first.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    version: u32,
+    brands: BTreeMap<&'a str, &'a Learned>,
 }
 
 const SAVED_VERSION: u32 = 1;
@@ -229,11 +236,11 @@ impl RouterCore {
         &self,
         brands: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<u8>, serde_json::Error> {
-        let saved = Saved {
+        let saved = SavedRef {
             version: SAVED_VERSION,
             brands: brands
                 .into_iter()
-                .filter_map(|b| Some((b.to_string(), self.brands.get(b)?.learned.clone())))
+                .filter_map(|b| Some((b, &self.brands.get(b)?.learned)))
                 .collect(),
         };
         serde_json::to_vec(&saved)

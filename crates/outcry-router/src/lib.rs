@@ -55,9 +55,11 @@ struct Keeper {
     max_replay: u64,
     restore_timeout: Duration,
     chunk_bytes: usize,
-    partitions: HashMap<i32, Owned>,
+    partitions: std::collections::BTreeMap<i32, Owned>,
     /// the input partition each brand was last routed from
     brand_partition: HashMap<String, i32>,
+    /// the last (brand, partition) noted in `brand_partition`
+    last_noted: Option<(String, i32)>,
 }
 
 /// A partition this router is routing.
@@ -114,8 +116,9 @@ impl Router {
             // a quarter of the largest record the producer sends, and at most 256 KiB
             chunk_bytes: (outcry_runtime::kafka::message_max_bytes(&config.kafka) / 4)
                 .clamp(1024, 256 * 1024),
-            partitions: HashMap::new(),
+            partitions: std::collections::BTreeMap::new(),
             brand_partition: HashMap::new(),
+            last_noted: None,
         });
         router
     }
@@ -149,8 +152,10 @@ impl Router {
         owned.next = offset + 1;
         owned.since_snapshot += 1;
         let mut out = route(&mut self.core, &self.topic, scored?, now_ms)?;
-        let due = owned.last_snapshot.elapsed() >= keeper.checkpoint
-            || owned.since_snapshot >= keeper.checkpoint_records;
+        // the clock is read every 64 records: a snapshot is late by at most that many
+        let due = owned.since_snapshot >= keeper.checkpoint_records
+            || (owned.since_snapshot.is_multiple_of(64)
+                && owned.last_snapshot.elapsed() >= keeper.checkpoint);
         if owned.writable && due {
             owned.last_snapshot = Instant::now();
             owned.since_snapshot = 0;
@@ -259,9 +264,18 @@ fn describe_state_metrics() {
 /// Records that `brand` is routed from `partition`: its state goes into that partition's
 /// snapshots, and is restored with it.
 fn note_brand(keeper: &mut Keeper, brand: &str, partition: i32) {
+    // most records are of the brand before them
+    if keeper
+        .last_noted
+        .as_ref()
+        .is_some_and(|(b, p)| *p == partition && b == brand)
+    {
+        return;
+    }
     if keeper.brand_partition.get(brand) != Some(&partition) {
         keeper.brand_partition.insert(brand.to_string(), partition);
     }
+    keeper.last_noted = Some((brand.to_string(), partition));
 }
 
 /// Rebuilds the state of the brands of `partition`, whose records this router reads from
@@ -283,6 +297,7 @@ fn restore(core: &mut RouterCore, keeper: &mut Keeper, partition: i32, committed
         core.reset(brand);
         keeper.brand_partition.remove(brand);
     }
+    keeper.last_noted = None;
     let store = keeper.store.clone();
     let max_replay = keeper.max_replay;
     let mut owned = Owned {

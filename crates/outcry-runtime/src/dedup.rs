@@ -8,8 +8,8 @@ use std::collections::{HashSet, VecDeque};
 /// hashes, oldest first; the hash is FNV-1a, fixed, so that a window saved by one build is
 /// read right by the next (the standard library's `DefaultHasher` may change between Rust
 /// releases).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(into = "Saved", from = "Saved")]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "Saved")]
 pub struct DedupWindow {
     capacity: usize,
     seen: HashSet<u64>,
@@ -61,19 +61,21 @@ impl DedupWindow {
 }
 
 /// The window as it is saved.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Saved {
     capacity: usize,
     /// oldest first
     ids: Vec<u64>,
 }
 
-impl From<DedupWindow> for Saved {
-    fn from(w: DedupWindow) -> Saved {
-        Saved {
-            capacity: w.capacity,
-            ids: w.order.into(),
-        }
+/// As [`Saved`], without copying the window first.
+impl Serialize for DedupWindow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut saved = s.serialize_struct("Saved", 2)?;
+        saved.serialize_field("capacity", &self.capacity)?;
+        saved.serialize_field("ids", &self.order)?;
+        saved.end()
     }
 }
 
