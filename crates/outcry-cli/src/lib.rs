@@ -5,6 +5,7 @@ pub mod broker;
 pub mod dead_letters;
 pub mod demo;
 pub mod ingest;
+pub mod router_state;
 pub mod sample;
 pub mod stack;
 pub mod webhook;

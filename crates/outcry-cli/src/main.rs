@@ -88,6 +88,16 @@ enum Command {
         #[arg(long)]
         replay: bool,
     },
+    /// List the router's state snapshots (`kafka.topics.router_state`), a JSON line per slot
+    /// of each partition: the offset it was taken after, its size, whether it reads back
+    /// whole, and per brand its open cases, spike and remembered mention ids.
+    RouterState {
+        #[command(flatten)]
+        service: outcry_runtime::cli::ServiceArgs,
+        /// Only this partition (that of the scored topic whose brands it holds).
+        #[arg(long)]
+        partition: Option<i32>,
+    },
     /// Train a model.
     Train {
         #[command(subcommand)]
@@ -250,6 +260,26 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "{} dead letters listed, {} replayed, {} records not dead letters",
                 report.listed, report.replayed, report.undecodable
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RouterState { service, partition } => {
+            outcry_runtime::telemetry::init_tracing(&TelemetryConfig {
+                log_level: "warn".into(),
+                ..Default::default()
+            });
+            let config = service.load()?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let report = outcry_cli::router_state::run(
+                &config.kafka,
+                &config.kafka.topics.router_state,
+                partition,
+                &mut stdout,
+            )?;
+            stdout.flush()?;
+            eprintln!(
+                "{} snapshots listed, {} not whole",
+                report.snapshots, report.broken
             );
             Ok(ExitCode::SUCCESS)
         }

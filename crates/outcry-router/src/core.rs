@@ -174,6 +174,20 @@ struct SavedRef<'a> {
 
 const SAVED_VERSION: u32 = 1;
 
+/// One brand of a snapshot, as [`RouterCore::summarize`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrandSummary {
+    pub brand: String,
+    /// author cases held open
+    pub mention_cases: usize,
+    /// the open spike case's id
+    pub spike_case: Option<String>,
+    /// whether either detector is in a spike
+    pub spiking: bool,
+    /// mention ids remembered as counted
+    pub seen_mentions: usize,
+}
+
 /// Why a snapshot could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -276,6 +290,26 @@ impl RouterCore {
             loaded.push(id);
         }
         Ok(loaded)
+    }
+
+    /// What a [`RouterCore::save`] holds, brand by brand, without loading it: for
+    /// `outcry router-state`.
+    pub fn summarize(saved: &[u8]) -> Result<Vec<BrandSummary>, LoadError> {
+        let saved: Saved = serde_json::from_slice(saved)?;
+        if saved.version != SAVED_VERSION {
+            return Err(LoadError::Version(saved.version));
+        }
+        Ok(saved
+            .brands
+            .into_iter()
+            .map(|(brand, l)| BrandSummary {
+                brand,
+                mention_cases: l.author_cases.len(),
+                spike_case: l.spike.map(|c| c.case_id),
+                spiking: l.volume.is_spiking() || l.complaints.is_spiking(),
+                seen_mentions: l.seen.len(),
+            })
+            .collect())
     }
 
     /// Starts `brand` afresh, as at the router's start.

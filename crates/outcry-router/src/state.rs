@@ -76,47 +76,61 @@ pub struct Found {
     pub snapshot: Vec<u8>,
 }
 
+/// What a slot of a state partition holds, as the partition's records leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub slot: &'static str,
+    pub manifest: Manifest,
+    /// the snapshot, when its chunks are all there and match the manifest's length and hash
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// The slots among `records` (a state partition's, in log order) that have a manifest.
+pub fn slots<'a>(records: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Vec<Slot> {
+    let mut last: HashMap<&[u8], &[u8]> = HashMap::new();
+    for (key, value) in records {
+        last.insert(key, value);
+    }
+    SLOTS
+        .iter()
+        .filter_map(|&slot| {
+            let manifest: Manifest = serde_json::from_slice(last.get(slot.as_bytes())?).ok()?;
+            let mut snapshot = Vec::new();
+            let whole =
+                (0..manifest.chunks).all(|n| match last.get(format!("{slot}/{n}").as_bytes()) {
+                    Some(chunk) => {
+                        snapshot.extend_from_slice(chunk);
+                        true
+                    }
+                    None => false,
+                }) && snapshot.len() as u64 == manifest.bytes
+                    && fnv1a(&snapshot) == manifest.fnv;
+            Some(Slot {
+                slot,
+                manifest,
+                snapshot: whole.then_some(snapshot),
+            })
+        })
+        .collect()
+}
+
 /// The newest whole snapshot among `records` (a state partition's, in log order) that
 /// `committed` has passed (`through <= committed`).
 pub fn newest<'a>(
     records: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     committed: i64,
 ) -> Option<Found> {
-    let mut last: HashMap<&[u8], &[u8]> = HashMap::new();
-    for (key, value) in records {
-        last.insert(key, value);
-    }
-    let mut best: Option<Found> = None;
-    for slot in SLOTS {
-        let Some(manifest) = last
-            .get(slot.as_bytes())
-            .and_then(|m| serde_json::from_slice::<Manifest>(m).ok())
-        else {
-            continue;
-        };
-        if manifest.through > committed
-            || best.as_ref().is_some_and(|b| b.through >= manifest.through)
-        {
-            continue;
-        }
-        let mut snapshot = Vec::new();
-        let whole =
-            (0..manifest.chunks).all(|n| match last.get(format!("{slot}/{n}").as_bytes()) {
-                Some(chunk) => {
-                    snapshot.extend_from_slice(chunk);
-                    true
-                }
-                None => false,
-            });
-        if whole && snapshot.len() as u64 == manifest.bytes && fnv1a(&snapshot) == manifest.fnv {
-            best = Some(Found {
-                slot,
-                through: manifest.through,
-                snapshot,
-            });
-        }
-    }
-    best
+    slots(records)
+        .into_iter()
+        .filter(|s| s.manifest.through <= committed)
+        .filter_map(|s| {
+            Some(Found {
+                slot: s.slot,
+                through: s.manifest.through,
+                snapshot: s.snapshot?,
+            })
+        })
+        .max_by_key(|f| f.through)
 }
 
 /// A state partition's records, in log order, as (key, value).
