@@ -32,6 +32,15 @@ brands:
         sla_minutes: 240
     spike:
       enabled: false
+  - id: globex
+    team: globex-care
+    rules:
+      - name: complaint
+        min_complaint_probability: 0.6
+        priority: 3
+        sla_minutes: 240
+    spike:
+      enabled: false
 "#;
 
 /// The router binary `cargo test --workspace` builds next to this test's own.
@@ -73,23 +82,24 @@ fn start_router(config_file: &std::path::Path, log: &std::path::Path) -> Router 
     )
 }
 
-fn complaint(n: u64, at_ms: i64) -> ScoredMention {
+/// The `n`th complaint of `author` about `brand`.
+fn complaint(brand: &str, author: &str, n: u64, at_ms: i64) -> ScoredMention {
     ScoredMention {
         mention: Some(Mention {
-            id: format!("x:ann-{n}"),
+            id: format!("x:{author}-{n}"),
             author: Some(Author {
-                id: "ann".into(),
-                handle: "ann".into(),
+                id: author.into(),
+                handle: author.into(),
                 followers: 300,
                 ..Default::default()
             }),
             event_time: Some(timestamp_from_millis(at_ms)),
             receive_time: Some(timestamp_from_millis(at_ms)),
-            brand_ids: vec!["acme".into()],
-            text: format!("@acmeair still no refund, message {n}"),
+            brand_ids: vec![brand.into()],
+            text: format!("@{brand} still no refund, message {n}"),
             ..Default::default()
         }),
-        brand_id: "acme".into(),
+        brand_id: brand.into(),
         sentiment: Some(Sentiment {
             compound: -0.6,
             ..Default::default()
@@ -101,22 +111,94 @@ fn complaint(n: u64, at_ms: i64) -> ScoredMention {
     }
 }
 
+/// Complaints `from .. to` of ann about acme, to the partition of acme's key.
 async fn produce(config: &Config, from: u64, to: u64) {
+    produce_to(config, "acme", "ann", None, from, to).await;
+}
+
+/// Complaints `from .. to` of `author` about `brand`, to `partition` or that of the key.
+async fn produce_to(
+    config: &Config,
+    brand: &str,
+    author: &str,
+    partition: Option<i32>,
+    from: u64,
+    to: u64,
+) {
     let producer: FutureProducer = outcry_runtime::kafka::producer(&config.kafka, "test").unwrap();
     let start = outcry_runtime::time::now_millis() - 600_000;
     for n in from..to {
-        let sm = complaint(n, start + n as i64 * 1000);
+        let sm = complaint(brand, author, n, start + n as i64 * 1000);
         let bytes = sm.encode_to_vec();
+        let mut record = FutureRecord::to(&config.kafka.topics.scored)
+            .key(brand)
+            .payload(&bytes);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
         producer
-            .send(
-                FutureRecord::to(&config.kafka.topics.scored)
-                    .key("acme")
-                    .payload(&bytes),
-                Duration::from_secs(10),
-            )
+            .send(record, Duration::from_secs(10))
             .await
             .unwrap();
     }
+}
+
+/// A real broker with the topics of a config of its own (two partitions each), and that
+/// config written where the router binary reads it.
+struct Setup {
+    _broker: TestBroker,
+    config: Config,
+    dir: PathBuf,
+    config_file: PathBuf,
+}
+
+async fn setup() -> Setup {
+    let broker = TestBroker::start(Backend::Real).unwrap();
+    let mut config = Config::from_yaml(CONFIG).unwrap();
+    config.kafka.brokers = broker.bootstrap_servers();
+    config.kafka.group_prefix = unique("state");
+    config.kafka.topics.add_suffix(&format!("-{}", unique("t")));
+    // a killed router's partitions go to another when its session times out
+    for (key, value) in [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "1000"),
+    ] {
+        config.kafka.properties.insert(key.into(), value.into());
+    }
+    broker
+        .create_topics(&config.kafka, &default_topics(&config.kafka, 2))
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(unique("outcry-router-state"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_file = dir.join("outcry.json");
+    // JSON is YAML: the config as the binary reads it
+    std::fs::write(&config_file, serde_json::to_string(&config).unwrap()).unwrap();
+    Setup {
+        _broker: broker,
+        config,
+        dir,
+        config_file,
+    }
+}
+
+/// Each case in `all`, by case id: (its distinct escalation ids, its largest sequence, that
+/// record's mention count).
+fn by_case(all: &[Escalation]) -> std::collections::BTreeMap<String, (usize, u64, u64)> {
+    let mut cases: std::collections::BTreeMap<String, (BTreeSet<String>, u64, u64)> =
+        Default::default();
+    for e in all {
+        let entry = cases.entry(e.case_id.clone()).or_default();
+        entry.0.insert(e.escalation_id.clone());
+        if e.sequence >= entry.1 {
+            entry.1 = e.sequence;
+            entry.2 = e.mention_count;
+        }
+    }
+    cases
+        .into_iter()
+        .map(|(id, (ids, seq, count))| (id, (ids.len(), seq, count)))
+        .collect()
 }
 
 /// The escalations on the topic once `want` distinct escalation ids are there (or after a
@@ -174,27 +256,12 @@ async fn committed(config: &Config, want: i64) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_killed_mid_stream_does_not_open_a_second_case_after_it_restarts() {
-    let broker = TestBroker::start(Backend::Real).unwrap();
-    let mut config = Config::from_yaml(CONFIG).unwrap();
-    config.kafka.brokers = broker.bootstrap_servers();
-    config.kafka.group_prefix = unique("state");
-    config.kafka.topics.add_suffix(&format!("-{}", unique("t")));
-    // the killed router's partitions go to the next one when its session times out
-    for (key, value) in [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "1000"),
-    ] {
-        config.kafka.properties.insert(key.into(), value.into());
-    }
-    broker
-        .create_topics(&config.kafka, &default_topics(&config.kafka, 2))
-        .await
-        .unwrap();
-    let dir = std::env::temp_dir().join(unique("outcry-router-state"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config_file = dir.join("outcry.json");
-    // JSON is YAML: the config as the binary reads it
-    std::fs::write(&config_file, serde_json::to_string(&config).unwrap()).unwrap();
+    let Setup {
+        _broker,
+        config,
+        dir,
+        config_file,
+    } = setup().await;
 
     // ann complains 40 times: one case, opened by the first and updated by each after
     produce(&config, 0, 40).await;
@@ -247,5 +314,73 @@ async fn a_router_killed_mid_stream_does_not_open_a_second_case_after_it_restart
             .collect();
         assert_eq!(copies.len(), 1, "{id} written twice with other contents");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_moving_between_routers_keep_each_brands_case() {
+    let Setup {
+        _broker,
+        config,
+        dir,
+        config_file,
+    } = setup().await;
+    let log = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    // ann complains about acme on partition 0, bob about globex on partition 1
+    let phase = |from, to| {
+        let config = config.clone();
+        async move {
+            produce_to(&config, "acme", "ann", Some(0), from, to).await;
+            produce_to(&config, "globex", "bob", Some(1), from, to).await;
+        }
+    };
+    phase(0, 20).await;
+    let one = start_router(&config_file, &dir.join("one.log"));
+    escalations(&config, 40).await;
+    assert_eq!(committed(&config, 40).await, 40, "{}", log("one.log"));
+    // a second router joins: the group gives it one of the two partitions, which it
+    // restores from the first router's snapshots
+    let two = start_router(&config_file, &dir.join("two.log"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let given = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("partitions assigned") && l.contains(&config.kafka.topics.scored))
+    };
+    while !given(&log("two.log")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second router was given no partition: {}",
+            log("two.log")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    phase(20, 30).await;
+    escalations(&config, 60).await;
+    assert_eq!(committed(&config, 60).await, 60);
+    assert!(
+        log("two.log").contains("restored the router's state"),
+        "{}",
+        log("two.log")
+    );
+    // the first is killed: the second takes its partition too, restoring it as well
+    drop(one);
+    phase(30, 40).await;
+    let all = escalations(&config, 80).await;
+    let cases = by_case(&all);
+    assert_eq!(
+        cases.len(),
+        2,
+        "{cases:?}; one: {}; two: {}",
+        log("one.log"),
+        log("two.log")
+    );
+    for (case, (ids, last_sequence, mention_count)) in &cases {
+        assert_eq!(
+            (*ids, *last_sequence, *mention_count),
+            (40, 40, 40),
+            "{case}: one escalation id per complaint, the sequence and the count going on"
+        );
+    }
+    drop(two);
     let _ = std::fs::remove_dir_all(&dir);
 }

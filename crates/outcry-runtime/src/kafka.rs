@@ -139,7 +139,33 @@ fn lag_updates(
     updates
 }
 
-impl rdkafka::consumer::ConsumerContext for LagContext {}
+/// Logs each change of the group's assignment: which partitions a pod holds is what an
+/// operator asks first when one lags or restores.
+impl rdkafka::consumer::ConsumerContext for LagContext {
+    fn post_rebalance(
+        &self,
+        _: &rdkafka::consumer::BaseConsumer<Self>,
+        rebalance: &rdkafka::consumer::Rebalance<'_>,
+    ) {
+        use rdkafka::consumer::Rebalance;
+        let listed = |tpl: &rdkafka::TopicPartitionList| {
+            tpl.elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = %listed(tpl), "partitions assigned")
+            }
+            Rebalance::Revoke(tpl) => {
+                tracing::info!(partitions = %listed(tpl), "partitions revoked")
+            }
+            Rebalance::Error(error) => tracing::warn!(%error, "rebalance failed"),
+        }
+    }
+}
 
 fn consumer_config(kafka: &KafkaConfig, role: &str, group: &str) -> ClientConfig {
     let mut config = client_config(kafka, role);
