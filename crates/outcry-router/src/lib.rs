@@ -460,20 +460,24 @@ pub fn state_topic_problems(
 }
 
 /// Logs what is wrong with the state topic, once at start: the router runs without it, but
-/// an operator should hear of it before the first restart needs it.
-async fn check_state_topic(config: &Config) {
+/// an operator should hear of it before the first restart needs it. Blocks on the broker.
+fn check_state_topic(config: &Config) {
     use outcry_runtime::kafka::topic_facts;
+    let started = Instant::now();
     let topics = &config.kafka.topics;
-    match topic_facts(&config.kafka, &topics.router_state).await {
+    match topic_facts(&config.kafka, &topics.router_state) {
         Ok(state) => {
             let scored = topic_facts(&config.kafka, &topics.scored)
-                .await
                 .ok()
                 .flatten()
                 .map(|f| f.partitions);
             for problem in state_topic_problems(&topics.router_state, state.as_ref(), scored) {
                 tracing::warn!(topic = %topics.router_state, "{problem}");
             }
+            tracing::debug!(
+                seconds = started.elapsed().as_secs_f64(),
+                "checked the state topic"
+            );
         }
         Err(error) => {
             tracing::warn!(topic = %topics.router_state, %error, "cannot check the state topic");
@@ -485,7 +489,10 @@ async fn check_state_topic(config: &Config) {
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), RouterError> {
     check_config(&config)?;
     let router = if config.router.state.enabled {
-        check_state_topic(&config).await;
+        // in the background: a broker slow to answer (or one that does not answer
+        // DescribeConfigs) must not hold up routing
+        let checked = config.clone();
+        tokio::task::spawn_blocking(move || check_state_topic(&checked));
         let store = KafkaStore {
             kafka: config.kafka.clone(),
             timeout: Duration::from_secs(config.router.state.restore_timeout_secs),

@@ -469,13 +469,14 @@ pub struct TopicFacts {
     pub cleanup_policy: Option<String>,
 }
 
-/// The partition count and cleanup policy of `topic`; `None` when it does not exist.
-pub async fn topic_facts(
-    kafka: &KafkaConfig,
-    topic: &str,
-) -> Result<Option<TopicFacts>, KafkaError> {
+/// The partition count and cleanup policy of `topic`; `None` when it does not exist. Blocks
+/// (for up to 20 seconds): call it from `spawn_blocking`, off the async runtime's workers.
+pub fn topic_facts(kafka: &KafkaConfig, topic: &str) -> Result<Option<TopicFacts>, KafkaError> {
     use rdkafka::admin::{AdminOptions as Options, ResourceSpecifier};
-    let admin: AdminClient<DefaultClientContext> = client_config(kafka, "admin").create()?;
+    // asking for a topic that is not there must not create it (with the broker's defaults)
+    let admin: AdminClient<DefaultClientContext> = client_config(kafka, "admin")
+        .set("allow.auto.create.topics", "false")
+        .create()?;
     let metadata = admin
         .inner()
         .fetch_metadata(Some(topic), Duration::from_secs(10))?;
@@ -488,9 +489,11 @@ pub async fn topic_facts(
     };
     let partitions = found.partitions().len();
     let options = Options::new().request_timeout(Some(Duration::from_secs(10)));
-    let cleanup_policy = admin
-        .describe_configs([&ResourceSpecifier::Topic(topic)], &options)
-        .await
+    let resource = ResourceSpecifier::Topic(topic);
+    let described = admin.describe_configs([&resource], &options);
+    // the admin client's own thread answers the future; this thread only waits for it
+    let cleanup_policy = tokio::runtime::Handle::current()
+        .block_on(described)
         .ok()
         .and_then(|mut results| results.pop()?.ok())
         .and_then(|resource| resource.get("cleanup.policy")?.value.clone());
