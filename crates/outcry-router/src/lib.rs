@@ -50,7 +50,7 @@ pub struct Router {
 struct Keeper {
     store: Arc<dyn StateStore>,
     topic: Arc<str>,
-    checkpoint: Duration,
+    checkpoint_ms: i64,
     checkpoint_records: u64,
     max_replay: u64,
     restore_timeout: Duration,
@@ -67,7 +67,8 @@ struct Owned {
     /// the offset of the record expected next: any other means the partition was assigned
     /// afresh (a start, a rebalance) and its brands' state has to be restored
     next: i64,
-    last_snapshot: Instant,
+    /// when the last snapshot (or the restore) was, on the routing clock
+    last_snapshot_ms: i64,
     /// records routed since the last snapshot (or the restore)
     since_snapshot: u64,
     /// the slot the next snapshot goes to: never the one the last restore read
@@ -109,7 +110,8 @@ impl Router {
         router.keeper = Some(Keeper {
             store,
             topic: config.kafka.topics.router_state.as_str().into(),
-            checkpoint: Duration::from_secs(settings.checkpoint_secs),
+            checkpoint_ms: i64::try_from(settings.checkpoint_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
             checkpoint_records: settings.checkpoint_records,
             max_replay: settings.max_replay,
             restore_timeout: Duration::from_secs(settings.restore_timeout_secs),
@@ -139,7 +141,7 @@ impl Router {
             .get(&partition)
             .is_none_or(|p| p.next != offset)
         {
-            restore(&mut self.core, keeper, partition, offset);
+            restore(&mut self.core, keeper, partition, offset, now_ms);
         }
         let scored = decode(record.payload);
         if let Ok(sm) = &scored {
@@ -152,12 +154,11 @@ impl Router {
         owned.next = offset + 1;
         owned.since_snapshot += 1;
         let mut out = route(&mut self.core, &self.topic, scored?, now_ms)?;
-        // the clock is read every 64 records: a snapshot is late by at most that many
+        // on the clock the record was routed by, which the pipeline has just read
         let due = owned.since_snapshot >= keeper.checkpoint_records
-            || (owned.since_snapshot.is_multiple_of(64)
-                && owned.last_snapshot.elapsed() >= keeper.checkpoint);
+            || now_ms.saturating_sub(owned.last_snapshot_ms) >= keeper.checkpoint_ms;
         if owned.writable && due {
-            owned.last_snapshot = Instant::now();
+            owned.last_snapshot_ms = now_ms;
             owned.since_snapshot = 0;
             let slot = owned.slot;
             let brands = keeper
@@ -284,7 +285,13 @@ fn note_brand(keeper: &mut Keeper, brand: &str, partition: i32) {
 /// partition is registered and routing goes on (with what could be restored, and a count in
 /// `outcry_router_state_restores_total{result="failed"}`): a router that stopped would stop
 /// its brands' escalations too.
-fn restore(core: &mut RouterCore, keeper: &mut Keeper, partition: i32, committed: i64) {
+fn restore(
+    core: &mut RouterCore,
+    keeper: &mut Keeper,
+    partition: i32,
+    committed: i64,
+    now_ms: i64,
+) {
     let started = Instant::now();
     // the brands this router had from the partition may have moved on elsewhere since
     let stale: Vec<String> = keeper
@@ -302,7 +309,7 @@ fn restore(core: &mut RouterCore, keeper: &mut Keeper, partition: i32, committed
     let max_replay = keeper.max_replay;
     let mut owned = Owned {
         next: committed,
-        last_snapshot: Instant::now(),
+        last_snapshot_ms: now_ms,
         since_snapshot: 0,
         slot: 0,
         writable: true,

@@ -301,3 +301,23 @@ fn a_missing_short_or_uncompacted_state_topic_is_named_in_the_log() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed_on_the_routing_clock() {
+    let input: Vec<ScoredMention> = (0..10)
+        .map(|i| scored(&format!("x:{i}"), "ann", T0 + i * 10_000, 0.9, -0.6))
+        .collect();
+    let store = store_with(&input);
+    let mut config = config();
+    config.router.state.checkpoint_secs = 60;
+    config.router.state.checkpoint_records = 1_000_000;
+    let mut router = Router::with_state(&config, store.clone());
+    // a mention every ten seconds, each routed when it happened: the restore at the first,
+    // then a snapshot with the one a minute later (offset 6, so `through` is 7)
+    run(&mut router, &store, 0, 10);
+    let records = store.snapshots_of(0);
+    let slots =
+        outcry_router::state::slots(records.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
+    let throughs: Vec<i64> = slots.iter().map(|s| s.manifest.through).collect();
+    assert_eq!(throughs, [7]);
+}

@@ -112,6 +112,16 @@ impl MemoryStore {
         log.len() as i64 - 1
     }
 
+    /// The state topic's records of `partition`, as written (compacted).
+    pub fn snapshots_of(&self, partition: i32) -> outcry_router::state::Records {
+        self.state
+            .lock()
+            .unwrap()
+            .get(&partition)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Writes the outputs that go to the state topic `topic`; returns the others.
     pub fn write(
         &self,
@@ -140,13 +150,7 @@ impl outcry_router::state::StateStore for MemoryStore {
         &self,
         partition: i32,
     ) -> Result<outcry_router::state::Records, outcry_router::state::StoreError> {
-        Ok(self
-            .state
-            .lock()
-            .unwrap()
-            .get(&partition)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.snapshots_of(partition))
     }
 
     fn replay(
