@@ -9,7 +9,7 @@ use std::collections::{HashSet, VecDeque};
 /// read right by the next (the standard library's `DefaultHasher` may change between Rust
 /// releases).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(from = "Saved")]
+#[serde(try_from = "Saved")]
 pub struct DedupWindow {
     capacity: usize,
     seen: HashSet<u64>,
@@ -60,29 +60,48 @@ impl DedupWindow {
     }
 }
 
-/// The window as it is saved.
+/// The window as it is saved: the hashes, oldest first, as base64 of their little-endian
+/// bytes (10.7 characters a hash, where JSON numbers take 20).
 #[derive(Deserialize)]
 struct Saved {
     capacity: usize,
-    /// oldest first
-    ids: Vec<u64>,
+    ids: String,
 }
 
-/// As [`Saved`], without copying the window first.
 impl Serialize for DedupWindow {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
         use serde::ser::SerializeStruct;
+        let bytes: Vec<u8> = self.order.iter().flat_map(|k| k.to_le_bytes()).collect();
         let mut saved = s.serialize_struct("Saved", 2)?;
         saved.serialize_field("capacity", &self.capacity)?;
-        saved.serialize_field("ids", &self.order)?;
+        saved.serialize_field(
+            "ids",
+            &base64::engine::general_purpose::STANDARD.encode(bytes),
+        )?;
         saved.end()
     }
 }
 
-impl From<Saved> for DedupWindow {
-    fn from(saved: Saved) -> DedupWindow {
+impl TryFrom<Saved> for DedupWindow {
+    type Error = String;
+
+    fn try_from(saved: Saved) -> Result<DedupWindow, String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(saved.ids.as_bytes())
+            .map_err(|e| format!("dedup window ids: {e}"))?;
+        if bytes.len() % 8 != 0 {
+            return Err(format!(
+                "dedup window ids: {} bytes, not a whole number of 8-byte hashes",
+                bytes.len()
+            ));
+        }
         let mut w = DedupWindow::new(saved.capacity);
-        for key in saved.ids {
+        for key in bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        {
             if w.capacity > 0 && w.seen.insert(key) {
                 w.order.push_back(key);
             }
@@ -92,7 +111,7 @@ impl From<Saved> for DedupWindow {
                 w.seen.remove(&old);
             }
         }
-        w
+        Ok(w)
     }
 }
 
@@ -135,5 +154,16 @@ mod tests {
         // FNV-1a 64 of "a" (a published test vector): a saved window must mean the same ids
         // to the next build
         assert_eq!(DedupWindow::key("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn a_saved_window_that_is_not_whole_hashes_is_an_error_not_a_panic() {
+        for json in [
+            r#"{"capacity": 3, "ids": "not base64!"}"#,
+            r#"{"capacity": 3, "ids": "AAAA"}"#,
+        ] {
+            let err = serde_json::from_str::<DedupWindow>(json).unwrap_err();
+            assert!(err.to_string().contains("dedup window ids"), "{err}");
+        }
     }
 }
