@@ -270,9 +270,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             });
             let config = service.load()?;
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let group = config.group_id("router");
+            let router = outcry_cli::router_state::Router {
+                group: &group,
+                scored_topic: &config.kafka.topics.scored,
+            };
             let report = outcry_cli::router_state::run(
                 &config.kafka,
                 &config.kafka.topics.router_state,
+                &router,
                 partition,
                 &mut stdout,
             )?;

@@ -17,8 +17,9 @@ pub struct Report {
     pub broken: usize,
 }
 
-/// The JSON line of one slot of `partition`.
-pub fn slot_json(partition: i32, slot: &state::Slot) -> Value {
+/// The JSON line of one slot of `partition`, whose router group has committed `committed`
+/// on the scored topic; `taken` when a restore from that offset would take this slot.
+pub fn slot_json(partition: i32, slot: &state::Slot, committed: Option<i64>, taken: bool) -> Value {
     let mut line = json!({
         "partition": partition,
         "slot": slot.slot,
@@ -26,6 +27,8 @@ pub fn slot_json(partition: i32, slot: &state::Slot) -> Value {
         "chunks": slot.manifest.chunks,
         "bytes": slot.manifest.bytes,
         "whole": slot.snapshot.is_some(),
+        "committed": committed,
+        "restore_takes": taken,
     });
     match slot.snapshot.as_deref().map(RouterCore::summarize) {
         Some(Ok(brands)) => line["brands"] = json!(brands),
@@ -39,10 +42,17 @@ pub fn slot_json(partition: i32, slot: &state::Slot) -> Value {
     line
 }
 
+/// Where the router's group is on the scored topic, to say which slot a restore would take.
+pub struct Router<'a> {
+    pub group: &'a str,
+    pub scored_topic: &'a str,
+}
+
 /// Writes a JSON line per slot of every partition of `topic` (or only of `partition`).
 pub fn run(
     kafka: &KafkaConfig,
     topic: &str,
+    router: &Router<'_>,
     partition: Option<i32>,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<Report> {
@@ -69,12 +79,25 @@ pub fn run(
         }
     }
     .with_context(|| format!("reading {topic}"))?;
+    let partitions: Vec<i32> = by_partition.keys().copied().collect();
+    let committed = outcry_runtime::kafka::committed_offsets(
+        kafka,
+        router.group,
+        router.scored_topic,
+        &partitions,
+        Duration::from_secs(10),
+    )
+    .with_context(|| format!("reading the committed offsets of group {}", router.group))?;
     let mut report = Report::default();
     for (p, records) in &by_partition {
-        for slot in state::slots(records.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))) {
+        let pairs = || records.iter().map(|(k, v)| (k.as_slice(), v.as_slice()));
+        let at = committed.get(p).copied();
+        let taken = at.and_then(|c| state::newest(pairs(), c)).map(|f| f.slot);
+        for slot in state::slots(pairs()) {
             report.snapshots += 1;
             report.broken += usize::from(slot.snapshot.is_none());
-            writeln!(out, "{}", slot_json(*p, &slot))?;
+            let line = slot_json(*p, &slot, at, taken == Some(slot.slot));
+            writeln!(out, "{line}")?;
         }
     }
     Ok(report)

@@ -1,5 +1,6 @@
 //! `outcry router-state` on librdkafka's mock cluster, from the real binary: a whole snapshot
-//! listed with its brands, and one cut short said to be so.
+//! listed with its brands and as the one a restore from the group's offset would take, and
+//! one cut short said to be so.
 
 use outcry_proto::timestamp_from_millis;
 use outcry_proto::v1::{Author, Mention, ScoredMention, Sentiment};
@@ -43,6 +44,7 @@ async fn snapshots_are_listed_with_their_brands_and_a_broken_one_is_named() {
     let cluster = MockCluster::new(1).unwrap();
     let brokers = cluster.bootstrap_servers();
     cluster.create_topic(TOPIC, 2, 1).unwrap();
+    cluster.create_topic("outcry.scored.v1", 2, 1).unwrap();
     let kafka = KafkaConfig {
         brokers: brokers.clone(),
         ..Default::default()
@@ -77,6 +79,21 @@ async fn snapshots_are_listed_with_their_brands_and_a_broken_one_is_named() {
             .unwrap();
     }
 
+    // the router group has committed offset 50 on scored partition 1: a restore there takes
+    // slot a (after 41); slot b, after 89, is ahead of it (and broken besides)
+    {
+        use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+        let consumer: BaseConsumer = outcry_runtime::kafka::client_config(&kafka, "test")
+            .set("group.id", "outcry.router")
+            .create()
+            .unwrap();
+        let mut offsets = rdkafka::TopicPartitionList::new();
+        offsets
+            .add_partition_offset("outcry.scored.v1", 1, rdkafka::Offset::Offset(50))
+            .unwrap();
+        consumer.commit(&offsets, CommitMode::Sync).unwrap();
+    }
+
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_outcry"))
             .args(["router-state", "--brokers", &brokers])
@@ -104,12 +121,17 @@ async fn snapshots_are_listed_with_their_brands_and_a_broken_one_is_named() {
     assert_eq!(a["brands"][0]["brand"], "acme");
     assert_eq!(a["brands"][0]["mention_cases"], 1, "ann's one case");
     assert_eq!(a["brands"][0]["seen_mentions"], 3);
+    assert_eq!(
+        (a["committed"].as_i64(), a["restore_takes"].as_bool()),
+        (Some(50), Some(true))
+    );
     let b = &lines[1];
     assert_eq!(
         (b["slot"].as_str(), b["whole"].as_bool()),
         (Some("b"), Some(false))
     );
     assert!(b["error"].as_str().unwrap().contains("do not match"), "{b}");
+    assert_eq!(b["restore_takes"], false);
     assert!(
         stderr.contains("2 snapshots listed, 1 not whole"),
         "{stderr}"

@@ -461,6 +461,32 @@ pub fn default_topics(kafka: &KafkaConfig, partitions: i32) -> Vec<TopicSpec> {
         .collect()
 }
 
+/// The offsets consumer group `group` has committed on `partitions` of `topic`, without
+/// joining it: a partition with none is left out. Blocks, for up to `timeout`.
+pub fn committed_offsets(
+    kafka: &KafkaConfig,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+    timeout: Duration,
+) -> Result<HashMap<i32, i64>, KafkaError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = client_config(kafka, "offsets")
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut wanted = rdkafka::TopicPartitionList::new();
+    for &p in partitions {
+        wanted.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(wanted, timeout)?;
+    Ok(committed
+        .elements()
+        .iter()
+        .filter_map(|e| Some((e.partition(), e.offset().to_raw().filter(|&o| o >= 0)?)))
+        .collect())
+}
+
 /// What a service checks of a topic it keeps state on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicFacts {
