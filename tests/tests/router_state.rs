@@ -227,26 +227,17 @@ async fn escalations(config: &Config, want: usize) -> Vec<Escalation> {
 /// The router group's committed offsets on the scored topic, summed over its two partitions,
 /// once they reach `want` (or after 20 seconds).
 async fn committed(config: &Config, want: i64) -> i64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = outcry_runtime::kafka::client_config(&config.kafka, "test")
-        .set("group.id", config.group_id("router"))
-        .create()
-        .unwrap();
-    let mut partitions = rdkafka::TopicPartitionList::new();
-    for p in 0..2 {
-        partitions.add_partition(&config.kafka.topics.scored, p);
-    }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let sum: i64 = consumer
-            .committed_offsets(partitions.clone(), Duration::from_secs(5))
-            .map(|tpl| {
-                tpl.elements()
-                    .iter()
-                    .filter_map(|e| e.offset().to_raw().filter(|&o| o >= 0))
-                    .sum()
-            })
-            .unwrap_or(0);
+        let sum: i64 = outcry_runtime::kafka::committed_offsets(
+            &config.kafka,
+            &config.group_id("router"),
+            &config.kafka.topics.scored,
+            &[0, 1],
+            Duration::from_secs(5),
+        )
+        .map(|offsets| offsets.values().sum())
+        .unwrap_or(0);
         if sum >= want || std::time::Instant::now() > deadline {
             return sum;
         }

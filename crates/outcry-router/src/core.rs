@@ -174,6 +174,17 @@ struct SavedRef<'a> {
 
 const SAVED_VERSION: u32 = 1;
 
+impl Saved {
+    /// A snapshot's bytes, if they are one of the version this router writes.
+    fn read(bytes: &[u8]) -> Result<Saved, LoadError> {
+        let saved: Saved = serde_json::from_slice(bytes)?;
+        if saved.version != SAVED_VERSION {
+            return Err(LoadError::Version(saved.version));
+        }
+        Ok(saved)
+    }
+}
+
 /// One brand of a snapshot, as [`RouterCore::summarize`] tells it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrandSummary {
@@ -269,10 +280,7 @@ impl RouterCore {
         saved: &[u8],
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<String>, LoadError> {
-        let saved: Saved = serde_json::from_slice(saved)?;
-        if saved.version != SAVED_VERSION {
-            return Err(LoadError::Version(saved.version));
-        }
+        let saved = Saved::read(saved)?;
         let mut loaded = Vec::new();
         for (id, mut learned) in saved.brands {
             if !wanted(&id) {
@@ -295,10 +303,7 @@ impl RouterCore {
     /// What a [`RouterCore::save`] holds, brand by brand, without loading it: for
     /// `outcry router-state`.
     pub fn summarize(saved: &[u8]) -> Result<Vec<BrandSummary>, LoadError> {
-        let saved: Saved = serde_json::from_slice(saved)?;
-        if saved.version != SAVED_VERSION {
-            return Err(LoadError::Version(saved.version));
-        }
+        let saved = Saved::read(saved)?;
         Ok(saved
             .brands
             .into_iter()

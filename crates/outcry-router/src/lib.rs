@@ -161,12 +161,10 @@ impl Router {
             owned.last_snapshot_ms = now_ms;
             owned.since_snapshot = 0;
             let slot = owned.slot;
-            let brands = keeper
-                .brand_partition
-                .iter()
-                .filter(|&(_, &p)| p == partition)
-                .map(|(b, _)| b.as_str());
-            match self.core.save(brands) {
+            match self
+                .core
+                .save(brands_on(&keeper.brand_partition, partition))
+            {
                 Ok(snapshot) => {
                     owned.slot = 1 - slot;
                     metrics::counter!(SNAPSHOTS, "partition" => partition.to_string()).increment(1);
@@ -262,6 +260,14 @@ fn describe_state_metrics() {
     }
 }
 
+/// The brands last routed from `partition`.
+fn brands_on(brand_partition: &HashMap<String, i32>, partition: i32) -> impl Iterator<Item = &str> {
+    brand_partition
+        .iter()
+        .filter(move |&(_, &p)| p == partition)
+        .map(|(b, _)| b.as_str())
+}
+
 /// Records that `brand` is routed from `partition`: its state goes into that partition's
 /// snapshots, and is restored with it.
 fn note_brand(keeper: &mut Keeper, brand: &str, partition: i32) {
@@ -294,11 +300,8 @@ fn restore(
 ) {
     let started = Instant::now();
     // the brands this router had from the partition may have moved on elsewhere since
-    let stale: Vec<String> = keeper
-        .brand_partition
-        .iter()
-        .filter(|&(_, &p)| p == partition)
-        .map(|(b, _)| b.clone())
+    let stale: Vec<String> = brands_on(&keeper.brand_partition, partition)
+        .map(str::to_string)
         .collect();
     for brand in &stale {
         core.reset(brand);
@@ -306,7 +309,10 @@ fn restore(
     }
     keeper.last_noted = None;
     let store = keeper.store.clone();
-    let max_replay = keeper.max_replay;
+    // where a replay with no snapshot to start from begins
+    let without_snapshot = committed
+        .saturating_sub(i64::try_from(keeper.max_replay).unwrap_or(i64::MAX))
+        .max(0);
     let mut owned = Owned {
         next: committed,
         last_snapshot_ms: now_ms,
@@ -357,15 +363,11 @@ fn restore(
                     }
                     Err(error) => {
                         tracing::warn!(partition, %error, "cannot read the router's snapshot; rebuilding from the mentions before the committed offset");
-                        committed
-                            .saturating_sub(i64::try_from(max_replay).unwrap_or(i64::MAX))
-                            .max(0)
+                        without_snapshot
                     }
                 }
             }
-            None => committed
-                .saturating_sub(i64::try_from(max_replay).unwrap_or(i64::MAX))
-                .max(0),
+            None => without_snapshot,
         };
         if from >= committed {
             return Ok(());
