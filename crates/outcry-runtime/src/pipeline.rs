@@ -29,6 +29,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod dead_letters;
+mod delivery;
+
+use dead_letters::*;
+pub use dead_letters::{OUTPUT_REJECTED, OUTPUT_TOO_LARGE};
+use delivery::*;
+
 /// One consumed record, borrowed from the consumer.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -194,87 +201,6 @@ impl LoopMetrics {
             process_seconds: metrics::histogram!(name("process_seconds")),
         }
     }
-}
-
-/// Dead-letter reason of an output larger than the producer's `message.max.bytes`.
-pub const OUTPUT_TOO_LARGE: &str = "output_too_large";
-/// Dead-letter reason of an output the producer refused for good for another reason.
-pub const OUTPUT_REJECTED: &str = "output_rejected";
-
-/// Dead-letter reasons of the loop itself, and the decode error every Kafka-fed service has.
-const RUNTIME_DEAD_LETTER_REASONS: &[&str] = &["decode_error", OUTPUT_TOO_LARGE, OUTPUT_REJECTED];
-
-/// What librdkafka adds to key and value when it checks a record against `message.max.bytes`
-/// (the record's framing), with room to spare.
-const RECORD_OVERHEAD: usize = 512;
-
-/// Cuts a dead letter's copies of the original value (then key) until it encodes to at most
-/// `budget` bytes, and says so in its error: a letter too large to write would stop the loop.
-fn fit(letter: &mut DeadLetter, budget: usize) {
-    let excess = letter.encoded_len().saturating_sub(budget);
-    if excess == 0 {
-        return;
-    }
-    let (value, key) = (letter.original.len(), letter.original_key.len());
-    // the note below and the length prefixes take a few dozen bytes: cut that much more
-    let mut cut = excess + 128;
-    let value_cut = cut.min(value);
-    letter.original.truncate(value - value_cut);
-    cut -= value_cut;
-    letter.original_key.truncate(key - cut.min(key));
-    letter.error.push_str(&format!(
-        "; dead letter cut to fit: original {} of {value} bytes, key {} of {key} bytes",
-        letter.original.len(),
-        letter.original_key.len()
-    ));
-}
-
-type Pending = Pin<Box<dyn Future<Output = Settled> + Send>>;
-
-/// An output's delivery; `dead_letter` when the output is one of the loop's own dead letters,
-/// which are cut to fit and so never replaced.
-struct Delivery {
-    future: DeliveryFuture,
-    dead_letter: bool,
-}
-
-/// The record a pending delivery came from, kept until its outputs are acknowledged: the
-/// broker may refuse one of them, and its dead letter carries the record.
-struct Source {
-    topic: Arc<str>,
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-}
-
-impl Source {
-    fn of(record: &Record<'_>) -> Source {
-        Source {
-            topic: record.topic.into(),
-            partition: record.partition,
-            offset: record.offset,
-            key: record.key.map(<[u8]>::to_vec),
-            payload: record.payload.to_vec(),
-        }
-    }
-
-    fn record(&self) -> Record<'_> {
-        Record {
-            topic: &self.topic,
-            partition: self.partition,
-            offset: self.offset,
-            key: self.key.as_deref(),
-            payload: &self.payload,
-        }
-    }
-}
-
-struct Settled {
-    partition: i32,
-    offset: i64,
-    outputs: u64,
-    result: Result<(), KafkaError>,
 }
 
 /// Runs the loop until `shutdown`, then drains: finishes in-flight records, stores and commits
@@ -587,114 +513,5 @@ impl LoopState<'_> {
             tracing::warn!(%error, "producer flush");
         }
         Ok(())
-    }
-}
-
-/// Waits for every delivery of one record, in order. An output the broker refuses for good
-/// (the topic's `max.message.bytes` is below the producer's) is replaced by a dead letter, as
-/// `send` does with one the producer refuses, and the record settles only once that dead
-/// letter is acknowledged too.
-async fn acknowledged(
-    deliveries: Vec<Delivery>,
-    source: Option<Source>,
-    producer: &FutureProducer,
-    letters: &DeadLetters,
-) -> Result<(), KafkaError> {
-    for delivery in deliveries {
-        let (error, refused): (KafkaError, OwnedMessage) = match delivery.future.await {
-            Ok(Ok(_)) => continue,
-            Ok(Err(failed)) => failed,
-            Err(_canceled) => return Err(KafkaError::Canceled),
-        };
-        // a dead letter is cut to fit the producer's limit: when the broker refuses one anyway
-        // (the dead-letter topic's limit is lower still) nothing smaller can be written, so the
-        // loop stops without storing the offset, as for any other unacknowledged output
-        let source = match &source {
-            Some(source) if !delivery.dead_letter && classify(&error) == ErrorClass::Skip => source,
-            _ => return Err(error),
-        };
-        let bytes = refused.payload().map_or(0, <[u8]>::len);
-        let letter = letters.refused(&source.record(), refused.topic(), bytes, &error);
-        let record = FutureRecord::to(&letter.topic)
-            .key(&letter.key)
-            .payload(&letter.payload);
-        // a full queue is backpressure here too: wait for room, never drop
-        producer
-            .send(record, Timeout::Never)
-            .await
-            .map_err(|(error, _)| error)?;
-    }
-    Ok(())
-}
-
-/// Makes the loop's dead letters, for `send` and for the delivery reports.
-#[derive(Clone)]
-struct DeadLetters {
-    service: &'static str,
-    topic: Arc<str>,
-    /// The producer's `message.max.bytes`: dead letters are cut to fit it.
-    max_message_bytes: usize,
-}
-
-impl DeadLetters {
-    /// The dead letter of `record`, cut to fit the producer's limit, and counted.
-    fn letter(&self, record: &Record<'_>, reject: Reject) -> Output {
-        metrics::counter!(format!("outcry_{}_dead_letters_total", self.service), "reason" => reject.reason)
-            .increment(1);
-        let key = record.key.unwrap_or_default();
-        let mut letter = DeadLetter {
-            original: record.payload.to_vec(),
-            source_topic: record.topic.to_string(),
-            source_partition: record.partition,
-            source_offset: record.offset,
-            stage: self.service.to_string(),
-            reason: reject.reason.to_string(),
-            error: reject.detail,
-            failed_at: Some(outcry_proto::timestamp_from_millis(
-                crate::time::now_millis(),
-            )),
-            original_key: key.to_vec(),
-            attempts: reject.attempts,
-        };
-        fit(
-            &mut letter,
-            self.max_message_bytes
-                .saturating_sub(key.len() + RECORD_OVERHEAD),
-        );
-        Output {
-            topic: self.topic.clone(),
-            partition: None,
-            key: key.to_vec(),
-            payload: letter.encode_to_vec(),
-        }
-    }
-
-    /// The dead letter of `source`, whose output of `bytes` bytes to `topic` was refused for
-    /// good with `error`, by the producer or by the broker.
-    fn refused(
-        &self,
-        source: &Record<'_>,
-        topic: &str,
-        bytes: usize,
-        error: &KafkaError,
-    ) -> Output {
-        let reason = match error.rdkafka_error_code() {
-            Some(
-                RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge,
-            ) => OUTPUT_TOO_LARGE,
-            _ => OUTPUT_REJECTED,
-        };
-        tracing::warn!(
-            service = self.service,
-            topic = source.topic,
-            partition = source.partition,
-            offset = source.offset,
-            output_topic = topic,
-            reason,
-            %error,
-            "output refused, its record sent to the dead-letter topic"
-        );
-        let detail = format!("output of {bytes} bytes to {topic} refused: {error}");
-        self.letter(source, Reject::new(reason, detail))
     }
 }
