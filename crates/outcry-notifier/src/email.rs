@@ -40,24 +40,11 @@ pub use smtp::{send, Relay, SmtpFailure};
 /// Longest subject, in characters, before it is cut.
 const SUBJECT_MAX: usize = 150;
 
-/// Standard base64 with padding.
+/// Standard base64 with padding (RFC 4648), as MIME bodies, encoded words and SMTP AUTH
+/// want it.
 pub fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(TABLE[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The subject as one header value: control characters made spaces, cut on a character,
