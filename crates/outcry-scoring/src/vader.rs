@@ -59,14 +59,15 @@ use crate::hash::FxHashMap;
 use crate::ScoringError;
 
 mod rules;
+mod split;
 mod table;
 mod tokenize;
 mod words;
 
 pub(crate) use rules::is_py_space;
 use rules::*;
+use split::*;
 use table::*;
-use tokenize::*;
 pub use words::is_negation_word;
 use words::*;
 

@@ -384,142 +384,11 @@ impl SentimentAnalyzer {
     }
 }
 
-/// The first byte at or after `i` that does not start Python whitespace.
-#[inline]
-pub(super) fn skip_separators(text: &str, mut i: usize) -> usize {
-    let b = text.as_bytes();
-    while let Some(&x) = b.get(i) {
-        if x < 0x80 {
-            if class(x) & SPACE == 0 {
-                break;
-            }
-            i += 1;
-        } else {
-            match non_ascii_at(text, i) {
-                Some(c) if is_py_space(c) => i += c.len_utf8(),
-                _ => break,
-            }
-        }
-    }
-    i
-}
-
-/// The end of the token starting at `start`, whether the token is all ASCII, and whether
-/// its other characters are all in `plain` (see [`SentimentAnalyzer::plain_chars`]). Runs of
-/// ordinary bytes (0x21..=0x7f) are skipped eight at a time.
-#[inline]
-pub(super) fn word_end(text: &str, start: usize, plain: &CharSet) -> (usize, bool, bool) {
-    let b = text.as_bytes();
-    let (mut i, mut ascii, mut all_plain) = (start, true, true);
-    while let Some(&x) = b.get(i) {
-        if x > 0x20 && x < 0x80 {
-            match b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()) {
-                // b[i] is ordinary, so the first stop byte is past it
-                Some(chunk) => match stop_bytes(u64::from_le_bytes(chunk)) {
-                    0 => i += 8,
-                    stops => i += (stops.trailing_zeros() / 8) as usize,
-                },
-                None => i += 1,
-            }
-        } else if x < 0x80 {
-            if class(x) & SPACE != 0 {
-                break;
-            }
-            // a control character that is not whitespace belongs to the token
-            i += 1;
-        } else {
-            match non_ascii_at(text, i) {
-                Some(c) if is_py_space(c) => break,
-                Some(c) => {
-                    ascii = false;
-                    all_plain &= plain.contains(c);
-                    i += c.len_utf8();
-                }
-                None => {
-                    ascii = false;
-                    all_plain = false;
-                    i += 1;
-                }
-            }
-        }
-    }
-    (i, ascii, all_plain)
-}
-
-/// A set of characters below U+10000, one bit each.
-#[derive(Debug, Clone, Default)]
-pub(super) struct CharSet {
-    pub(super) bits: Box<[u64]>,
-}
-
-impl CharSet {
-    /// The characters of U+0080..U+10000 for which `keep` holds.
-    pub(super) fn of_bmp(keep: impl Fn(char) -> bool) -> CharSet {
-        let mut bits = vec![0u64; 0x10000 / 64];
-        for c in ('\u{80}'..='\u{ffff}').filter(|&c| keep(c)) {
-            if let Some(w) = bits.get_mut(c as usize / 64) {
-                *w |= 1 << (c as usize % 64);
-            }
-        }
-        CharSet {
-            bits: bits.into_boxed_slice(),
-        }
-    }
-
-    #[inline]
-    pub(super) fn contains(&self, c: char) -> bool {
-        let c = c as usize;
-        self.bits
-            .get(c / 64)
-            .is_some_and(|w| w >> (c % 64) & 1 != 0)
-    }
-}
-
-/// The word table's contents: the lexicon, the boosters, and the words the rules name.
-pub(super) fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
-    let mut words: FxHashMap<Box<str>, WordInfo> = lex
-        .into_iter()
-        .map(|(w, v)| {
-            let mut info = WordInfo {
-                valence: v,
-                code: 0,
-            };
-            info.add_flags(HAS_LEX);
-            (w, info)
-        })
-        .collect();
-    for &w in BOOSTER_INCR
-        .iter()
-        .chain(BOOSTER_DECR)
-        .chain(NEGATION_WORDS)
-    {
-        words.entry(Box::from(w)).or_default();
-    }
-    for &(w, special) in SPECIAL_WORDS {
-        let info = words.entry(Box::from(w)).or_default();
-        // the special words are distinct, so no code is there yet
-        info.code |= u16::from(special.0);
-        if special == Special::BUT {
-            info.add_flags(BUT);
-        }
-        if CONTEXT_WORDS.contains(&special) {
-            info.add_flags(CONTEXT);
-        }
-    }
-    for (w, info) in &mut words {
-        info.add_flags(booster_flag(w));
-        if negated(w) {
-            info.add_flags(NEGATED);
-        }
-    }
-    words
-}
-
 /// `b[start..end]` without leading and trailing ASCII punctuation, unless that leaves fewer
 /// than three characters (see [`strip_punct_if_word`]). Counts the '!' and '?' stripped,
 /// since the caller only looks at the rest.
 #[inline]
-pub(super) fn strip_ascii_punct(
+fn strip_ascii_punct(
     b: &[u8],
     start: usize,
     end: usize,
@@ -537,7 +406,7 @@ pub(super) fn strip_ascii_punct(
     }
 }
 
-pub(super) fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
+fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, usize) {
     let (s, e) = punct_runs(token);
     if e - s < 3 {
         return (0, token.len());
@@ -549,7 +418,7 @@ pub(super) fn strip_punct_runs(token: &[u8], stats: &mut TextStats) -> (usize, u
 
 /// Where the word inside `token`'s leading and trailing ASCII punctuation starts and ends.
 #[inline]
-pub(super) fn punct_runs(token: &[u8]) -> (usize, usize) {
+fn punct_runs(token: &[u8]) -> (usize, usize) {
     let is_word = |&x: &u8| class(x) & PUNCT == 0;
     let s = token.iter().position(is_word).unwrap_or(token.len());
     let e = token.iter().rposition(is_word).map_or(s, |p| p + 1);
@@ -562,7 +431,7 @@ pub(super) fn punct_runs(token: &[u8]) -> (usize, usize) {
 /// them: punctuation is uncased, every mark counts, and "n't" is always inside what stripping
 /// keeps.
 #[inline]
-pub(super) fn plain_token(b: &[u8], i: usize, e: usize, stats: &mut TextStats) -> Token {
+fn plain_token(b: &[u8], i: usize, e: usize, stats: &mut TextStats) -> Token {
     let (mut upper, mut lower, mut apostrophe) = (0, 0, 0);
     for k in (i..e).step_by(8) {
         let w = load8(b, k) & (u64::MAX >> (64 - 8 * (e - k).min(8)));
@@ -582,7 +451,7 @@ pub(super) fn plain_token(b: &[u8], i: usize, e: usize, stats: &mut TextStats) -
 }
 
 /// Whether the lowercase of the ASCII `word` contains "n't".
-pub(super) fn contains_nt(word: &[u8]) -> bool {
+fn contains_nt(word: &[u8]) -> bool {
     word.windows(3)
         .any(|w| w[0] | 0x20 == b'n' && w[1] == b'\'' && w[2] | 0x20 == b't')
 }

@@ -394,3 +394,43 @@ pub(super) fn special_case(words: &[Special]) -> Option<f64> {
         _ => None,
     }
 }
+
+/// The word table's contents: the lexicon, the boosters, and the words the rules name.
+pub(super) fn word_infos(lex: FxHashMap<Box<str>, f64>) -> FxHashMap<Box<str>, WordInfo> {
+    let mut words: FxHashMap<Box<str>, WordInfo> = lex
+        .into_iter()
+        .map(|(w, v)| {
+            let mut info = WordInfo {
+                valence: v,
+                code: 0,
+            };
+            info.add_flags(HAS_LEX);
+            (w, info)
+        })
+        .collect();
+    for &w in BOOSTER_INCR
+        .iter()
+        .chain(BOOSTER_DECR)
+        .chain(NEGATION_WORDS)
+    {
+        words.entry(Box::from(w)).or_default();
+    }
+    for &(w, special) in SPECIAL_WORDS {
+        let info = words.entry(Box::from(w)).or_default();
+        // the special words are distinct, so no code is there yet
+        info.code |= u16::from(special.0);
+        if special == Special::BUT {
+            info.add_flags(BUT);
+        }
+        if CONTEXT_WORDS.contains(&special) {
+            info.add_flags(CONTEXT);
+        }
+    }
+    for (w, info) in &mut words {
+        info.add_flags(booster_flag(w));
+        if negated(w) {
+            info.add_flags(NEGATED);
+        }
+    }
+    words
+}
