@@ -388,12 +388,7 @@ impl SentimentAnalyzer {
 /// than three characters (see [`strip_punct_if_word`]). Counts the '!' and '?' stripped,
 /// since the caller only looks at the rest.
 #[inline]
-fn strip_ascii_punct(
-    b: &[u8],
-    start: usize,
-    end: usize,
-    stats: &mut TextStats,
-) -> (usize, usize) {
+fn strip_ascii_punct(b: &[u8], start: usize, end: usize, stats: &mut TextStats) -> (usize, usize) {
     let Some(token) = b.get(start..end) else {
         return (start, end);
     };
