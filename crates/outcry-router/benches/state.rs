@@ -2,9 +2,10 @@
 //!
 //! One busy brand, 300,000 scored mentions over three days (about 70 a minute, a fifth of
 //! them complaints from a few hundred authors), routed as the service routes them. Printed,
-//! each the median of 5 runs:
+//! each the median of `BENCH_RUNS` runs (7 by default):
 //! - routing without state and with a snapshot every 100,000 records (the default), in
-//!   mentions per second: the snapshots' share of the routing cost;
+//!   mentions per second, the two taking turns, and the median of each pair's ratio: the
+//!   snapshots' share of the routing cost;
 //! - the size of the brand's snapshot (its seen-id window full at 100,000) and the time to
 //!   write and to read it;
 //! - a restore replaying 100,000 mentions after that snapshot, in mentions per second.
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 const MENTIONS: usize = 300_000;
-const RUNS: usize = 5;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -81,6 +81,11 @@ fn route(
 }
 
 fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(7);
     let log = input();
     let store = Arc::new(MemoryStore::default());
     for (at, payload) in &log {
@@ -90,29 +95,44 @@ fn main() {
     let mut stateful = config.clone();
     stateful.router.state.checkpoint_secs = 1_000_000;
 
-    let (mut without, mut with) = (Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        let start = Instant::now();
-        black_box(route(&mut Router::new(&config), &store, &log, 0, MENTIONS));
-        without.push(MENTIONS as f64 / start.elapsed().as_secs_f64());
-        // a store of its own each run, so that a restore finds nothing: the first record
-        // of the partition replays nothing before offset 0
-        let own = Arc::new(MemoryStore::default());
-        let start = Instant::now();
-        black_box(route(
-            &mut Router::with_state(&stateful, own.clone()),
-            &own,
-            &log,
-            0,
-            MENTIONS,
-        ));
-        with.push(MENTIONS as f64 / start.elapsed().as_secs_f64());
+    // the two take turns, each going first every other pair, so that a change in the host's
+    // load (the machines are shared) moves both sides of a pair alike: the ratio reported is
+    // the median of the pairs' ratios, not a ratio of medians taken minutes apart
+    let (mut without, mut with, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let mut pair = [0.0; 2];
+        for side in [run % 2, 1 - run % 2] {
+            let rate = if side == 0 {
+                let start = Instant::now();
+                black_box(route(&mut Router::new(&config), &store, &log, 0, MENTIONS));
+                MENTIONS as f64 / start.elapsed().as_secs_f64()
+            } else {
+                // a store of its own each run, so that a restore finds nothing: the first
+                // record of the partition replays nothing before offset 0
+                let own = Arc::new(MemoryStore::default());
+                let start = Instant::now();
+                black_box(route(
+                    &mut Router::with_state(&stateful, own.clone()),
+                    &own,
+                    &log,
+                    0,
+                    MENTIONS,
+                ));
+                MENTIONS as f64 / start.elapsed().as_secs_f64()
+            };
+            pair[side] = rate;
+        }
+        without.push(pair[0]);
+        with.push(pair[1]);
+        ratios.push(pair[1] / pair[0]);
     }
-    let (without, with) = (median(without), median(with));
-    println!("routing, no state: {without:.0} mentions/s");
+    let pairs: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+    println!("routing, no state: {:.0} mentions/s", median(without));
     println!(
-        "routing, a snapshot every 100,000 records: {with:.0} mentions/s ({:.3} of no state)",
-        with / without
+        "routing, a snapshot every 100,000 records: {:.0} mentions/s ({:.3} of no state, median of the pairs: {})",
+        median(with),
+        median(ratios),
+        pairs.join(" ")
     );
 
     let mut core = RouterCore::new(&config);
@@ -121,7 +141,7 @@ fn main() {
         let _ = core.route(&sm, *at);
     }
     let (mut save_ms, mut load_ms, mut bytes) = (Vec::new(), Vec::new(), 0);
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let start = Instant::now();
         let snapshot = core.save(["acme"]).unwrap();
         save_ms.push(start.elapsed().as_secs_f64() * 1000.0);
@@ -142,7 +162,7 @@ fn main() {
     let mut writer = Router::with_state(&stateful, store.clone());
     route(&mut writer, &store, &log, 0, 200_000);
     let mut replay = Vec::new();
-    for _ in 0..RUNS {
+    for _ in 0..runs {
         let mut next = Router::with_state(&stateful, store.clone());
         let start = Instant::now();
         route(&mut next, &store, &log, MENTIONS - 1, MENTIONS);
