@@ -157,6 +157,7 @@ fn record(payload: &[u8]) -> Record<'_> {
         offset: 1,
         key: None,
         payload,
+        timestamp_ms: None,
     }
 }
 

@@ -64,6 +64,7 @@ fn record(payload: &[u8]) -> Record<'_> {
         offset: 7,
         key: None,
         payload,
+        timestamp_ms: None,
     }
 }
 

@@ -73,6 +73,7 @@ fn route(
             offset: offset as i64,
             key: Some(b"acme"),
             payload,
+            timestamp_ms: Some(*at),
         };
         let out = router.handle_record(&record, *at).unwrap_or_default();
         outputs += store.write("outcry.router-state.v1", out).len();

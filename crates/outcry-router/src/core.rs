@@ -330,7 +330,7 @@ impl RouterCore {
         self.replaying = on;
     }
 
-    /// Routes one scored mention processed at wall-clock `now_ms`; returns the escalation
+    /// Routes one scored mention on the routing clock `now_ms`; returns the escalation
     /// records to write, in order. A record without a mention, a mention id or a sane event
     /// time is an error (a dead letter), and changes no state.
     pub fn route(

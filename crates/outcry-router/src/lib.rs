@@ -129,15 +129,32 @@ impl Router {
         router
     }
 
-    /// Routes one record of the scored topic: restores its partition's state first when the
-    /// partition is new to this router, and snapshots it when a checkpoint is due.
+    /// Routes one record of the scored topic on the routing clock `now_ms` (its escalations
+    /// stamped as written then too): restores its partition's state first when the partition
+    /// is new to this router, and snapshots it when a checkpoint is due.
     pub fn handle_record(
         &mut self,
         record: &Record<'_>,
         now_ms: i64,
     ) -> Result<Vec<Output>, Reject> {
+        self.handle_record_at(record, now_ms, now_ms)
+    }
+
+    /// [`Router::handle_record`] on the routing clock `now_ms`, the escalations stamped as
+    /// written at `written_ms`.
+    fn handle_record_at(
+        &mut self,
+        record: &Record<'_>,
+        now_ms: i64,
+        written_ms: i64,
+    ) -> Result<Vec<Output>, Reject> {
         let Some(keeper) = self.keeper.as_mut() else {
-            return self.handle(record.payload, now_ms);
+            return route(
+                &mut self.core,
+                &self.topic,
+                decode(record.payload)?,
+                (now_ms, written_ms),
+            );
         };
         let (partition, offset) = (record.partition, record.offset);
         if keeper
@@ -157,7 +174,7 @@ impl Router {
             .expect("restore registers the partition");
         owned.next = offset + 1;
         owned.since_snapshot += 1;
-        let mut out = route(&mut self.core, &self.topic, scored?, now_ms)?;
+        let mut out = route(&mut self.core, &self.topic, scored?, (now_ms, written_ms))?;
         // on the clock the record was routed by, which the pipeline has just read
         let due = owned.since_snapshot >= keeper.checkpoint_records
             || now_ms.saturating_sub(owned.last_snapshot_ms) >= keeper.checkpoint_ms;
@@ -197,27 +214,36 @@ impl Router {
 
     /// Routes one encoded `ScoredMention` into encoded escalation records.
     pub fn handle(&mut self, payload: &[u8], now_ms: i64) -> Result<Vec<Output>, Reject> {
-        route(&mut self.core, &self.topic, decode(payload)?, now_ms)
+        route(
+            &mut self.core,
+            &self.topic,
+            decode(payload)?,
+            (now_ms, now_ms),
+        )
     }
 }
 
-/// Routes `scored` into encoded escalation records for `topic`.
+/// Routes `scored` on the routing clock `now_ms` into encoded escalation records for
+/// `topic`, stamped as written at `written_ms`.
 fn route(
     core: &mut RouterCore,
     topic: &Arc<str>,
     scored: ScoredMention,
-    now_ms: i64,
+    (now_ms, written_ms): (i64, i64),
 ) -> Result<Vec<Output>, Reject> {
     let records = core
         .route(&scored, now_ms)
         .map_err(|e| Reject::new(e.reason(), e.to_string()))?;
     Ok(records
         .into_iter()
-        .map(|e| {
+        .map(|mut e| {
+            if written_ms != now_ms {
+                e.emitted_at = Some(outcry_proto::timestamp_from_millis(written_ms));
+            }
             let received = outcry_proto::millis_from_timestamp(e.trigger_received_at.as_ref());
             if received > 0 {
                 metrics::histogram!(END_TO_END_SECONDS)
-                    .record((now_ms - received).max(0) as f64 / 1000.0);
+                    .record((written_ms - received).max(0) as f64 / 1000.0);
             }
             Output {
                 topic: topic.clone(),
@@ -239,8 +265,15 @@ pub const DEAD_LETTER_REASONS: &[&str] = &[
 ];
 
 impl Processor for Router {
+    /// Routes on the scored record's timestamp (when the scorer wrote it), not on the time it
+    /// is read: a restore replays the same records on the same clock, so it rebuilds the
+    /// state (and the SLAs of the cases it holds) exactly as they were, and a record
+    /// routed again after a crash gets the same SLA. A record without a timestamp is routed
+    /// on the wall clock. The escalations say when they were written.
     async fn process(&mut self, record: &Record<'_>) -> Result<Vec<Output>, Reject> {
-        self.handle_record(record, now_millis())
+        let written_ms = now_millis();
+        let now_ms = record.timestamp_ms.filter(|&t| t > 0).unwrap_or(written_ms);
+        self.handle_record_at(record, now_ms, written_ms)
     }
 
     fn dead_letter_reasons(&self) -> &'static [&'static str] {

@@ -1,7 +1,8 @@
 //! The router's state across a crash and across partitions moving between instances: a
 //! router that takes over a partition from its committed offset writes exactly what one that
 //! never stopped writes (same cases, same updates, same ids), because it restores the newest
-//! snapshot the committed offset has passed and replays the mentions after it.
+//! snapshot the committed offset has passed and replays the mentions after it, on the clock
+//! the service routes on: the scored records' timestamps.
 
 mod common;
 
@@ -103,6 +104,7 @@ fn run(
             offset,
             key: Some(b"acme"),
             payload,
+            timestamp_ms: Some(*at),
         };
         let outputs = router.handle_record(&record, *at).expect("routable");
         let escalations = store
@@ -320,4 +322,57 @@ fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed_on_the_routing_cl
         outcry_router::state::slots(records.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
     let throughs: Vec<i64> = slots.iter().map(|s| s.manifest.through).collect();
     assert_eq!(throughs, [7]);
+}
+
+/// The service routes on the scored record's timestamp, the clock the tests above route on
+/// and the one a replay has: so a restore rebuilds the SLAs the cases had, and a record
+/// routed again after a crash is given the same SLA. The escalation still says when it was
+/// written; a record without a timestamp is routed on the wall clock.
+#[tokio::test]
+async fn the_service_routes_on_the_records_timestamp_and_stamps_when_it_wrote() {
+    use outcry_proto::millis_from_timestamp as millis;
+    use outcry_runtime::pipeline::Processor as _;
+    use outcry_runtime::time::now_millis;
+    // the complaint rule's SLA
+    const SLA_MS: i64 = 240 * 60_000;
+    let mut router = Router::new(&config());
+    // scored ten minutes ago, read now (a router catching up on a backlog)
+    let written_at = now_millis() - 600_000;
+    let payload = scored("x:1", "ann", written_at - 1_000, 0.9, -0.6).encode_to_vec();
+    let record = Record {
+        topic: "outcry.scored.v1",
+        partition: 0,
+        offset: 0,
+        key: Some(b"acme"),
+        payload: &payload,
+        timestamp_ms: Some(written_at),
+    };
+    let before = now_millis();
+    let out = router.process(&record).await.expect("routable");
+    let after = now_millis();
+    let opened = Escalation::decode(out[0].payload.as_slice()).unwrap();
+    assert_eq!(opened.state, CaseState::Open as i32);
+    assert_eq!(millis(opened.sla_due.as_ref()), written_at + SLA_MS);
+    let emitted = millis(opened.emitted_at.as_ref());
+    assert!(
+        (before..=after).contains(&emitted),
+        "{emitted} not within {before}..={after}"
+    );
+
+    let payload = scored("x:2", "bob", written_at, 0.9, -0.6).encode_to_vec();
+    let untimed = Record {
+        offset: 1,
+        payload: &payload,
+        timestamp_ms: None,
+        ..record
+    };
+    let before = now_millis();
+    let out = router.process(&untimed).await.expect("routable");
+    let after = now_millis();
+    let opened = Escalation::decode(out[0].payload.as_slice()).unwrap();
+    let due = millis(opened.sla_due.as_ref());
+    assert!(
+        (before + SLA_MS..=after + SLA_MS).contains(&due),
+        "{due} not within the wall clock's SLA"
+    );
 }

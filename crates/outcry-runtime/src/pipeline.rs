@@ -44,6 +44,9 @@ pub struct Record<'a> {
     pub offset: i64,
     pub key: Option<&'a [u8]>,
     pub payload: &'a [u8],
+    /// The record's Kafka timestamp in ms since the epoch (the time its producer wrote it, or
+    /// the broker's append time on a topic set to `LogAppendTime`), if it has one.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// A record to produce.
@@ -347,6 +350,7 @@ impl LoopState<'_> {
                 offset: message.offset(),
                 key: message.key(),
                 payload: message.payload().unwrap_or_default(),
+                timestamp_ms: message.timestamp().to_millis(),
             };
             self.current = Some((record.partition, record.offset));
             let started = Instant::now();

@@ -218,6 +218,7 @@ mod tests {
             offset: 7,
             key: None,
             payload,
+            timestamp_ms: None,
         };
         let undecodable = p.process(&record(b"\xff\xff\xff")).await.unwrap_err();
         let no_brand = Mention {
@@ -305,6 +306,7 @@ mod tests {
             offset: 0,
             key: None,
             payload: b"\x0a\xff\xff\xff\xff",
+            timestamp_ms: None,
         };
         assert_eq!(p.process(&record).await.unwrap_err().reason, "decode_error");
     }

@@ -20,6 +20,7 @@ pub(super) struct Source {
     pub(super) offset: i64,
     pub(super) key: Option<Vec<u8>>,
     pub(super) payload: Vec<u8>,
+    pub(super) timestamp_ms: Option<i64>,
 }
 
 impl Source {
@@ -30,6 +31,7 @@ impl Source {
             offset: record.offset,
             key: record.key.map(<[u8]>::to_vec),
             payload: record.payload.to_vec(),
+            timestamp_ms: record.timestamp_ms,
         }
     }
 
@@ -40,6 +42,7 @@ impl Source {
             offset: self.offset,
             key: self.key.as_deref(),
             payload: &self.payload,
+            timestamp_ms: self.timestamp_ms,
         }
     }
 }
