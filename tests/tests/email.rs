@@ -153,11 +153,9 @@ fn escalation() -> Vec<u8> {
 fn record(payload: &[u8]) -> Record<'_> {
     Record {
         topic: "outcry.escalations.v1",
-        partition: 0,
         offset: 1,
-        key: None,
         payload,
-        timestamp_ms: None,
+        ..Record::default()
     }
 }
 

@@ -60,11 +60,9 @@ fn notifier(url: &str, max_attempts: u32) -> Notifier {
 fn record(payload: &[u8]) -> Record<'_> {
     Record {
         topic: "t",
-        partition: 0,
         offset: 7,
-        key: None,
         payload,
-        timestamp_ms: None,
+        ..Record::default()
     }
 }
 

@@ -36,8 +36,9 @@ use dead_letters::*;
 pub use dead_letters::{OUTPUT_REJECTED, OUTPUT_TOO_LARGE};
 use delivery::*;
 
-/// One consumed record, borrowed from the consumer.
-#[derive(Debug, Clone, Copy)]
+/// One consumed record, borrowed from the consumer. `Default` is an empty record of no
+/// topic at offset 0, for tests and tools to fill in what they need.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Record<'a> {
     pub topic: &'a str,
     pub partition: i32,

@@ -214,11 +214,8 @@ mod tests {
         let mut p = processor();
         let record = |payload: &'static [u8]| Record {
             topic: "t",
-            partition: 0,
-            offset: 7,
-            key: None,
             payload,
-            timestamp_ms: None,
+            ..Record::default()
         };
         let undecodable = p.process(&record(b"\xff\xff\xff")).await.unwrap_err();
         let no_brand = Mention {
@@ -302,11 +299,8 @@ mod tests {
         let mut p = processor();
         let record = Record {
             topic: "t",
-            partition: 0,
-            offset: 0,
-            key: None,
             payload: b"\x0a\xff\xff\xff\xff",
-            timestamp_ms: None,
+            ..Record::default()
         };
         assert_eq!(p.process(&record).await.unwrap_err().reason, "decode_error");
     }
