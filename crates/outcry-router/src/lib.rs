@@ -71,7 +71,7 @@ struct Owned {
     /// the offset of the record expected next: any other means the partition was assigned
     /// afresh (a start, a rebalance) and its brands' state has to be restored
     next: i64,
-    /// when the last snapshot (or the restore) was, on the routing clock
+    /// when the last snapshot (or the restore) was, on the wall clock
     last_snapshot_ms: i64,
     /// records routed since the last snapshot (or the restore)
     since_snapshot: u64,
@@ -129,9 +129,9 @@ impl Router {
         router
     }
 
-    /// Routes one record of the scored topic on the routing clock `now_ms` (its escalations
-    /// stamped as written then too): restores its partition's state first when the partition
-    /// is new to this router, and snapshots it when a checkpoint is due.
+    /// Routes one record of the scored topic on the clock `now_ms` (routing, checkpoints and
+    /// the time the escalations are stamped as written): restores its partition's state first
+    /// when the partition is new to this router, and snapshots it when a checkpoint is due.
     pub fn handle_record(
         &mut self,
         record: &Record<'_>,
@@ -141,7 +141,7 @@ impl Router {
     }
 
     /// [`Router::handle_record`] on the routing clock `now_ms`, the escalations stamped as
-    /// written at `written_ms`.
+    /// written at the wall clock's `written_ms`, which also times the checkpoints.
     fn handle_record_at(
         &mut self,
         record: &Record<'_>,
@@ -162,7 +162,7 @@ impl Router {
             .get(&partition)
             .is_none_or(|p| p.next != offset)
         {
-            restore(&mut self.core, keeper, partition, offset, now_ms);
+            restore(&mut self.core, keeper, partition, offset, written_ms);
         }
         let scored = decode(record.payload);
         if let Ok(sm) = &scored {
@@ -175,11 +175,13 @@ impl Router {
         owned.next = offset + 1;
         owned.since_snapshot += 1;
         let mut out = route(&mut self.core, &self.topic, scored?, (now_ms, written_ms))?;
-        // on the clock the record was routed by, which the pipeline has just read
+        // on the wall clock, not the routing clock: a router catching up on a backlog routes
+        // a minute of record time in milliseconds, and a snapshot for each would slow it down
+        // when it most needs to keep up
         let due = owned.since_snapshot >= keeper.checkpoint_records
-            || now_ms.saturating_sub(owned.last_snapshot_ms) >= keeper.checkpoint_ms;
+            || written_ms.saturating_sub(owned.last_snapshot_ms) >= keeper.checkpoint_ms;
         if owned.writable && due {
-            owned.last_snapshot_ms = now_ms;
+            owned.last_snapshot_ms = written_ms;
             owned.since_snapshot = 0;
             let slot = owned.slot;
             match self

@@ -63,13 +63,14 @@ pub(crate) fn note_brand(keeper: &mut Keeper, brand: &str, partition: i32) {
 /// its `through` to `committed` routed again without output or metrics. Whatever fails, the
 /// partition is registered and routing goes on (with what could be restored, and a count in
 /// `outcry_router_state_restores_total{result="failed"}`): a router that stopped would stop
-/// its brands' escalations too.
+/// its brands' escalations too. The next checkpoint is due `checkpoint_secs` after
+/// `written_ms`, on the wall clock.
 pub(crate) fn restore(
     core: &mut RouterCore,
     keeper: &mut Keeper,
     partition: i32,
     committed: i64,
-    now_ms: i64,
+    written_ms: i64,
 ) {
     let started = Instant::now();
     // the brands this router had from the partition may have moved on elsewhere since
@@ -88,7 +89,7 @@ pub(crate) fn restore(
         .max(0);
     let mut owned = Owned {
         next: committed,
-        last_snapshot_ms: now_ms,
+        last_snapshot_ms: written_ms,
         since_snapshot: 0,
         slot: 0,
         writable: true,

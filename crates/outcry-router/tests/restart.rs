@@ -305,7 +305,7 @@ fn a_missing_short_or_uncompacted_state_topic_is_named_in_the_log() {
 }
 
 #[test]
-fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed_on_the_routing_clock() {
+fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed() {
     let input: Vec<ScoredMention> = (0..10)
         .map(|i| scored(&format!("x:{i}"), "ann", T0 + i * 10_000, 0.9, -0.6))
         .collect();
@@ -374,5 +374,40 @@ async fn the_service_routes_on_the_records_timestamp_and_stamps_when_it_wrote() 
     assert!(
         (before + SLA_MS..=after + SLA_MS).contains(&due),
         "{due} not within the wall clock's SLA"
+    );
+}
+
+/// Checkpoints are timed on the wall clock, not on the records' timestamps: a router catching
+/// up on a backlog routes minutes of record time in milliseconds, and a snapshot for each
+/// minute would slow it down when it most needs to keep up.
+#[tokio::test]
+async fn a_backlog_caught_up_on_is_snapshotted_on_the_wall_clock() {
+    use outcry_runtime::pipeline::Processor as _;
+    let start = outcry_runtime::time::now_millis() - 3_600_000;
+    // ten mentions a minute apart, an hour ago, all read now
+    let input: Vec<ScoredMention> = (0..10)
+        .map(|i| scored(&format!("x:{i}"), "ann", start + i * 60_000, 0.9, -0.6))
+        .collect();
+    let store = store_with(&input);
+    let mut config = config();
+    config.router.state.checkpoint_secs = 60;
+    config.router.state.checkpoint_records = 1_000_000;
+    let mut router = Router::with_state(&config, store.clone());
+    let log = store.scored.lock().unwrap().get(&0).cloned().unwrap();
+    for (offset, (at, payload)) in (0..).zip(&log) {
+        let record = Record {
+            topic: "outcry.scored.v1",
+            offset,
+            key: Some(b"acme"),
+            payload,
+            timestamp_ms: Some(*at),
+            ..Record::default()
+        };
+        let outputs = router.process(&record).await.expect("routable");
+        store.write(STATE_TOPIC, outputs);
+    }
+    assert!(
+        store.snapshots_of(0).is_empty(),
+        "nine minutes of record time routed in well under a minute of wall time: no checkpoint is due"
     );
 }
