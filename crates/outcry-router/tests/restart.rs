@@ -304,16 +304,22 @@ fn a_missing_short_or_uncompacted_state_topic_is_named_in_the_log() {
     );
 }
 
-#[test]
-fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed() {
+/// A router that snapshots a minute after the last snapshot (never by count), and a store
+/// of ten mentions of ann's, `gap_ms` apart from `from`.
+fn minutely(from: i64, gap_ms: i64) -> (Router, Arc<MemoryStore>) {
     let input: Vec<ScoredMention> = (0..10)
-        .map(|i| scored(&format!("x:{i}"), "ann", T0 + i * 10_000, 0.9, -0.6))
+        .map(|i| scored(&format!("x:{i}"), "ann", from + i * gap_ms, 0.9, -0.6))
         .collect();
     let store = store_with(&input);
     let mut config = config();
     config.router.state.checkpoint_secs = 60;
     config.router.state.checkpoint_records = 1_000_000;
-    let mut router = Router::with_state(&config, store.clone());
+    (Router::with_state(&config, store.clone()), store)
+}
+
+#[test]
+fn a_partition_is_snapshotted_once_checkpoint_secs_have_passed() {
+    let (mut router, store) = minutely(T0, 10_000);
     // a mention every ten seconds, each routed when it happened: the restore at the first,
     // then a snapshot with the one a minute later (offset 6, so `through` is 7)
     run(&mut router, &store, 0, 10);
@@ -383,16 +389,8 @@ async fn the_service_routes_on_the_records_timestamp_and_stamps_when_it_wrote() 
 #[tokio::test]
 async fn a_backlog_caught_up_on_is_snapshotted_on_the_wall_clock() {
     use outcry_runtime::pipeline::Processor as _;
-    let start = outcry_runtime::time::now_millis() - 3_600_000;
     // ten mentions a minute apart, an hour ago, all read now
-    let input: Vec<ScoredMention> = (0..10)
-        .map(|i| scored(&format!("x:{i}"), "ann", start + i * 60_000, 0.9, -0.6))
-        .collect();
-    let store = store_with(&input);
-    let mut config = config();
-    config.router.state.checkpoint_secs = 60;
-    config.router.state.checkpoint_records = 1_000_000;
-    let mut router = Router::with_state(&config, store.clone());
+    let (mut router, store) = minutely(outcry_runtime::time::now_millis() - 3_600_000, 60_000);
     let log = store.scored.lock().unwrap().get(&0).cloned().unwrap();
     for (offset, (at, payload)) in (0..).zip(&log) {
         let record = Record {
