@@ -148,13 +148,9 @@ impl Router {
         now_ms: i64,
         written_ms: i64,
     ) -> Result<Vec<Output>, Reject> {
+        let scored = decode(record.payload);
         let Some(keeper) = self.keeper.as_mut() else {
-            return route(
-                &mut self.core,
-                &self.topic,
-                decode(record.payload)?,
-                (now_ms, written_ms),
-            );
+            return route(&mut self.core, &self.topic, scored?, now_ms, written_ms);
         };
         let (partition, offset) = (record.partition, record.offset);
         if keeper
@@ -164,7 +160,6 @@ impl Router {
         {
             restore(&mut self.core, keeper, partition, offset, written_ms);
         }
-        let scored = decode(record.payload);
         if let Ok(sm) = &scored {
             note_brand(keeper, &sm.brand_id, partition);
         }
@@ -174,7 +169,7 @@ impl Router {
             .expect("restore registers the partition");
         owned.next = offset + 1;
         owned.since_snapshot += 1;
-        let mut out = route(&mut self.core, &self.topic, scored?, (now_ms, written_ms))?;
+        let mut out = route(&mut self.core, &self.topic, scored?, now_ms, written_ms)?;
         // on the wall clock, not the routing clock: a router catching up on a backlog routes
         // a minute of record time in milliseconds, and a snapshot for each would slow it down
         // when it most needs to keep up
@@ -220,7 +215,8 @@ impl Router {
             &mut self.core,
             &self.topic,
             decode(payload)?,
-            (now_ms, now_ms),
+            now_ms,
+            now_ms,
         )
     }
 }
@@ -231,7 +227,8 @@ fn route(
     core: &mut RouterCore,
     topic: &Arc<str>,
     scored: ScoredMention,
-    (now_ms, written_ms): (i64, i64),
+    now_ms: i64,
+    written_ms: i64,
 ) -> Result<Vec<Output>, Reject> {
     let records = core
         .route(&scored, now_ms)
@@ -239,9 +236,7 @@ fn route(
     Ok(records
         .into_iter()
         .map(|mut e| {
-            if written_ms != now_ms {
-                e.emitted_at = Some(outcry_proto::timestamp_from_millis(written_ms));
-            }
+            e.emitted_at = Some(outcry_proto::timestamp_from_millis(written_ms));
             let received = outcry_proto::millis_from_timestamp(e.trigger_received_at.as_ref());
             if received > 0 {
                 metrics::histogram!(END_TO_END_SECONDS)
