@@ -13,11 +13,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use common::{scored, MemoryStore, T0};
+use common::{record_at, scored, MemoryStore, T0};
 use outcry_proto::Message as _;
 use outcry_router::core::RouterCore;
 use outcry_router::Router;
-use outcry_runtime::pipeline::Record;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
@@ -67,15 +66,9 @@ fn route(
 ) -> usize {
     let mut outputs = 0;
     for (offset, (at, payload)) in log.iter().enumerate().take(to).skip(from) {
-        let record = Record {
-            topic: "outcry.scored.v1",
-            partition: 0,
-            offset: offset as i64,
-            key: Some(b"acme"),
-            payload,
-            timestamp_ms: Some(*at),
-        };
-        let out = router.handle_record(&record, *at).unwrap_or_default();
+        let out = router
+            .handle_record(&record_at(offset as i64, *at, payload), *at)
+            .unwrap_or_default();
         outputs += store.write("outcry.router-state.v1", out).len();
     }
     outputs

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{config, scored, MemoryStore, BUCKET, DAY_BUCKETS, T0};
+use common::{config, record_at, scored, MemoryStore, BUCKET, DAY_BUCKETS, T0};
 use outcry_proto::v1::{CaseState, Escalation, EscalationKind, ScoredMention};
 use outcry_proto::Message as _;
 use outcry_router::Router;
@@ -98,15 +98,9 @@ fn run(
     let mut out = BTreeMap::new();
     for offset in from..to {
         let (at, payload) = &log[offset as usize];
-        let record = Record {
-            topic: "outcry.scored.v1",
-            partition: 0,
-            offset,
-            key: Some(b"acme"),
-            payload,
-            timestamp_ms: Some(*at),
-        };
-        let outputs = router.handle_record(&record, *at).expect("routable");
+        let outputs = router
+            .handle_record(&record_at(offset, *at, payload), *at)
+            .expect("routable");
         let escalations = store
             .write(STATE_TOPIC, outputs)
             .iter()
@@ -345,14 +339,7 @@ async fn the_service_routes_on_the_records_timestamp_and_stamps_when_it_wrote() 
     // scored ten minutes ago, read now (a router catching up on a backlog)
     let written_at = now_millis() - 600_000;
     let payload = scored("x:1", "ann", written_at - 1_000, 0.9, -0.6).encode_to_vec();
-    let record = Record {
-        topic: "outcry.scored.v1",
-        partition: 0,
-        offset: 0,
-        key: Some(b"acme"),
-        payload: &payload,
-        timestamp_ms: Some(written_at),
-    };
+    let record = record_at(0, written_at, &payload);
     let before = now_millis();
     let out = router.process(&record).await.expect("routable");
     let after = now_millis();
@@ -393,15 +380,10 @@ async fn a_backlog_caught_up_on_is_snapshotted_on_the_wall_clock() {
     let (mut router, store) = minutely(outcry_runtime::time::now_millis() - 3_600_000, 60_000);
     let log = store.scored.lock().unwrap().get(&0).cloned().unwrap();
     for (offset, (at, payload)) in (0..).zip(&log) {
-        let record = Record {
-            topic: "outcry.scored.v1",
-            offset,
-            key: Some(b"acme"),
-            payload,
-            timestamp_ms: Some(*at),
-            ..Record::default()
-        };
-        let outputs = router.process(&record).await.expect("routable");
+        let outputs = router
+            .process(&record_at(offset, *at, payload))
+            .await
+            .expect("routable");
         store.write(STATE_TOPIC, outputs);
     }
     assert!(

@@ -4,6 +4,7 @@
 use outcry_proto::timestamp_from_millis;
 use outcry_proto::v1::{Author, Escalation, Mention, Priority, ScoredMention, Sentiment};
 use outcry_router::core::RouterCore;
+use outcry_runtime::pipeline::Record;
 use outcry_runtime::Config;
 
 pub const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z, a Thursday
@@ -63,6 +64,18 @@ pub fn scored(id: &str, author: &str, at_ms: i64, complaint: f64, compound: f64)
         is_complaint: complaint >= 0.5,
         priority: Priority::P3 as i32,
         ..Default::default()
+    }
+}
+
+/// Offset `offset` of scored partition 0, written at `at`.
+pub fn record_at(offset: i64, at: i64, payload: &[u8]) -> Record<'_> {
+    Record {
+        topic: "outcry.scored.v1",
+        offset,
+        key: Some(b"acme"),
+        payload,
+        timestamp_ms: Some(at),
+        ..Record::default()
     }
 }
 
