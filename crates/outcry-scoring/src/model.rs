@@ -136,6 +136,27 @@ fn sigmoid(z: f64) -> f64 {
 }
 
 impl ComplaintModel {
+    /// A model of trained weight tables (as stored: bucket weights with the inverse document
+    /// frequency folded in), read from a file or just fitted.
+    fn from_parts(
+        cfg: FeatureConfig,
+        (word_w, char_w): (Vec<f32>, Vec<f32>),
+        dense_w: [f32; DENSE],
+        bias: f32,
+        threshold: f64,
+        version: String,
+    ) -> ComplaintModel {
+        ComplaintModel {
+            cfg,
+            word_w: Weights::from_dense(word_w),
+            char_w: Weights::from_dense(char_w),
+            dense_w,
+            bias,
+            threshold,
+            version,
+        }
+    }
+
     pub fn version(&self) -> &str {
         &self.version
     }

@@ -102,15 +102,14 @@ impl ComplaintModel {
         }
         let char_w = tables.pop().unwrap_or_default();
         let word_w = tables.pop().unwrap_or_default();
-        Ok(ComplaintModel {
+        Ok(ComplaintModel::from_parts(
             cfg,
-            word_w: Weights::from_dense(word_w),
-            char_w: Weights::from_dense(char_w),
+            (word_w, char_w),
             dense_w,
             bias,
             threshold,
-            version: version_of(bytes),
-        })
+            version_of(bytes),
+        ))
     }
 }
 

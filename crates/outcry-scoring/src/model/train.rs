@@ -183,15 +183,14 @@ pub fn fit(corpus: &Corpus, train: &[usize], tc: &TrainConfig, threshold: f64) -
         *w = theta[dim + k] as f32;
     }
     let bias = theta[dim + DENSE] as f32;
-    let mut model = ComplaintModel {
+    let mut model = ComplaintModel::from_parts(
         cfg,
-        word_w: Weights::from_dense(word_w),
-        char_w: Weights::from_dense(char_w),
+        (word_w, char_w),
         dense_w,
         bias,
         threshold,
-        version: String::new(),
-    };
+        String::new(),
+    );
     model.version = version_of(&model.to_bytes());
     model
 }
