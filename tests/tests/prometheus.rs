@@ -33,6 +33,37 @@ async fn query(prometheus: &str, promql: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Waits up to a minute for Prometheus at `web` to answer its readiness endpoint; fails if
+/// the process exits first or the minute passes, with the end of its `log`.
+async fn wait_ready(web: &str, prometheus: &mut Killed, bin: &str, log: &std::path::Path) {
+    let tail = || {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = prometheus.0.try_wait() {
+            panic!("{bin} exited before it was ready: {status}\n{}", tail());
+        }
+        let ready = client
+            .get(format!("http://{web}/-/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{bin} was not ready at {web} within a minute\n{}",
+            tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
     let prometheus_bin =
@@ -113,16 +144,25 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         .unwrap()
         .port();
     let web = format!("127.0.0.1:{port}");
-    let _prometheus = Killed(
+    let mut prometheus = Killed(
         Command::new(&prometheus_bin)
             .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address={web}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {prometheus_bin} (apt-get install prometheus, or set OUTCRY_PROMETHEUS_BIN): {e}")),
     );
+
+    // a loaded machine can take seconds to start it: queries wait until it says it is ready
+    wait_ready(
+        &web,
+        &mut prometheus,
+        &prometheus_bin,
+        &dir.join("prometheus.log"),
+    )
+    .await;
 
     let wanted = [
         "outcry_ingestor_mentions_accepted_total",
