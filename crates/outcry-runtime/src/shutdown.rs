@@ -72,35 +72,67 @@ impl Drop for ShutdownTrigger {
 
 /// Completes on the first SIGTERM or SIGINT. A second signal exits the process at once
 /// with code 130, skipping the drain.
-pub async fn signal() {
-    wait_for_signal().await;
-    tracing::info!("shutdown signal received, draining (a second signal exits at once)");
-    tokio::spawn(async {
-        wait_for_signal().await;
-        tracing::warn!("second shutdown signal, exiting without drain");
-        std::process::exit(130);
-    });
+///
+/// The handlers are installed when this is called, not when the future is first polled
+/// (which [`Shutdown::from_future`] does on another task): a signal that arrives while the
+/// service is still starting drains it rather than killing it with the default action.
+pub fn signal() -> impl Future<Output = ()> + Send + 'static {
+    let mut signals = Signals::install();
+    async move {
+        signals.next().await;
+        tracing::info!("shutdown signal received, draining (a second signal exits at once)");
+        tokio::spawn(async move {
+            signals.next().await;
+            tracing::warn!("second shutdown signal, exiting without drain");
+            std::process::exit(130);
+        });
+    }
 }
 
+/// The shutdown signals' streams, installed once for the life of the process.
 #[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Signals(Some((term, int))),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(%error, "cannot install signal handlers");
+                Signals(None)
+            }
+        }
+    }
+
+    /// The next SIGTERM or SIGINT; never, if the handlers could not be installed.
+    async fn next(&mut self) {
+        let Some((term, int)) = &mut self.0 else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Signals {
+        Signals
+    }
+
+    async fn next(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
