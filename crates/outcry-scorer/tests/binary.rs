@@ -1,6 +1,6 @@
 //! The real binary: start-up contract and graceful shutdown.
 
-use std::io::Read;
+use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -51,14 +51,32 @@ fn drains_and_exits_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // wait until it logged that the pipeline started
-    let mut stderr = child.stderr.take().unwrap();
+    // wait until it logged that its admin server listens (the signal handlers are installed
+    // before that): on a loaded machine a fixed sleep can end before the process gets there
+    let stderr = child.stderr.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            text.push_str(&line);
+            text.push('\n');
+            let _ = send.send(line);
+        }
         text
     });
-    std::thread::sleep(Duration::from_millis(1500));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains("admin server listening") => break,
+            Ok(_) => {}
+            Err(error) => {
+                let _ = child.kill();
+                panic!("never logged that its admin server listens: {error}");
+            }
+        }
+    }
     let status = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
