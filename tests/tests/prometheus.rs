@@ -34,18 +34,14 @@ async fn query(prometheus: &str, promql: &str) -> Value {
 }
 
 /// Waits up to a minute for Prometheus at `web` to answer its readiness endpoint; fails if
-/// the process exits first or the minute passes, with the end of its `log`.
+/// the process exits first or the minute passes, with its `log`.
 async fn wait_ready(web: &str, prometheus: &mut Killed, bin: &str, log: &std::path::Path) {
-    let tail = || {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join("\n")
-    };
+    let log = || std::fs::read_to_string(log).unwrap_or_default();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = prometheus.0.try_wait() {
-            panic!("{bin} exited before it was ready: {status}\n{}", tail());
+            panic!("{bin} exited before it was ready: {status}\n{}", log());
         }
         let ready = client
             .get(format!("http://{web}/-/ready"))
@@ -58,7 +54,7 @@ async fn wait_ready(web: &str, prometheus: &mut Killed, bin: &str, log: &std::pa
         assert!(
             Instant::now() < deadline,
             "{bin} was not ready at {web} within a minute\n{}",
-            tail()
+            log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -144,25 +140,20 @@ async fn prometheus_scrapes_every_service_and_loads_the_alert_rules() {
         .unwrap()
         .port();
     let web = format!("127.0.0.1:{port}");
+    let log = dir.join("prometheus.log");
     let mut prometheus = Killed(
         Command::new(&prometheus_bin)
             .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address={web}"))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {prometheus_bin} (apt-get install prometheus, or set OUTCRY_PROMETHEUS_BIN): {e}")),
     );
 
     // a loaded machine can take seconds to start it: queries wait until it says it is ready
-    wait_ready(
-        &web,
-        &mut prometheus,
-        &prometheus_bin,
-        &dir.join("prometheus.log"),
-    )
-    .await;
+    wait_ready(&web, &mut prometheus, &prometheus_bin, &log).await;
 
     let wanted = [
         "outcry_ingestor_mentions_accepted_total",
