@@ -89,7 +89,8 @@ pub fn signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-/// The shutdown signals' streams, installed once for the life of the process.
+/// The streams of both shutdown signals, installed together; a signal that arrives while
+/// nothing awaits [`Signals::next`] is kept for its next call.
 #[cfg(unix)]
 struct Signals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
 
