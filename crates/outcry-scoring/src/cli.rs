@@ -31,6 +31,11 @@ pub struct ScoreStats {
     pub unknown_keys: BTreeMap<String, UnknownKey>,
 }
 
+/// `1 line`, `2 lines`: a count with its noun in the right number.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Where an unknown key of the input was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct UnknownKey {
@@ -42,15 +47,17 @@ impl ScoreStats {
     /// What the run did, for stderr: the counts, and one line per unknown key.
     pub fn summary(&self) -> String {
         let mut out = format!(
-            "outcry score: {} lines, {} scored, {} errors, {} blank",
-            self.lines, self.scored, self.errors, self.blank
+            "outcry score: {}, {} scored, {}, {} blank",
+            counted(self.lines, "line", "lines"),
+            self.scored,
+            counted(self.errors, "error", "errors"),
+            self.blank
         );
         for (key, seen) in &self.unknown_keys {
             out.push_str(&format!(
-                "\noutcry score: ignored unknown key `{key}` ({} {}, the first line {}); \
+                "\noutcry score: ignored unknown key `{key}` ({}, the first line {}); \
                  the mention fields are those `POST /v1/mentions` accepts",
-                seen.lines,
-                if seen.lines == 1 { "line" } else { "lines" },
+                counted(seen.lines, "line", "lines"),
                 seen.first_line
             ));
         }

@@ -260,6 +260,13 @@ fn invalid_utf8_line_gets_an_error_and_the_rest_continue() {
             .is_some_and(|l| l.contains("\"line\":1")),
         "{text}"
     );
+    assert!(
+        stats
+            .summary()
+            .starts_with("outcry score: 2 lines, 1 scored, 1 error, 0 blank"),
+        "{}",
+        stats.summary()
+    );
 }
 
 #[test]
