@@ -12,6 +12,7 @@ use outcry_runtime::config::WebhookConfig;
 use outcry_runtime::kafka::{default_topics, TopicSpec};
 use outcry_runtime::time::{now_millis, parse_rfc3339_millis};
 use outcry_runtime::{admin, telemetry, Config, Shutdown};
+use outcry_scoring::cli::counted;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use serde_json::{json, Value};
@@ -77,24 +78,19 @@ fn percentiles(samples: &mut [f64]) -> Value {
 fn records_in_cases(records: u64, cases: usize) -> String {
     format!(
         "{} in {}",
-        count(records, "record", "records"),
-        count(cases as u64, "case", "cases")
+        counted(records, "record", "records"),
+        counted(cases as u64, "case", "cases")
     )
-}
-
-/// `n` and the word for one or for several.
-fn count(n: u64, one: &str, several: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { several })
 }
 
 /// "297 escalations in 299 deliveries": the summary's count of escalations notified, and of
 /// the requests the webhook accepted for them when some came twice.
 fn notified_in_deliveries(notified: usize, deliveries: usize) -> String {
-    let escalations = count(notified as u64, "escalation", "escalations");
+    let escalations = counted(notified as u64, "escalation", "escalations");
     if deliveries == notified {
         escalations
     } else {
-        let deliveries = count(deliveries as u64, "delivery", "deliveries");
+        let deliveries = counted(deliveries as u64, "delivery", "deliveries");
         format!("{escalations} in {deliveries}")
     }
 }

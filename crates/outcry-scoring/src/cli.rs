@@ -31,8 +31,9 @@ pub struct ScoreStats {
     pub unknown_keys: BTreeMap<String, UnknownKey>,
 }
 
-/// `1 line`, `2 lines`: a count with its noun in the right number.
-fn counted(n: u64, one: &str, many: &str) -> String {
+/// `1 line`, `2 lines`: a count with its noun in the right number. The demo's summary uses
+/// it too.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
